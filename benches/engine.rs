@@ -1,0 +1,84 @@
+//! Engine throughput: simulated customers per second for M/M/8 at ρ = 0.9,
+//! and raw event-queue operations per second.
+//!
+//!     cargo bench --bench engine
+//!
+//! Each M/M/8 iteration simulates ~200k customers (≈ 400k events: one
+//! arrival and one completion each); criterion reports elements/s =
+//! customers/s.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+use surge::engine::{EventQueue, SimDuration, SimTime};
+use surge::model::{ArrivalSpec, ClassSpec, DurationDist, PolicySpec, PoolSpec, Scenario, simulate};
+
+fn mmc(gpus: u32, rho: f64, duration_s: u64) -> Scenario {
+    Scenario {
+        name: "bench".into(),
+        description: None,
+        duration: SimDuration::from_secs(duration_s),
+        warmup: SimDuration::ZERO,
+        drain: None,
+        seed: 1,
+        replications: 1,
+        bucket: None,
+        pools: vec![PoolSpec {
+            name: "gpu".into(),
+            gpus,
+            policy: PolicySpec::Fifo,
+            speed: 1.0,
+            cost_per_gpu_hour: 0.0,
+        }],
+        classes: vec![ClassSpec {
+            name: "jobs".into(),
+            pool: 0,
+            arrivals: ArrivalSpec::Poisson {
+                rate_per_s: rho * f64::from(gpus),
+            },
+            service: DurationDist::exponential(1.0).expect("valid"),
+            latency_target: None,
+        }],
+        slos: Vec::new(),
+    }
+}
+
+fn bench_mmc(c: &mut Criterion) {
+    let scenario = mmc(8, 0.9, 27_778); // λ = 7.2/s → ≈ 200k customers
+    let customers = simulate(&scenario, 0).requests;
+    let mut group = c.benchmark_group("mm8_rho0.9");
+    group.throughput(Throughput::Elements(customers));
+    group.sample_size(20);
+    group.bench_function("customers", |b| {
+        b.iter(|| black_box(simulate(black_box(&scenario), 0)).events)
+    });
+    group.finish();
+}
+
+fn bench_queue(c: &mut Criterion) {
+    const N: u64 = 100_000;
+    let mut group = c.benchmark_group("event_queue");
+    group.throughput(Throughput::Elements(N));
+    group.bench_function("hold_16", |b| {
+        // The classic "hold" model: a queue of 16 pending events, each pop
+        // schedules one new event a pseudo-random time ahead.
+        b.iter(|| {
+            let mut q = EventQueue::new();
+            let mut x: u64 = 88172645463325252;
+            for i in 0..16u64 {
+                q.schedule(SimTime(i), i);
+            }
+            for _ in 0..N {
+                let (t, e) = q.pop().expect("non-empty");
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                q.schedule(SimTime(t.0 + (x & 0xffff)), e);
+            }
+            black_box(q.len())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_mmc, bench_queue);
+criterion_main!(benches);

@@ -1,0 +1,304 @@
+//! The commands, as functions from options to effects: load scenarios, run
+//! replications in parallel, write outputs, print summaries.
+//!
+//! Exit-code policy lives in [`AppError::exit_code`]: 2 for bad input
+//! (scenario, flags), 3 when outputs cannot be written.
+
+use crate::engine::SimDuration;
+use crate::model::{RunResult, Scenario, simulate};
+use crate::report::{pools_table, summary_table, summary_text, timeseries_table, write_atomic};
+use crate::scenario::{self, Loaded, Override, Severity};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How `surge run` prints its summary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// A human-readable table on stdout.
+    #[default]
+    Table,
+    /// JSON on stdout, for scripts.
+    Json,
+}
+
+/// Options of `surge run`.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Output folder (default `output/<name>/`).
+    pub out: Option<PathBuf>,
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    /// Overrides the scenario's number of replications.
+    pub replications: Option<u32>,
+    /// `--set PATH=VALUE` overrides.
+    pub overrides: Vec<Override>,
+    /// Time-series bucket width.
+    pub bucket: Option<SimDuration>,
+    /// Table or JSON.
+    pub format: Format,
+    /// Print nothing but warnings and errors.
+    pub quiet: bool,
+    /// Worker threads (default: all cores).
+    pub jobs: Option<usize>,
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A scenario or a flag is wrong: exit code 2.
+    #[error("{0}")]
+    Input(String),
+    /// Outputs could not be written: exit code 3.
+    #[error("{0}")]
+    Output(String),
+}
+
+impl AppError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AppError::Input(_) => 2,
+            AppError::Output(_) => 3,
+        }
+    }
+}
+
+/// Load every scenario, reporting the problems of all of them at once.
+/// Warnings are printed to stderr.
+pub fn load_all(paths: &[PathBuf], overrides: &[Override]) -> Result<Vec<Loaded>, AppError> {
+    let mut loaded = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        match scenario::load_file(path, overrides) {
+            Ok(l) => loaded.push(l),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Input(errors.join("\n")));
+    }
+    for l in &loaded {
+        for w in l
+            .warnings
+            .iter()
+            .filter(|w| w.severity == Severity::Warning)
+        {
+            eprintln!("{w}");
+        }
+    }
+    Ok(loaded)
+}
+
+/// Run every replication of `scenario`, in parallel on the current rayon
+/// pool; results are in replication order whatever the thread count.
+pub fn run_replications(scenario: &Scenario) -> Vec<RunResult> {
+    (0..scenario.replications)
+        .into_par_iter()
+        .map(|r| simulate(scenario, r))
+        .collect()
+}
+
+fn with_jobs<T: Send>(jobs: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T, AppError> {
+    match jobs {
+        None => Ok(f()),
+        Some(n) => {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .map_err(|e| AppError::Input(format!("--jobs {n}: cannot start threads: {e}")))?;
+            Ok(pool.install(f))
+        }
+    }
+}
+
+/// `surge run`: simulate each scenario, write its CSVs, print its summary.
+pub fn run(paths: &[PathBuf], opts: &RunOptions) -> Result<(), AppError> {
+    let mut loaded = load_all(paths, &opts.overrides)?;
+    for l in &mut loaded {
+        if let Some(seed) = opts.seed {
+            l.scenario.seed = seed;
+        }
+        if let Some(r) = opts.replications {
+            l.scenario.replications = r;
+        }
+        if let Some(b) = opts.bucket {
+            l.scenario.bucket = Some(b);
+        }
+    }
+    let outs = output_dirs(&loaded, opts.out.as_deref())?;
+    let mut json = Vec::new();
+    for (l, out) in loaded.iter().zip(&outs) {
+        let scenario = &l.scenario;
+        let started = Instant::now();
+        let runs = with_jobs(opts.jobs, || run_replications(scenario))?;
+        let wall = started.elapsed();
+        write_run_outputs(out, scenario, &runs)?;
+        match opts.format {
+            Format::Table if !opts.quiet => {
+                print!("{}", summary_text(scenario, &runs, wall));
+                println!("outputs: {}/", out.display());
+                println!();
+            }
+            Format::Table => {}
+            Format::Json => json.push(run_json(scenario, &runs, wall, out)),
+        }
+    }
+    if opts.format == Format::Json {
+        let value = if json.len() == 1 {
+            json.pop().unwrap_or_default()
+        } else {
+            serde_json::Value::Array(json)
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// One output folder per scenario: `--out` for a single scenario, else
+/// `<out or output>/<name>/`. Two scenarios may not share one.
+fn output_dirs(loaded: &[Loaded], out: Option<&Path>) -> Result<Vec<PathBuf>, AppError> {
+    let dirs: Vec<PathBuf> = loaded
+        .iter()
+        .map(|l| match (out, loaded.len()) {
+            (Some(o), 1) => o.to_path_buf(),
+            (Some(o), _) => o.join(&l.scenario.name),
+            (None, _) => Path::new("output").join(&l.scenario.name),
+        })
+        .collect();
+    for (i, d) in dirs.iter().enumerate() {
+        if dirs[..i].contains(d) {
+            return Err(AppError::Input(format!(
+                "error: two scenarios are named {:?} and would write to the same folder {}",
+                loaded[i].scenario.name,
+                d.display()
+            )));
+        }
+    }
+    Ok(dirs)
+}
+
+/// Write `summary.csv`, `pools.csv` and `timeseries.csv` into `out`.
+pub fn write_run_outputs(
+    out: &Path,
+    scenario: &Scenario,
+    runs: &[RunResult],
+) -> Result<(), AppError> {
+    let io = |e: std::io::Error, what: &Path| {
+        AppError::Output(format!("error: cannot write {}: {e}", what.display()))
+    };
+    std::fs::create_dir_all(out).map_err(|e| io(e, out))?;
+    let files = [
+        ("summary.csv", summary_table(scenario, 0, runs)),
+        ("pools.csv", pools_table(scenario, 0, runs)),
+        ("timeseries.csv", timeseries_table(scenario, 0, runs)),
+    ];
+    for (name, table) in files {
+        let path = out.join(name);
+        write_atomic(&path, &table.to_csv()).map_err(|e| io(e, &path))?;
+    }
+    Ok(())
+}
+
+fn run_json(
+    scenario: &Scenario,
+    runs: &[RunResult],
+    wall: Duration,
+    out: &Path,
+) -> serde_json::Value {
+    serde_json::json!({
+        "scenario": scenario.name,
+        "seed": scenario.seed,
+        "replications": runs.len(),
+        "outputs": out.display().to_string(),
+        "requests": runs.iter().map(|r| r.requests).sum::<u64>(),
+        "events": runs.iter().map(|r| r.events).sum::<u64>(),
+        "wall_s": wall.as_secs_f64(),
+        "summary": summary_table(scenario, 0, runs).to_json(),
+        "pools": pools_table(scenario, 0, runs).to_json(),
+    })
+}
+
+/// `surge validate`: load and check each scenario; the resolved form of
+/// each valid one.
+pub fn validate(paths: &[PathBuf], overrides: &[Override]) -> Result<String, AppError> {
+    let loaded = load_all(paths, overrides)?;
+    let mut out = String::new();
+    for (l, path) in loaded.iter().zip(paths) {
+        out.push_str(&format!("{}: ok\n", path.display()));
+        out.push_str(&describe(&l.scenario));
+    }
+    Ok(out)
+}
+
+/// The resolved scenario, as `surge validate` prints it.
+pub fn describe(s: &Scenario) -> String {
+    use crate::model::ArrivalSpec;
+    use crate::scenario::units::format_rate;
+    let mut out = String::new();
+    out.push_str(&format!("  name          {}\n", s.name));
+    if let Some(d) = &s.description {
+        out.push_str(&format!("  description   {}\n", d.trim()));
+    }
+    out.push_str(&format!(
+        "  duration      {} (warm-up {}, drain {})\n",
+        s.duration,
+        s.warmup,
+        s.drain
+            .map_or("until empty".to_string(), |d| format!("at most {d}"))
+    ));
+    out.push_str(&format!(
+        "  seed          {}, {} replication{}, time-series bucket {}\n",
+        s.seed,
+        s.replications,
+        if s.replications == 1 { "" } else { "s" },
+        s.bucket_width()
+    ));
+    let rho = s.offered_load();
+    for (p, rho) in s.pools.iter().zip(rho) {
+        out.push_str(&format!(
+            "  pool {:<8} {} GPUs, policy {}, speed {}, ${}/GPU-hour; offered load ρ = {:.3}{}\n",
+            p.name,
+            p.gpus,
+            p.policy.name(),
+            p.speed,
+            p.cost_per_gpu_hour,
+            rho,
+            if rho >= 1.0 { " (UNSTABLE)" } else { "" }
+        ));
+    }
+    for c in &s.classes {
+        let arrivals = match &c.arrivals {
+            ArrivalSpec::Poisson { rate_per_s } => format!("poisson {}", format_rate(*rate_per_s)),
+            ArrivalSpec::Explicit { times } => format!("{} explicit arrivals", times.len()),
+        };
+        out.push_str(&format!(
+            "  class {:<7} → pool {}; arrivals {}; service {}{}\n",
+            c.name,
+            s.pools[c.pool].name,
+            arrivals,
+            c.service.describe(),
+            c.latency_target
+                .map_or(String::new(), |t| format!("; latency target {t}"))
+        ));
+    }
+    for slo in &s.slos {
+        let mut bounds = Vec::new();
+        if let Some(m) = slo.min {
+            bounds.push(format!("≥ {m}"));
+        }
+        if let Some(m) = slo.max {
+            bounds.push(format!("≤ {m}"));
+        }
+        out.push_str(&format!(
+            "  slo           {} {} {}\n",
+            slo.class,
+            slo.metric,
+            bounds.join(" and ")
+        ));
+    }
+    out
+}

@@ -1,0 +1,124 @@
+//! Command-line syntax (clap types only); meaning lives in `app`.
+
+use crate::app::Format;
+use crate::engine::SimDuration;
+use crate::scenario::Override;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// surge — capacity planning for GPU-backed AI services under viral load.
+///
+/// Describe a launch in a scenario file (who arrives, what each request
+/// costs on which GPU pool, which queue policy decides who waits) and surge
+/// simulates it: latency per class, pool saturation, queue lengths.
+#[derive(Debug, Parser)]
+#[command(name = "surge", version, propagate_version = true, after_help = EXAMPLES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  surge run scenarios/mmc.toml
+  surge run scenarios/mmc.toml --set pool.gpu.gpus=12 --replications 10
+  surge run scenarios/launch-day.toml --format json --quiet
+  surge validate scenarios/*.toml
+
+Exit codes: 0 ok, 1 an SLO or check failed, 2 bad input, 3 outputs not written.";
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Simulate scenarios, print a summary, write CSV outputs.
+    ///
+    /// Writes summary.csv, pools.csv and timeseries.csv into the output
+    /// folder (default output/<name>/), each atomically.
+    #[command(
+        after_help = "Example:\n  surge run scenarios/mmc.toml --set pool.gpu.gpus=9 --out /tmp/mmc9"
+    )]
+    Run(RunArgs),
+    /// Parse and check scenarios; print each resolved scenario.
+    ///
+    /// Reports every problem with file:line:column and the key, and exits
+    /// with code 2 if any scenario is invalid.
+    Validate(ValidateArgs),
+}
+
+/// Arguments of `surge run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario files (TOML).
+    #[arg(required = true, value_name = "SCENARIO")]
+    pub scenarios: Vec<PathBuf>,
+    /// Output folder [default: output/<name>/; with several scenarios, DIR/<name>/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Seed of every random stream (overrides the scenario's `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Independent replications (overrides the scenario's `replications`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub replications: Option<u32>,
+    #[command(flatten)]
+    pub set: SetArgs,
+    /// Time-series bucket width, e.g. 30s [default: duration / 500, rounded].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub bucket: Option<SimDuration>,
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+    /// Print no summary (warnings and errors still go to stderr).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Worker threads for replications [default: all cores].
+    #[arg(long, short, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+}
+
+/// `--set`, shared by every command that loads scenarios.
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// Override a scenario value by dotted path, e.g. pool.gpu.gpus=12 or
+    /// class.jobs.arrivals.rate=9/s (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<Override>,
+}
+
+/// Arguments of `surge validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Scenario files (TOML).
+    #[arg(required = true, value_name = "SCENARIO")]
+    pub scenarios: Vec<PathBuf>,
+    #[command(flatten)]
+    pub set: SetArgs,
+}
+
+/// `--format` values.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FormatArg {
+    /// Human-readable tables.
+    Table,
+    /// JSON, for scripts.
+    Json,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Table => Format::Table,
+            FormatArg::Json => Format::Json,
+        }
+    }
+}
+
+fn parse_duration_arg(s: &str) -> Result<SimDuration, String> {
+    match crate::scenario::units::parse_duration(s) {
+        Some(d) if d > SimDuration::ZERO => Ok(d),
+        _ => Err(format!(
+            "expected a duration > 0 with a unit, like 30s or 5m, found {s:?}"
+        )),
+    }
+}

@@ -1,0 +1,36 @@
+//! The `surge` binary: parse the command line, call the app, map errors to
+//! exit codes (0 ok, 1 a check failed, 2 bad input, 3 outputs not written).
+
+use clap::Parser;
+use std::process::ExitCode;
+use surge::app::{self, RunOptions};
+use surge::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => {
+            let opts = RunOptions {
+                out: args.out,
+                seed: args.seed,
+                replications: args.replications,
+                overrides: args.set.set,
+                bucket: args.bucket,
+                format: args.format.into(),
+                quiet: args.quiet,
+                jobs: args.jobs.map(usize::from),
+            };
+            app::run(&args.scenarios, &opts)
+        }
+        Command::Validate(args) => app::validate(&args.scenarios, &args.set.set).map(|text| {
+            print!("{text}");
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! The system being simulated: workload classes, GPU pools, requests, and
+//! the simulation that plays them out on the engine.
+//!
+//! Depends on `engine` (time, event queue), `policy` (queue disciplines),
+//! `metrics` (streaming statistics) and `rng` (streams); never on TOML, files
+//! or the command line.
+
+mod dist;
+mod sim;
+mod spec;
+
+pub use dist::{DistError, DurationDist};
+pub use sim::{ClassResult, PoolResult, RunResult, Scope, TimeSeriesRow, simulate};
+pub use spec::{ArrivalSpec, ClassSpec, PolicySpec, PoolSpec, Scenario, SloSpec};

@@ -1,0 +1,81 @@
+//! Estimates over replications: mean, standard deviation and a Student-t
+//! 95% confidence interval.
+
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+/// The mean of independent replications with its 95% confidence interval.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate {
+    /// Sample mean.
+    pub mean: f64,
+    /// Sample standard deviation (n − 1 denominator); `None` if n < 2.
+    pub std_dev: Option<f64>,
+    /// Half-width of the 95% Student-t interval; `None` if n < 2.
+    pub half_width: Option<f64>,
+    /// Number of values.
+    pub n: usize,
+}
+
+impl Estimate {
+    /// Lower end of the 95% interval.
+    pub fn low(&self) -> Option<f64> {
+        self.half_width.map(|h| self.mean - h)
+    }
+    /// Upper end of the 95% interval.
+    pub fn high(&self) -> Option<f64> {
+        self.half_width.map(|h| self.mean + h)
+    }
+}
+
+/// Estimate from replication values; `None` if there are none.
+///
+/// Half-width = t(0.975, n − 1) · s / √n, the interval for the mean of
+/// n independent, roughly normal replication means.
+pub fn estimate(values: &[f64]) -> Option<Estimate> {
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    if n < 2 {
+        return Some(Estimate {
+            mean,
+            std_dev: None,
+            half_width: None,
+            n,
+        });
+    }
+    let var = values.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let sd = var.sqrt();
+    let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
+        .expect("n ≥ 2 gives a valid t distribution")
+        .inverse_cdf(0.975);
+    Some(Estimate {
+        mean,
+        std_dev: Some(sd),
+        half_width: Some(t * sd / (n as f64).sqrt()),
+        n,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_a_hand_computed_interval() {
+        // 1..=5: mean 3, s = √2.5, t(0.975, 4) = 2.7764451.
+        let e = estimate(&[1.0, 2.0, 3.0, 4.0, 5.0]).unwrap();
+        assert_eq!(e.mean, 3.0);
+        assert!((e.std_dev.unwrap() - 2.5f64.sqrt()).abs() < 1e-12);
+        let expected = 2.776_445_105 * 2.5f64.sqrt() / 5f64.sqrt();
+        assert!((e.half_width.unwrap() - expected).abs() < 1e-6);
+    }
+
+    #[test]
+    fn one_value_has_no_interval() {
+        let e = estimate(&[4.0]).unwrap();
+        assert_eq!((e.mean, e.half_width), (4.0, None));
+        assert!(estimate(&[]).is_none());
+    }
+}

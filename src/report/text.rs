@@ -1,0 +1,296 @@
+//! The summary printed by `surge run`: per class, per pool, and a footer.
+
+use super::stats::{Estimate, estimate};
+use crate::model::{ClassResult, RunResult, Scenario};
+use std::fmt::Write;
+use std::time::Duration;
+
+/// Seconds with a readable unit: `0`, `850µs`, `12.3ms`, `1.44s`, `12.5m`, `3.2h`.
+pub fn format_secs(x: f64) -> String {
+    if !x.is_finite() {
+        return "-".into();
+    }
+    let a = x.abs();
+    if a == 0.0 {
+        "0".into()
+    } else if a < 1e-3 {
+        format!("{:.0}µs", x * 1e6)
+    } else if a < 1.0 {
+        format!("{:.1}ms", x * 1e3)
+    } else if a < 600.0 {
+        format!("{x:.2}s")
+    } else if a < 7_200.0 {
+        format!("{:.1}m", x / 60.0)
+    } else {
+        format!("{:.1}h", x / 3600.0)
+    }
+}
+
+/// An integer with thousands separators, for the printed table only.
+fn group(n: f64) -> String {
+    let s = format!("{:.0}", n.round());
+    let (sign, digits) = s.strip_prefix('-').map_or(("", s.as_str()), |d| ("-", d));
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    format!("{sign}{out}")
+}
+
+/// Format an estimate: the mean, and `±half-width` when there are replications.
+fn est(e: Option<Estimate>, f: impl Fn(f64) -> String) -> String {
+    match e {
+        None => "-".into(),
+        Some(e) => match e.half_width {
+            Some(h) => format!("{} ±{}", f(e.mean), f(h)),
+            None => f(e.mean),
+        },
+    }
+}
+
+fn over(runs: &[RunResult], get: impl Fn(&RunResult) -> Option<f64>) -> Option<Estimate> {
+    let values: Vec<f64> = runs.iter().filter_map(get).collect();
+    estimate(&values)
+}
+
+/// The wait or the latency histogram of a class.
+fn hist(c: &ClassResult, wait: bool) -> &crate::metrics::DurationHistogram {
+    if wait { &c.wait } else { &c.latency }
+}
+
+/// Class `index` of a run, or the `all` row for `None`.
+fn class_of(run: &RunResult, index: Option<usize>) -> &ClassResult {
+    match index {
+        Some(i) => &run.classes[i],
+        None => &run.all,
+    }
+}
+
+/// Render rows as left-aligned first column, right-aligned others.
+fn render(rows: &[Vec<String>]) -> String {
+    let ncol = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..ncol)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map_or(0, |s| s.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            let pad = widths[c] - cell.chars().count();
+            if c == 0 {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad));
+            } else {
+                line.push_str("  ");
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The human-readable summary of one scenario's replications.
+pub fn summary_text(scenario: &Scenario, runs: &[RunResult], wall: Duration) -> String {
+    let mut out = String::new();
+    let n = runs.len();
+    let _ = writeln!(
+        out,
+        "{} — {} replication{}, seed {}, duration {} (warm-up {}){}",
+        scenario.name,
+        n,
+        if n == 1 { "" } else { "s" },
+        scenario.seed,
+        scenario.duration,
+        scenario.warmup,
+        if n > 1 {
+            "; mean ±95% CI half-width"
+        } else {
+            ""
+        },
+    );
+    out.push('\n');
+
+    let class_picks: Vec<(String, Option<usize>)> = scenario
+        .classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.clone(), Some(i)))
+        .chain(std::iter::once(("all".to_string(), None)))
+        .collect();
+
+    let has_slo = runs.iter().any(|r| r.all.slo_attainment.is_some());
+    let mut rows = vec![vec![
+        "class".to_string(),
+        "arrivals".into(),
+        "completed".into(),
+        "in system".into(),
+        "throughput/s".into(),
+    ]];
+    if has_slo {
+        rows[0].push("SLO met".into());
+    }
+    for (name, pick) in &class_picks {
+        let mut row = vec![
+            name.clone(),
+            est(
+                over(runs, |r| {
+                    let c = class_of(r, *pick);
+                    Some(c.arrivals as f64)
+                }),
+                group,
+            ),
+            est(
+                over(runs, |r| {
+                    let c = class_of(r, *pick);
+                    Some(c.completed as f64)
+                }),
+                group,
+            ),
+            est(
+                over(runs, |r| {
+                    let c = class_of(r, *pick);
+                    Some(c.in_system as f64)
+                }),
+                group,
+            ),
+            est(
+                over(runs, |r| {
+                    let c = class_of(r, *pick);
+                    Some(c.throughput_per_s)
+                }),
+                |x| format!("{x:.3}"),
+            ),
+        ];
+        if has_slo {
+            row.push(est(
+                over(runs, |r| {
+                    let c = class_of(r, *pick);
+                    c.slo_attainment
+                }),
+                |x| format!("{:.2}%", x * 100.0),
+            ));
+        }
+        rows.push(row);
+    }
+    out.push_str(&render(&rows));
+    out.push('\n');
+
+    let mut rows = vec![vec![
+        "class".to_string(),
+        "".into(),
+        "mean".into(),
+        "p50".into(),
+        "p95".into(),
+        "p99".into(),
+        "p99.9".into(),
+    ]];
+    for (name, pick) in &class_picks {
+        for (label, is_wait) in [("wait", true), ("latency", false)] {
+            let mut row = vec![name.clone(), label.to_string()];
+            row.push(est(
+                over(runs, |r| {
+                    let c = class_of(r, *pick);
+                    hist(c, is_wait).mean_s()
+                }),
+                format_secs,
+            ));
+            for q in [0.5, 0.95, 0.99, 0.999] {
+                row.push(est(
+                    over(runs, |r| {
+                        let c = class_of(r, *pick);
+                        hist(c, is_wait).quantile_s(q)
+                    }),
+                    format_secs,
+                ));
+            }
+            rows.push(row);
+        }
+    }
+    out.push_str(&render(&rows));
+    out.push('\n');
+
+    let mut rows = vec![vec![
+        "pool".to_string(),
+        "GPUs".into(),
+        "offered ρ".into(),
+        "utilization".into(),
+        "queue mean".into(),
+        "queue max".into(),
+        "".into(),
+    ]];
+    for (i, p) in scenario.pools.iter().enumerate() {
+        let rho = runs.first().map_or(0.0, |r| r.pools[i].offered_load);
+        rows.push(vec![
+            p.name.clone(),
+            est(over(runs, |r| Some(r.pools[i].gpus_mean)), |x| {
+                format!("{x:.1}")
+            }),
+            format!("{rho:.3}"),
+            est(over(runs, |r| Some(r.pools[i].utilization)), |x| {
+                format!("{x:.3}")
+            }),
+            est(over(runs, |r| Some(r.pools[i].queue_mean)), |x| {
+                format!("{x:.2}")
+            }),
+            est(over(runs, |r| Some(r.pools[i].queue_max as f64)), group),
+            if rho >= 1.0 {
+                "UNSTABLE: ρ ≥ 1, queue grows without bound".into()
+            } else {
+                String::new()
+            },
+        ]);
+    }
+    out.push_str(&render(&rows));
+    out.push('\n');
+
+    let requests: u64 = runs.iter().map(|r| r.requests).sum();
+    let events: u64 = runs.iter().map(|r| r.events).sum();
+    let secs = wall.as_secs_f64();
+    let rate = if secs > 0.0 {
+        events as f64 / secs
+    } else {
+        0.0
+    };
+    let _ = writeln!(
+        out,
+        "simulated {} requests, {} events in {:.2}s wall ({:.1}M events/s)",
+        group(requests as f64),
+        group(events as f64),
+        secs,
+        rate / 1e6
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_read_with_units() {
+        assert_eq!(format_secs(0.0), "0");
+        assert_eq!(format_secs(0.00085), "850µs");
+        assert_eq!(format_secs(0.0123), "12.3ms");
+        assert_eq!(format_secs(1.444), "1.44s");
+        assert_eq!(format_secs(750.0), "12.5m");
+        assert_eq!(format_secs(11_520.0), "3.2h");
+    }
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(group(51840.0), "51,840");
+        assert_eq!(group(999.0), "999");
+        assert_eq!(group(1_000_000.0), "1,000,000");
+    }
+}

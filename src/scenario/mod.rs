@@ -1,0 +1,79 @@
+//! Scenario files (TOML) → a validated [`Scenario`].
+//!
+//! Loading runs in three steps, and only a valid scenario reaches the model:
+//!
+//! 1. **Syntax and shape**: the TOML is parsed with positions, `--set`
+//!    overrides are applied to the parsed document, and serde checks the
+//!    shape (unknown keys, tables vs values) — see `raw`.
+//! 2. **Validation**: every value is checked (units, ranges, references
+//!    between pools and classes, files) and *every* problem is collected,
+//!    each with `file:line:col`, the key path by name, what was expected and
+//!    what was found.
+//! 3. The resulting [`Scenario`] is plain data the simulation consumes.
+//!
+//! Depends on `model` (the target types) and nothing above it.
+
+mod diagnostic;
+mod overrides;
+mod raw;
+pub mod units;
+mod validate;
+
+pub use crate::model::Scenario;
+pub use diagnostic::{Diagnostic, LoadError, Place, Severity, line_col};
+pub use overrides::Override;
+
+use std::path::Path;
+
+/// A loaded scenario and the warnings found while checking it.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The validated scenario.
+    pub scenario: Scenario,
+    /// Problems that do not stop a run (e.g. an unstable pool).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Load and validate the scenario file at `path`, applying `overrides`.
+/// Relative file references (empirical distributions) resolve against the
+/// scenario file's folder.
+pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Loaded, LoadError> {
+    let origin = path.display().to_string();
+    let file_error = |message: String| LoadError {
+        diagnostics: vec![Diagnostic {
+            severity: Severity::Error,
+            origin: origin.clone(),
+            place: Place::File,
+            key: String::new(),
+            message,
+            hint: None,
+        }],
+    };
+    let bytes =
+        std::fs::read(path).map_err(|e| file_error(format!("cannot read the file: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        file_error(format!(
+            "expected UTF-8 text, found invalid bytes at offset {}",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let default_name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".into());
+    load_str(&text, &origin, base, &default_name, overrides)
+}
+
+/// Load and validate a scenario from `text`. `origin` names it in messages,
+/// `base_dir` resolves relative file references, and `default_name` is used
+/// when the scenario has no `name` key.
+pub fn load_str(
+    text: &str,
+    origin: &str,
+    base_dir: &Path,
+    default_name: &str,
+    overrides: &[Override],
+) -> Result<Loaded, LoadError> {
+    validate::load(text, origin, base_dir, default_name, overrides)
+}
