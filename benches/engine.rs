@@ -10,7 +10,9 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use surge::engine::{EventQueue, SimDuration, SimTime};
-use surge::model::{ArrivalSpec, ClassSpec, DurationDist, PolicySpec, PoolSpec, Scenario, simulate};
+use surge::model::{
+    ArrivalSpec, ClassSpec, DurationDist, PolicySpec, PoolSpec, Scenario, simulate,
+};
 
 fn mmc(gpus: u32, rho: f64, duration_s: u64) -> Scenario {
     Scenario {

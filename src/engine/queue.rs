@@ -1,8 +1,14 @@
-//! The future event list: a binary heap keyed by `(time, sequence number)`.
+//! The future event list: a 4-ary min-heap keyed by `(time, sequence number)`.
+//!
+//! A 4-ary heap is shallower than a binary one (log₄ n levels), and its four
+//! children share a cache line or two, so for the small-to-medium event
+//! lists of a queueing simulation (one pending arrival per class, one
+//! completion per busy GPU) it does fewer, cheaper comparisons per pop.
 
 use super::SimTime;
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+
+/// Children per node.
+const ARITY: usize = 4;
 
 /// A priority queue of timed events with FIFO tie-breaking.
 ///
@@ -13,7 +19,7 @@ use std::collections::BinaryHeap;
 /// debug assertion).
 #[derive(Debug)]
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Entry<E>>,
+    heap: Vec<Entry<E>>,
     next_seq: u64,
     now: SimTime,
     popped: u64,
@@ -26,24 +32,6 @@ struct Entry<E> {
     event: E,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
-}
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<E> Ord for Entry<E> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // BinaryHeap is a max-heap: reverse to pop the earliest key first.
-        other.key.cmp(&self.key)
-    }
-}
-
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
         Self::new()
@@ -54,7 +42,7 @@ impl<E> EventQueue<E> {
     /// An empty queue at time zero.
     pub fn new() -> Self {
         EventQueue {
-            heap: BinaryHeap::new(),
+            heap: Vec::new(),
             next_seq: 0,
             now: SimTime::ZERO,
             popped: 0,
@@ -67,26 +55,77 @@ impl<E> EventQueue<E> {
     }
 
     /// Schedule `event` at `at` (not before [`now`](Self::now)).
+    #[inline]
     pub fn schedule(&mut self, at: SimTime, event: E) {
         debug_assert!(at >= self.now, "event scheduled in the past");
         let at = at.max(self.now);
         let key = (u128::from(at.0) << 64) | u128::from(self.next_seq);
         self.next_seq += 1;
         self.heap.push(Entry { key, event });
+        self.sift_up(self.heap.len() - 1);
     }
 
     /// Remove and return the earliest event, advancing the clock to it.
+    #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        let entry = self.heap.pop()?;
+        let last = self.heap.pop()?;
+        let entry = if self.heap.is_empty() {
+            last
+        } else {
+            let root = std::mem::replace(&mut self.heap[0], last);
+            self.sift_down(0);
+            root
+        };
         let at = SimTime((entry.key >> 64) as u64);
         self.now = at;
         self.popped += 1;
         Some((at, entry.event))
     }
 
+    #[inline]
+    fn sift_up(&mut self, mut i: usize) {
+        let key = self.heap[i].key;
+        while i > 0 {
+            let parent = (i - 1) / ARITY;
+            if key >= self.heap[parent].key {
+                break;
+            }
+            self.heap.swap(i, parent);
+            i = parent;
+        }
+    }
+
+    #[inline]
+    fn sift_down(&mut self, mut i: usize) {
+        let len = self.heap.len();
+        let key = self.heap[i].key;
+        loop {
+            let first = ARITY * i + 1;
+            if first >= len {
+                break;
+            }
+            let end = (first + ARITY).min(len);
+            let mut best = first;
+            let mut best_key = self.heap[first].key;
+            for c in first + 1..end {
+                let k = self.heap[c].key;
+                if k < best_key {
+                    best = c;
+                    best_key = k;
+                }
+            }
+            if best_key >= key {
+                break;
+            }
+            self.heap.swap(i, best);
+            i = best;
+        }
+    }
+
     /// The time of the earliest pending event.
+    #[inline]
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.peek().map(|e| SimTime((e.key >> 64) as u64))
+        self.heap.first().map(|e| SimTime((e.key >> 64) as u64))
     }
 
     /// Number of pending events.

@@ -42,15 +42,11 @@ impl SimDuration {
 
     /// A duration of `secs` seconds, rounded to the nearest nanosecond.
     /// Negative and NaN inputs give zero; huge inputs saturate.
+    #[inline]
     pub fn from_secs_f64(secs: f64) -> SimDuration {
-        let nanos = (secs * NANOS_PER_SEC as f64).round();
-        if nanos.is_nan() || nanos <= 0.0 {
-            SimDuration(0)
-        } else if nanos >= u64::MAX as f64 {
-            SimDuration(u64::MAX)
-        } else {
-            SimDuration(nanos as u64)
-        }
+        // `as` saturates: NaN and negatives give 0, huge values u64::MAX.
+        // Adding 0.5 before truncation rounds half up for non-negatives.
+        SimDuration((secs * NANOS_PER_SEC as f64 + 0.5) as u64)
     }
 
     /// A duration of whole seconds.

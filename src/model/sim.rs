@@ -15,13 +15,10 @@
 use super::DurationDist;
 use super::spec::{ArrivalSpec, PolicySpec, Scenario};
 use crate::engine::{EventQueue, SimDuration, SimTime};
-use crate::metrics::{DurationHistogram, Level};
+use crate::metrics::{CompactHistogram, DurationHistogram, Level};
 use crate::policy::{Fifo, QueuePolicy, QueuedRequest};
 use crate::rng::{SimRng, stream};
 use rand_distr::{Distribution as _, Exp1};
-
-/// Significant digits of the per-bucket latency histograms of the time series.
-const BUCKET_SIGFIG: u8 = 2;
 
 #[derive(Clone, Copy, Debug)]
 enum Event {
@@ -74,7 +71,7 @@ struct PoolState {
 struct BucketCounts {
     arrivals: u64,
     completions: u64,
-    latency: DurationHistogram,
+    latency: CompactHistogram,
 }
 
 impl BucketCounts {
@@ -82,7 +79,7 @@ impl BucketCounts {
         BucketCounts {
             arrivals: 0,
             completions: 0,
-            latency: DurationHistogram::with_sigfig(BUCKET_SIGFIG),
+            latency: CompactHistogram::new(),
         }
     }
 }
@@ -465,13 +462,13 @@ impl<'a> Sim<'a> {
             service,
         };
         p.policy.enqueue(queued, now);
-        p.queue.set(now, p.policy.len() as u64);
         self.dispatch(pool, now);
     }
 
     /// Start service on free GPUs while requests wait.
     fn dispatch(&mut self, pool: usize, now: SimTime) {
         let p = &mut self.pools[pool];
+        let busy_before = p.busy;
         while p.busy < p.gpus {
             let Some(q) = p.policy.dequeue(now) else {
                 break;
@@ -491,8 +488,13 @@ impl<'a> Sim<'a> {
                 },
             );
         }
-        p.queue.set(now, p.policy.len() as u64);
-        p.busy_level.set(now, u64::from(p.busy));
+        let queued = p.policy.len() as u64;
+        if queued != p.queue.value() {
+            p.queue.set(now, queued);
+        }
+        if p.busy != busy_before {
+            p.busy_level.set(now, u64::from(p.busy));
+        }
     }
 
     fn service_completed(&mut self, pool: usize, id: u32, now: SimTime) {
@@ -513,8 +515,8 @@ impl<'a> Sim<'a> {
         c.bucket.latency.record(latency);
         let p = &mut self.pools[pool];
         p.bucket.completions += 1;
-        p.bucket.latency.record(latency);
         p.busy -= 1;
+        p.busy_level.set(now, u64::from(p.busy));
         self.dispatch(pool, now);
     }
 
@@ -540,11 +542,13 @@ impl<'a> Sim<'a> {
                 latency_p50_s: c.bucket.latency.quantile_s(0.5),
                 latency_p99_s: c.bucket.latency.quantile_s(0.99),
             });
-            c.bucket.arrivals = 0;
-            c.bucket.completions = 0;
-            c.bucket.latency.reset();
         }
         for (i, p) in self.pools.iter_mut().enumerate() {
+            // The pool's latency histogram is the merge of its classes':
+            // one record per completion instead of two.
+            for c in self.classes.iter().filter(|c| c.pool as usize == i) {
+                p.bucket.latency.merge(&c.bucket.latency);
+            }
             let (queue_mean, queue_max) = p.queue.close_bucket(end);
             let (busy, _) = p.busy_level.close_bucket(end);
             let (online, _) = p.online.close_bucket(end);
@@ -566,6 +570,11 @@ impl<'a> Sim<'a> {
             p.bucket.arrivals = 0;
             p.bucket.completions = 0;
             p.bucket.latency.reset();
+        }
+        for c in &mut self.classes {
+            c.bucket.arrivals = 0;
+            c.bucket.completions = 0;
+            c.bucket.latency.reset();
         }
         self.bucket_start = end;
         self.next_bucket = end + self.bucket_width;
