@@ -10,38 +10,16 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use surge::engine::{EventQueue, SimDuration, SimTime};
-use surge::model::{
-    ArrivalSpec, ClassSpec, DurationDist, PolicySpec, PoolSpec, Scenario, simulate,
-};
+use surge::model::{DurationDist, Scenario, simulate};
 
 fn mmc(gpus: u32, rho: f64, duration_s: u64) -> Scenario {
-    Scenario {
-        name: "bench".into(),
-        description: None,
-        duration: SimDuration::from_secs(duration_s),
-        warmup: SimDuration::ZERO,
-        drain: None,
-        seed: 1,
-        replications: 1,
-        bucket: None,
-        pools: vec![PoolSpec {
-            name: "gpu".into(),
-            gpus,
-            policy: PolicySpec::Fifo,
-            speed: 1.0,
-            cost_per_gpu_hour: 0.0,
-        }],
-        classes: vec![ClassSpec {
-            name: "jobs".into(),
-            pool: 0,
-            arrivals: ArrivalSpec::Poisson {
-                rate_per_s: rho * f64::from(gpus),
-            },
-            service: DurationDist::exponential(1.0).expect("valid"),
-            latency_target: None,
-        }],
-        slos: Vec::new(),
-    }
+    let service = DurationDist::exponential(1.0).expect("valid");
+    Scenario::single_queue(
+        gpus,
+        rho * f64::from(gpus),
+        service,
+        SimDuration::from_secs(duration_s),
+    )
 }
 
 fn bench_mmc(c: &mut Criterion) {

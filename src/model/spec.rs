@@ -126,6 +126,43 @@ pub struct SloSpec {
 }
 
 impl Scenario {
+    /// The simplest system: one FIFO pool of `gpus` GPUs serving one class
+    /// (`jobs`, on pool `gpu`) with Poisson arrivals at `rate_per_s` and the
+    /// given service demand, for `duration`, seed 1, one replication. Adjust
+    /// the public fields for anything else.
+    pub fn single_queue(
+        gpus: u32,
+        rate_per_s: f64,
+        service: DurationDist,
+        duration: SimDuration,
+    ) -> Scenario {
+        Scenario {
+            name: "single-queue".into(),
+            description: None,
+            duration,
+            warmup: SimDuration::ZERO,
+            drain: None,
+            seed: 1,
+            replications: 1,
+            bucket: None,
+            pools: vec![PoolSpec {
+                name: "gpu".into(),
+                gpus,
+                policy: PolicySpec::Fifo,
+                speed: 1.0,
+                cost_per_gpu_hour: 0.0,
+            }],
+            classes: vec![ClassSpec {
+                name: "jobs".into(),
+                pool: 0,
+                arrivals: ArrivalSpec::Poisson { rate_per_s },
+                service,
+                latency_target: None,
+            }],
+            slos: Vec::new(),
+        }
+    }
+
     /// Offered load per pool, ρ = Σ λ·E[S] / (gpus · speed), in pool order.
     pub fn offered_load(&self) -> Vec<f64> {
         let mut work = vec![0.0; self.pools.len()];

@@ -1,0 +1,501 @@
+//! The `surge` command as a user runs it: outputs, determinism, and one
+//! test per kind of bad input (exit code 2, file:line and key on stderr,
+//! and no output folder).
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
+
+fn surge() -> Command {
+    Command::cargo_bin("surge").expect("binary builds")
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+const MINIMAL: &str = r#"name = "t"
+duration = "10m"
+warmup = "1m"
+seed = 3
+
+[[pool]]
+name = "gpu"
+gpus = 4
+
+[[class]]
+name = "jobs"
+pool = "gpu"
+arrivals = { process = "poisson", rate = "3/s" }
+service = { dist = "exponential", mean = "1s" }
+"#;
+
+/// Write `text` as `bad.toml` in a fresh folder; run `surge run` on it with
+/// `--out` inside that folder; assert exit 2, that stderr names the file,
+/// line and key (none for TOML syntax errors), and that no output folder
+/// appeared.
+fn assert_rejected(text: &str, line: usize, key: &str) -> String {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = dir.path().join("out");
+    let assert = surge()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty());
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    let location = format!("bad.toml:{line}:");
+    assert!(
+        stderr.contains(&location),
+        "expected {location} in:\n{stderr}"
+    );
+    if !key.is_empty() {
+        assert!(
+            stderr.contains(&format!(": {key}: ")),
+            "expected key {key} in:\n{stderr}"
+        );
+    }
+    assert!(!out.exists(), "no output may be written for a bad scenario");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn run_writes_the_three_csvs_with_the_spec_columns() {
+    let dir = TempDir::new().unwrap();
+    let out = dir.path().join("mmc");
+    surge()
+        .args([
+            "run",
+            "--quiet",
+            "--set",
+            "duration=20m",
+            "--set",
+            "warmup=2m",
+        ])
+        .arg(repo("scenarios/mmc.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let header = |name: &str| {
+        let text = std::fs::read_to_string(out.join(name)).unwrap();
+        text.lines().next().unwrap().to_string()
+    };
+    let summary = header("summary.csv");
+    for col in [
+        "scenario",
+        "point",
+        "replication",
+        "seed",
+        "class",
+        "arrivals",
+        "completed",
+        "rejected",
+        "abandoned",
+        "failed",
+        "throughput_per_s",
+        "wait_mean_s",
+        "wait_p50_s",
+        "wait_p95_s",
+        "wait_p99_s",
+        "latency_mean_s",
+        "latency_p50_s",
+        "latency_p95_s",
+        "latency_p99_s",
+        "latency_p999_s",
+        "slo_attainment",
+    ] {
+        assert!(
+            summary.split(',').any(|c| c == col),
+            "summary.csv lacks {col}: {summary}"
+        );
+    }
+    let pools = header("pools.csv");
+    for col in [
+        "gpus_mean",
+        "utilization",
+        "gpu_hours",
+        "cost_usd",
+        "queue_mean",
+        "queue_max",
+        "deferred",
+        "shed",
+    ] {
+        assert!(
+            pools.split(',').any(|c| c == col),
+            "pools.csv lacks {col}: {pools}"
+        );
+    }
+    let ts = header("timeseries.csv");
+    for col in [
+        "time_s",
+        "scope",
+        "arrivals",
+        "completions",
+        "rejected",
+        "abandoned",
+        "queue_mean",
+        "queue_max",
+        "busy_gpus_mean",
+        "online_gpus_mean",
+        "utilization",
+        "latency_p50_s",
+        "latency_p99_s",
+    ] {
+        assert!(
+            ts.split(',').any(|c| c == col),
+            "timeseries.csv lacks {col}: {ts}"
+        );
+    }
+    // No temporary files are left behind by the atomic writes.
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+}
+
+#[test]
+fn run_prints_a_summary_table_with_a_footer() {
+    let dir = TempDir::new().unwrap();
+    surge()
+        .args(["run", "--set", "duration=10m", "--set", "warmup=1m"])
+        .arg(repo("scenarios/mmc.toml"))
+        .arg("--out")
+        .arg(dir.path().join("o"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("p99.9"))
+        .stdout(predicate::str::contains("utilization"))
+        .stdout(predicate::str::contains("events/s"));
+}
+
+#[test]
+fn format_json_prints_parseable_summary_rows() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("t.toml");
+    std::fs::write(&file, MINIMAL).unwrap();
+    let assert = surge()
+        .args(["run", "--format", "json", "--replications", "2"])
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.path().join("o"))
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    assert_eq!(v["scenario"], "t");
+    let rows = v["summary"].as_array().unwrap();
+    assert_eq!(rows.len(), 4, "2 replications × (jobs + all)");
+    assert!(rows[0]["latency_p99_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["pools"][0]["pool"], "gpu");
+}
+
+fn run_to(dir: &Path, name: &str, extra: &[&str], envs: &[(&str, &str)]) -> Vec<Vec<u8>> {
+    let out = dir.join(name);
+    let mut cmd = surge();
+    cmd.args(["run", "--quiet", "--replications", "4"])
+        .arg(dir.join("t.toml"))
+        .arg("--out")
+        .arg(&out)
+        .args(extra);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.assert().success();
+    ["summary.csv", "pools.csv", "timeseries.csv"]
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect()
+}
+
+#[test]
+fn outputs_are_byte_identical_whatever_the_thread_count() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("t.toml"), MINIMAL).unwrap();
+    let one = run_to(dir.path(), "a", &[], &[("RAYON_NUM_THREADS", "1")]);
+    let two = run_to(dir.path(), "b", &[], &[("RAYON_NUM_THREADS", "2")]);
+    let jobs1 = run_to(dir.path(), "c", &["--jobs", "1"], &[]);
+    let jobs2 = run_to(dir.path(), "d", &["--jobs", "2"], &[]);
+    assert_eq!(one, two);
+    assert_eq!(one, jobs1);
+    assert_eq!(one, jobs2);
+    let other_seed = run_to(dir.path(), "e", &["--seed", "4"], &[]);
+    assert_ne!(
+        one[0], other_seed[0],
+        "a different seed gives different results"
+    );
+}
+
+#[test]
+fn validate_prints_the_resolved_scenario() {
+    surge()
+        .arg("validate")
+        .arg(repo("scenarios/mmc.toml"))
+        .arg(repo("scenarios/launch-day.toml"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("mmc.toml: ok"))
+        .stdout(predicate::str::contains("offered load ρ = 0.900"))
+        .stdout(predicate::str::contains("lognormal(mean 21.7s, cv 0.6)"));
+}
+
+#[test]
+fn set_overrides_values_by_name() {
+    surge()
+        .args([
+            "validate",
+            "--set",
+            "pool.gpu.gpus=12",
+            "--set",
+            "class.jobs.arrivals.rate=9/s",
+        ])
+        .arg(repo("scenarios/mmc.toml"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("12 GPUs"))
+        .stdout(predicate::str::contains("poisson 9/s"));
+}
+
+#[test]
+fn unstable_pool_warns_and_still_runs() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("t.toml");
+    std::fs::write(&file, MINIMAL.replace("rate = \"3/s\"", "rate = \"5/s\"")).unwrap();
+    surge()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.path().join("o"))
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("warning:"))
+        .stderr(predicate::str::contains("ρ = 1.250"))
+        .stdout(predicate::str::contains("UNSTABLE"));
+}
+
+#[test]
+fn help_teaches_with_examples() {
+    surge()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("surge run scenarios/mmc.toml"))
+        .stdout(predicate::str::contains("Exit codes"));
+    surge()
+        .args(["run", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--set <PATH=VALUE>"));
+}
+
+// ---- bad input: one test per kind ----
+
+#[test]
+fn unknown_key_is_rejected() {
+    let text = MINIMAL.replace("gpus = 4", "gpus = 4\ngpu_count = 5");
+    let err = assert_rejected(&text, 9, "pool.gpu.gpu_count");
+    assert!(err.contains("unknown field"), "{err}");
+}
+
+#[test]
+fn wrong_type_is_rejected() {
+    let err = assert_rejected(
+        &MINIMAL.replace("gpus = 4", "gpus = \"four\""),
+        8,
+        "pool.gpu.gpus",
+    );
+    assert!(err.contains("expected an integer"), "{err}");
+    assert!(err.contains("found \"four\""), "{err}");
+}
+
+#[test]
+fn negative_rate_is_rejected() {
+    let err = assert_rejected(
+        &MINIMAL.replace("\"3/s\"", "\"-3/s\""),
+        13,
+        "class.jobs.arrivals.rate",
+    );
+    assert!(err.contains("expected a rate > 0"), "{err}");
+}
+
+#[test]
+fn zero_rate_is_rejected() {
+    assert_rejected(
+        &MINIMAL.replace("\"3/s\"", "\"0/s\""),
+        13,
+        "class.jobs.arrivals.rate",
+    );
+}
+
+#[test]
+fn rate_without_unit_is_rejected_with_a_hint() {
+    let err = assert_rejected(
+        &MINIMAL.replace("\"3/s\"", "3"),
+        13,
+        "class.jobs.arrivals.rate",
+    );
+    assert!(err.contains("hint:"), "{err}");
+}
+
+#[test]
+fn zero_gpus_are_rejected() {
+    assert_rejected(&MINIMAL.replace("gpus = 4", "gpus = 0"), 8, "pool.gpu.gpus");
+}
+
+#[test]
+fn class_routed_to_a_missing_pool_is_rejected() {
+    let err = assert_rejected(
+        &MINIMAL.replace("pool = \"gpu\"", "pool = \"gpx\""),
+        12,
+        "class.jobs.pool",
+    );
+    assert!(err.contains("unknown pool \"gpx\"; known: gpu"), "{err}");
+}
+
+#[test]
+fn duplicate_names_are_rejected() {
+    let text = format!("{MINIMAL}\n[[pool]]\nname = \"gpu\"\ngpus = 2\n");
+    let err = assert_rejected(&text, 17, "pool.gpu.name");
+    assert!(err.contains("duplicate pool name"), "{err}");
+}
+
+#[test]
+fn warmup_not_shorter_than_duration_is_rejected() {
+    assert_rejected(
+        &MINIMAL.replace("warmup = \"1m\"", "warmup = \"10m\""),
+        3,
+        "warmup",
+    );
+}
+
+#[test]
+fn empty_file_is_rejected() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "  \n").unwrap();
+    surge()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad.toml:1:1"))
+        .stderr(predicate::str::contains("empty"));
+    assert!(!dir.path().join("out").exists());
+}
+
+#[test]
+fn missing_empirical_file_is_rejected() {
+    let text = MINIMAL.replace(
+        "service = { dist = \"exponential\", mean = \"1s\" }",
+        "service = { dist = \"empirical\", file = \"nope.csv\" }",
+    );
+    let err = assert_rejected(&text, 14, "class.jobs.service.file");
+    assert!(err.contains("nope.csv"), "{err}");
+}
+
+#[test]
+fn empirical_file_is_read_relative_to_the_scenario() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("sizes.csv"), "gpu_seconds\n0.5\n1.5s\n1\n").unwrap();
+    let text = MINIMAL.replace(
+        "service = { dist = \"exponential\", mean = \"1s\" }",
+        "service = { dist = \"empirical\", file = \"sizes.csv\" }",
+    );
+    std::fs::write(dir.path().join("t.toml"), text).unwrap();
+    surge()
+        .arg("validate")
+        .arg(dir.path().join("t.toml"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("empirical(3 values, mean 1s)"));
+}
+
+#[test]
+fn bad_value_in_an_empirical_file_names_its_line() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("sizes.csv"), "1s\n2s\nfast\n").unwrap();
+    let text = MINIMAL.replace(
+        "service = { dist = \"exponential\", mean = \"1s\" }",
+        "service = { dist = \"empirical\", file = \"sizes.csv\" }",
+    );
+    std::fs::write(dir.path().join("bad.toml"), text).unwrap();
+    surge()
+        .arg("validate")
+        .arg(dir.path().join("bad.toml"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("sizes.csv:3"))
+        .stderr(predicate::str::contains("\"fast\""));
+}
+
+#[test]
+fn unreadable_scenario_is_rejected() {
+    surge()
+        .args(["run", "/nonexistent/scenario.toml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/nonexistent/scenario.toml"))
+        .stderr(predicate::str::contains("cannot read"));
+}
+
+#[test]
+fn invalid_toml_syntax_is_rejected() {
+    let err = assert_rejected(&MINIMAL.replace("gpus = 4", "gpus = = 4"), 8, "");
+    assert!(err.contains("invalid TOML"), "{err}");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = MINIMAL
+        .replace("gpus = 4", "gpus = 0")
+        .replace("\"3/s\"", "\"fast\"")
+        .replace("mean = \"1s\"", "mean = \"1 parsec\"");
+    let err = assert_rejected(&text, 8, "pool.gpu.gpus");
+    assert!(
+        err.contains(":13:") && err.contains("class.jobs.arrivals.rate"),
+        "{err}"
+    );
+    assert!(
+        err.contains(":14:") && err.contains("class.jobs.service.mean"),
+        "{err}"
+    );
+    assert_eq!(err.matches("error:").count(), 3, "{err}");
+}
+
+#[test]
+fn bad_override_names_the_set_flag() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("t.toml");
+    std::fs::write(&file, MINIMAL).unwrap();
+    surge()
+        .args(["run", "--set", "pool.gpu.gpus=0"])
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--set pool.gpu.gpus=0: pool.gpu.gpus: expected an integer",
+        ));
+    surge()
+        .args(["run", "--set", "pool.gpz.gpus=3"])
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown pool \"gpz\"; known: gpu"));
+    surge()
+        .args(["run", "--set", "nogood"])
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("PATH=VALUE"));
+    assert!(!dir.path().join("out").exists());
+}

@@ -1,0 +1,181 @@
+//! Property tests: the loader never panics, whatever the input, and the
+//! simulation conserves requests and respects capacity on random systems.
+
+use proptest::prelude::*;
+use std::path::Path;
+use surge::engine::SimDuration;
+use surge::model::{Scope, simulate};
+use surge::scenario::{Override, load_str};
+
+const BASE: &str = include_str!("../scenarios/mmc.toml");
+
+/// Pieces of TOML and of surge's values, to splice into a valid scenario.
+const FRAGMENTS: [&str; 24] = [
+    "=",
+    "\"",
+    "[",
+    "]",
+    "[[",
+    "]]",
+    "{",
+    "}",
+    ",",
+    "\n",
+    "#",
+    "-1",
+    "0",
+    "1e308",
+    "\"1.5h\"",
+    "\"-3/s\"",
+    "\"9/s\"",
+    "gpus",
+    "pool",
+    "class",
+    "dist",
+    "\"lognormal\"",
+    "nan",
+    "inf",
+];
+
+fn load(text: &str) {
+    // Ok or Err are both fine; a panic fails the property.
+    let _ = load_str(text, "<fuzz>", Path::new("."), "fuzz", &[]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+        load(&text);
+    }
+
+    #[test]
+    fn mutated_scenarios_never_panic(
+        edits in proptest::collection::vec((0usize..BASE.len(), 0usize..12, 0usize..FRAGMENTS.len()), 1..6)
+    ) {
+        let mut text = BASE.to_string();
+        for (at, cut, frag) in edits {
+            let mut at = at.min(text.len());
+            while !text.is_char_boundary(at) { at -= 1; }
+            let mut end = (at + cut).min(text.len());
+            while !text.is_char_boundary(end) { end -= 1; }
+            text.replace_range(at..end, FRAGMENTS[frag]);
+        }
+        load(&text);
+    }
+
+    #[test]
+    fn overrides_never_panic(path in "[a-z.0-9_-]{1,30}", value in "\\PC{0,20}") {
+        if let Ok(ov) = Override::parse(&format!("{path}={value}")) {
+            let _ = load_str(BASE, "<fuzz>", Path::new("."), "fuzz", &[ov]);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// arrivals = completed + rejected + abandoned + failed + in system, per
+    /// class and overall; busy GPUs never exceed GPUs; time-series buckets
+    /// are contiguous and increasing.
+    #[test]
+    fn requests_are_conserved_and_capacity_respected(
+        gpus in 1u32..6,
+        load in 0.2f64..1.6,
+        cv in 0.2f64..3.0,
+        drain_s in proptest::option::of(0u64..30),
+        warmup_s in 0u64..100,
+        seed in 0u64..1000,
+    ) {
+        let text = format!(r#"
+            duration = "300s"
+            warmup = "{warmup_s}s"
+            seed = {seed}
+            [[pool]]
+            name = "gpu"
+            gpus = {gpus}
+            [[class]]
+            name = "a"
+            pool = "gpu"
+            arrivals = {{ process = "poisson", rate = "{}/s" }}
+            service = {{ dist = "lognormal", mean = "1s", cv = {cv} }}
+            [[class]]
+            name = "b"
+            pool = "gpu"
+            arrivals = {{ process = "poisson", rate = "{}/s" }}
+            service = {{ dist = "exponential", mean = "500ms" }}
+        "#, load * f64::from(gpus) * 0.5, load * f64::from(gpus));
+        let mut scenario = load_str(&text, "<prop>", Path::new("."), "prop", &[]).unwrap().scenario;
+        scenario.drain = drain_s.map(SimDuration::from_secs);
+        let r = simulate(&scenario, 0);
+        for c in r.classes.iter().chain(std::iter::once(&r.all)) {
+            prop_assert_eq!(c.arrivals, c.completed + c.rejected + c.abandoned + c.failed + c.in_system);
+        }
+        prop_assert_eq!(r.requests, r.requests_completed + r.requests_in_system);
+        if drain_s.is_none() {
+            prop_assert_eq!(r.requests_in_system, 0);
+        }
+        let p = &r.pools[0];
+        prop_assert!(p.busy_gpus_mean <= f64::from(gpus) + 1e-9);
+        prop_assert!(p.utilization <= 1.0 + 1e-9);
+        let mut last_end = 0.0;
+        for row in r.timeseries.iter().filter(|row| row.scope == Scope::Pool(0)) {
+            prop_assert!((row.start.as_secs_f64() - last_end).abs() < 1e-9);
+            prop_assert!(row.busy_gpus_mean.unwrap() <= f64::from(gpus) + 1e-9);
+            last_end = row.start.as_secs_f64() + row.width.as_secs_f64();
+        }
+        prop_assert!(last_end >= 300.0 - 1e-9);
+    }
+}
+
+/// Common random numbers: resizing a pool changes no arrival and no job
+/// size, so two variants differ only through the queue.
+#[test]
+fn resizing_a_pool_keeps_arrivals_and_job_sizes() {
+    let text = |gpus: u32| {
+        format!(
+            r#"
+            duration = "1h"
+            [[pool]]
+            name = "gpu"
+            gpus = {gpus}
+            [[class]]
+            name = "jobs"
+            pool = "gpu"
+            arrivals = {{ process = "poisson", rate = "7/s" }}
+            service = {{ dist = "gamma", mean = "1s", cv = 1.5 }}
+        "#
+        )
+    };
+    let small = load_str(&text(8), "<crn>", Path::new("."), "crn", &[])
+        .unwrap()
+        .scenario;
+    let large = load_str(&text(12), "<crn>", Path::new("."), "crn", &[])
+        .unwrap()
+        .scenario;
+    let (a, b) = (simulate(&small, 0), simulate(&large, 0));
+    let arrivals = |r: &surge::model::RunResult| -> Vec<u64> {
+        r.timeseries
+            .iter()
+            .filter(|x| x.scope == Scope::Class(0))
+            .map(|x| x.arrivals)
+            .collect()
+    };
+    assert_eq!(arrivals(&a), arrivals(&b), "same arrivals bucket by bucket");
+    // Same job sizes: service time = latency − wait, summed over requests.
+    let work = |r: &surge::model::RunResult| {
+        let c = &r.classes[0];
+        (c.latency.mean_s().unwrap() - c.wait.mean_s().unwrap()) * c.completed as f64
+    };
+    assert!(
+        (work(&a) - work(&b)).abs() < 1e-6 * work(&a),
+        "{} vs {}",
+        work(&a),
+        work(&b)
+    );
+    assert!(a.classes[0].wait.mean_s() > b.classes[0].wait.mean_s());
+    // And a different replication draws different arrivals.
+    let c = simulate(&small, 1);
+    assert_ne!(arrivals(&a), arrivals(&c));
+}
