@@ -25,7 +25,7 @@ pub enum Format {
 /// Options of `surge run`.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
-    /// Output folder (default `output/<name>/`).
+    /// Output folder (default `output/NAME/`).
     pub out: Option<PathBuf>,
     /// Overrides the scenario's seed.
     pub seed: Option<u64>,

@@ -34,7 +34,7 @@ pub enum Command {
     /// Simulate scenarios, print a summary, write CSV outputs.
     ///
     /// Writes summary.csv, pools.csv and timeseries.csv into the output
-    /// folder (default output/<name>/), each atomically.
+    /// folder (default output/NAME/), each atomically.
     #[command(
         after_help = "Example:\n  surge run scenarios/mmc.toml --set pool.gpu.gpus=9 --out /tmp/mmc9"
     )]
@@ -52,7 +52,7 @@ pub struct RunArgs {
     /// Scenario files (TOML).
     #[arg(required = true, value_name = "SCENARIO")]
     pub scenarios: Vec<PathBuf>,
-    /// Output folder [default: output/<name>/; with several scenarios, DIR/<name>/].
+    /// Output folder [default: output/NAME/; with several scenarios, DIR/NAME/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Seed of every random stream (overrides the scenario's `seed`).

@@ -1,5 +1,30 @@
 //! surge: a capacity-planning discrete-event simulator for GPU-backed AI
 //! services under viral load.
+//!
+//! The pipeline, from a scenario file to outputs:
+//!
+//! ```text
+//! scenario file ──scenario::load_file──▶ Scenario (validated, plain data)
+//!     Scenario ──model::simulate(scenario, replication)──▶ RunResult
+//!     RunResult… ──report::{summary_table, pools_table, timeseries_table}──▶ CSV / JSON
+//! ```
+//!
+//! Dependencies point one way: `cli → app → {scenario, report} → {model,
+//! policy, metrics} → engine`. The [`engine`] orders events and knows
+//! nothing of GPUs; the [`model`] plays requests through pools; [`metrics`]
+//! stream statistics in memory bounded by what is in the system.
+//!
+//! ```
+//! use surge::engine::SimDuration;
+//! use surge::model::{DurationDist, Scenario, simulate};
+//!
+//! // M/M/8 at 90% load for one simulated hour.
+//! let service = DurationDist::exponential(1.0).unwrap();
+//! let scenario = Scenario::single_queue(8, 7.2, service, SimDuration::from_secs(3600));
+//! let result = simulate(&scenario, 0);
+//! let wait = result.classes[0].wait.mean_s().unwrap();
+//! assert!(wait > 0.0 && wait < 5.0);
+//! ```
 
 pub mod app;
 pub mod cli;

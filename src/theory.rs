@@ -1,7 +1,7 @@
 //! Closed-form queueing results, used to validate the simulator and to seed
 //! capacity searches.
 //!
-//! Notation: λ arrival rate, μ = 1/E[S] service rate per GPU, c GPUs,
+//! Notation: λ arrival rate, μ = 1/E\[S\] service rate per GPU, c GPUs,
 //! offered load a = λ/μ (in Erlangs), utilization ρ = a/c.
 
 /// Erlang B: probability that an arrival finds all `c` servers busy in an
@@ -57,7 +57,7 @@ pub fn mmc_wait_quantile(c: u32, lambda: f64, mean_service: f64, p: f64) -> f64 
 }
 
 /// Pollaczek–Khinchine mean wait of M/G/1:
-/// W_q = λ·E[S²] / (2(1 − ρ)) = ρ·E[S]·(1 + cv²) / (2(1 − ρ)),
+/// W_q = λ·E\[S²\] / (2(1 − ρ)) = ρ·E\[S\]·(1 + cv²) / (2(1 − ρ)),
 /// with `scv` = cv² the squared coefficient of variation of service.
 pub fn mg1_mean_wait(lambda: f64, mean_service: f64, scv: f64) -> f64 {
     let rho = lambda * mean_service;

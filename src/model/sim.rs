@@ -165,7 +165,7 @@ pub struct PoolResult {
     pub busy_gpus_mean: f64,
     /// Busy GPU-time / online GPU-time.
     pub utilization: f64,
-    /// Offered load ρ = Σλ·E[S] / (gpus · speed) from the scenario.
+    /// Offered load ρ = Σλ·E\[S\] / (gpus · speed) from the scenario.
     pub offered_load: f64,
     /// Online GPU-hours.
     pub gpu_hours: f64,

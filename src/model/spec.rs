@@ -163,7 +163,7 @@ impl Scenario {
         }
     }
 
-    /// Offered load per pool, ρ = Σ λ·E[S] / (gpus · speed), in pool order.
+    /// Offered load per pool, ρ = Σ λ·E\[S\] / (gpus · speed), in pool order.
     pub fn offered_load(&self) -> Vec<f64> {
         let mut work = vec![0.0; self.pools.len()];
         for class in &self.classes {
