@@ -234,10 +234,36 @@ pub fn validate(paths: &[PathBuf], overrides: &[Override]) -> Result<String, App
     Ok(out)
 }
 
+fn describe_arrivals(s: &Scenario, a: &crate::model::ArrivalSpec) -> String {
+    use crate::model::{ArrivalSpec, TraceSpec};
+    use crate::scenario::units::format_rate;
+    let mean =
+        |a: &ArrivalSpec| format_rate(a.expected_count(s.duration) / s.duration.as_secs_f64());
+    match a {
+        ArrivalSpec::Poisson { rate_per_s } => format!("poisson {}", format_rate(*rate_per_s)),
+        ArrivalSpec::Profile(p) => format!(
+            "profile, mean {}, peak {}{}",
+            mean(a),
+            format_rate(p.peak(s.duration.as_secs_f64())),
+            if p.spikes.is_empty() { String::new() } else { format!(", {} spike(s)", p.spikes.len()) }
+        ),
+        ArrivalSpec::Trace(TraceSpec::Times { times, scale }) => {
+            format!("trace of {} timestamps × {scale}, mean {}", times.len(), mean(a))
+        }
+        ArrivalSpec::Trace(TraceSpec::Counts { starts, scale, .. }) => {
+            format!("trace of {} intervals × {scale}, mean {}", starts.len(), mean(a))
+        }
+        ArrivalSpec::Explicit { times } => format!("{} explicit arrivals", times.len()),
+        ArrivalSpec::Users { population, share } => format!(
+            "users of population {} (share {share}), mean {}",
+            s.populations[*population].name,
+            format_rate(s.mean_rates()[s.classes.iter().position(|c| matches!(&c.arrivals, ArrivalSpec::Users { population: p, share: sh } if p == population && sh == share)).unwrap_or(0)])
+        ),
+    }
+}
+
 /// The resolved scenario, as `surge validate` prints it.
 pub fn describe(s: &Scenario) -> String {
-    use crate::model::ArrivalSpec;
-    use crate::scenario::units::format_rate;
     let mut out = String::new();
     out.push_str(&format!("  name          {}\n", s.name));
     if let Some(d) = &s.description {
@@ -271,10 +297,7 @@ pub fn describe(s: &Scenario) -> String {
         ));
     }
     for c in &s.classes {
-        let arrivals = match &c.arrivals {
-            ArrivalSpec::Poisson { rate_per_s } => format!("poisson {}", format_rate(*rate_per_s)),
-            ArrivalSpec::Explicit { times } => format!("{} explicit arrivals", times.len()),
-        };
+        let arrivals = describe_arrivals(s, &c.arrivals);
         out.push_str(&format!(
             "  class {:<7} → pool {}; arrivals {}; service {}{}\n",
             c.name,
@@ -283,6 +306,19 @@ pub fn describe(s: &Scenario) -> String {
             c.service.describe(),
             c.latency_target
                 .map_or(String::new(), |t| format!("; latency target {t}"))
+        ));
+    }
+    for p in &s.populations {
+        out.push_str(&format!(
+            "  population {}: signups {}; {:.2} requests per session on average{}\n",
+            p.name,
+            describe_arrivals(s, &p.signups),
+            p.requests.mean(),
+            p.returns.as_ref().map_or(String::new(), |r| format!(
+                "; returns with probability {} after {}",
+                r.probability,
+                r.after.describe()
+            ))
         ));
     }
     for slo in &s.slos {

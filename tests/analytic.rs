@@ -205,12 +205,12 @@ fn every_request_is_accounted_for() {
             c.arrivals,
             c.completed + c.rejected + c.abandoned + c.failed + c.in_system
         );
-        assert_eq!(r.requests, r.requests_completed + r.requests_in_system);
+        assert_eq!(r.requests, r.requests_finished + r.requests_in_system);
     }
     // Without a drain limit the run empties the system.
     scenario.drain = None;
     for r in run_replications(&scenario) {
         assert_eq!(r.classes[0].in_system, 0);
-        assert_eq!(r.requests, r.requests_completed);
+        assert_eq!(r.requests, r.requests_finished);
     }
 }

@@ -112,7 +112,7 @@ proptest! {
         for c in r.classes.iter().chain(std::iter::once(&r.all)) {
             prop_assert_eq!(c.arrivals, c.completed + c.rejected + c.abandoned + c.failed + c.in_system);
         }
-        prop_assert_eq!(r.requests, r.requests_completed + r.requests_in_system);
+        prop_assert_eq!(r.requests, r.requests_finished + r.requests_in_system);
         if drain_s.is_none() {
             prop_assert_eq!(r.requests_in_system, 0);
         }

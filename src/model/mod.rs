@@ -5,10 +5,18 @@
 //! `metrics` (streaming statistics) and `rng` (streams); never on TOML, files
 //! or the command line.
 
+mod arrivals;
 mod dist;
+mod profile;
 mod sim;
 mod spec;
 
+pub use arrivals::{ArrivalSpec, Spread, TraceSpec};
+pub use profile::{Decay, Diurnal, Interpolation, RateProfile, Spike};
+
 pub use dist::{DistError, DurationDist};
 pub use sim::{ClassResult, PoolResult, RunResult, Scope, TimeSeriesRow, simulate};
-pub use spec::{ArrivalSpec, ClassSpec, PolicySpec, PoolSpec, Scenario, SloSpec};
+pub use spec::{
+    ClassSpec, CountDist, LimitSpec, PolicySpec, PoolSpec, PopulationSpec, RetrySpec, ReturnSpec,
+    Scenario, SloSpec,
+};

@@ -1,44 +1,122 @@
-//! The simulation of one replication: requests arrive, wait in their pool's
-//! queue, are served by a GPU and leave.
+//! The simulation of one replication: requests arrive (from a class's own
+//! arrival process or from the users of a population), pass the rate
+//! limits, wait in their pool's queue (or give up when their patience runs
+//! out), are served by a GPU and leave; a rejected or abandoned attempt may
+//! come back after a backoff.
 //!
-//! Events are facts: [`Event::RequestArrived`] and
-//! [`Event::ServiceCompleted`]. Requests live in a slab indexed by `u32`
-//! (freed slots are reused), so the steady state allocates nothing per
-//! event, and memory is bounded by the number of requests in the system.
+//! Events are facts: a class arrival, a signup, a user's next request or
+//! return visit, a service completion, a patience timer, a retry coming due.
+//! Requests and users live in slabs indexed by `u32` whose freed slots are
+//! reused, so the steady state allocates nothing per event and memory is
+//! bounded by what is in the system. A request's slot carries a generation
+//! number, bumped whenever it is queued again or reused, so that queue
+//! entries and patience timers left behind by an abandoned attempt are
+//! recognised as stale and skipped (lazy deletion).
 //!
-//! Statistics: a request is *measured* if it arrives at or after the
-//! warm-up; its wait and latency are recorded whenever it finishes, even
-//! during the drain after `duration`. Time-weighted pool statistics (queue
-//! length, busy and online GPUs) cover the window `[warmup, duration)`.
-//! The time series covers the whole run, warm-up and drain included.
+//! Statistics: a request is *measured* if its first attempt arrives at or
+//! after the warm-up; its outcome, wait and latency (both counted from the
+//! first attempt) are recorded whenever it finishes, even during the drain.
+//! Time-weighted pool statistics cover `[warmup, duration)`. The time series
+//! covers the whole run, warm-up and drain included.
 
-use super::DurationDist;
-use super::spec::{ArrivalSpec, PolicySpec, Scenario};
+use super::arrivals::{ArrivalSpec, ArrivalState};
+use super::spec::{CountDist, PolicySpec, Scenario};
 use crate::engine::{EventQueue, SimDuration, SimTime};
 use crate::metrics::{CompactHistogram, DurationHistogram, Level};
 use crate::policy::{Fifo, QueuePolicy, QueuedRequest};
 use crate::rng::{SimRng, stream};
-use rand_distr::{Distribution as _, Exp1};
+use rand::Rng;
+use rand_distr::{Distribution as _, Poisson};
 
 #[derive(Clone, Copy, Debug)]
 enum Event {
-    RequestArrived { class: u32 },
+    ClassArrival { class: u32 },
+    Signup { population: u32 },
+    UserNext { user: u32 },
+    UserReturns { user: u32 },
     ServiceCompleted { pool: u32, request: u32 },
+    PatienceExpired { request: u32, generation: u32 },
+    RetryDue { request: u32 },
 }
 
-/// Marks a free slot of the request slab.
-const FREE: u32 = u32::MAX;
+/// No user: the request came from a class's own arrival process.
+const NO_USER: u32 = u32::MAX;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Free,
+    Waiting,
+    InService,
+    Backoff,
+}
 
 #[derive(Clone, Copy, Debug)]
 struct Request {
     class: u32,
-    arrival: SimTime,
+    state: State,
+    attempt: u32,
+    generation: u32,
+    user: u32,
+    first_arrival: SimTime,
     service: SimDuration,
 }
 
-enum ArrivalState {
-    Poisson { mean_gap_s: f64 },
-    Explicit { times: Vec<SimTime>, next: usize },
+/// How an attempt ended, when it did not complete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Setback {
+    Rejected,
+    Abandoned,
+}
+
+/// A token bucket's state; its rate and size live in the class's spec.
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    tokens: f64,
+    last: SimTime,
+}
+
+impl Bucket {
+    fn full(burst: f64) -> Self {
+        Bucket {
+            tokens: burst,
+            last: SimTime::ZERO,
+        }
+    }
+
+    /// Refill for the time since the last call, then take one token if there is one.
+    fn take(&mut self, now: SimTime, rate_per_s: f64, burst: f64) -> bool {
+        let dt = (now - self.last).as_secs_f64();
+        self.tokens = (self.tokens + dt * rate_per_s).min(burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+struct User {
+    population: u32,
+    remaining: u32,
+    /// One bucket per per-user-limited class of the population.
+    buckets: Vec<Bucket>,
+}
+
+struct PopulationState {
+    signups: ArrivalState,
+    signup_rng: SimRng,
+    session_rng: SimRng,
+    think_rng: SimRng,
+    mix_rng: SimRng,
+    /// (class, cumulative share) for choosing a request's class.
+    classes: Vec<(u32, f64)>,
+    /// Classes with a per-user limit: the index of each in `User::buckets`.
+    per_user_limits: Vec<(u32, f64)>,
+    online: Level,
+    bucket_signups: u64,
+    signups_total: u64,
 }
 
 struct ClassState {
@@ -46,21 +124,35 @@ struct ClassState {
     arrivals: ArrivalState,
     arrival_rng: SimRng,
     service_rng: SimRng,
-    service: DurationDist,
+    patience_rng: SimRng,
+    retry_rng: SimRng,
     speed: f64,
-    latency_target: Option<SimDuration>,
-    measured_arrivals: u64,
+    limit_bucket: Option<Bucket>,
+    /// Index of this class in its population's per-user buckets.
+    user_bucket: Option<usize>,
+    stats: ClassStats,
+    queued: Level,
+    bucket: BucketCounts,
+}
+
+#[derive(Default)]
+struct ClassStats {
+    arrivals: u64,
     completed: u64,
+    rejected: u64,
+    abandoned: u64,
+    attempts: u64,
+    rejected_attempts: u64,
+    abandoned_attempts: u64,
     slo_met: u64,
     wait: DurationHistogram,
     latency: DurationHistogram,
-    queued: Level,
-    bucket: BucketCounts,
 }
 
 struct PoolState {
     gpus: u32,
     busy: u32,
+    waiting: u64,
     policy: Box<dyn QueuePolicy>,
     queue: Level,
     busy_level: Level,
@@ -68,19 +160,24 @@ struct PoolState {
     bucket: BucketCounts,
 }
 
+#[derive(Default)]
 struct BucketCounts {
     arrivals: u64,
+    retries: u64,
     completions: u64,
+    rejected: u64,
+    abandoned: u64,
     latency: CompactHistogram,
 }
 
 impl BucketCounts {
-    fn new() -> Self {
-        BucketCounts {
-            arrivals: 0,
-            completions: 0,
-            latency: CompactHistogram::new(),
-        }
+    fn clear(&mut self) {
+        self.arrivals = 0;
+        self.retries = 0;
+        self.completions = 0;
+        self.rejected = 0;
+        self.abandoned = 0;
+        self.latency.reset();
     }
 }
 
@@ -91,62 +188,100 @@ pub enum Scope {
     Class(usize),
     /// A pool, by index in the scenario.
     Pool(usize),
+    /// A user population, by index in the scenario.
+    Population(usize),
 }
 
-/// One time bucket of one class or pool.
+/// One time bucket of one class, pool or population.
 #[derive(Clone, Debug)]
 pub struct TimeSeriesRow {
     /// Start of the bucket.
     pub start: SimTime,
     /// Width of the bucket (the last one may be shorter).
     pub width: SimDuration,
-    /// The class or pool.
+    /// The class, pool or population.
     pub scope: Scope,
-    /// Requests that arrived in the bucket.
+    /// New requests (first attempts) that arrived in the bucket; for a
+    /// pool, every attempt submitted to it; for a population, signups.
     pub arrivals: u64,
+    /// Retry attempts that arrived in the bucket.
+    pub retries: u64,
     /// Requests that completed in the bucket.
     pub completions: u64,
-    /// Requests rejected in the bucket.
+    /// Attempts rejected in the bucket (rate limit or admission).
     pub rejected: u64,
-    /// Requests abandoned in the bucket.
+    /// Attempts abandoned in the bucket.
     pub abandoned: u64,
-    /// Time-average number of waiting requests.
-    pub queue_mean: f64,
-    /// Largest number of waiting requests.
-    pub queue_max: u64,
+    /// Time-average number of waiting requests (classes and pools).
+    pub queue_mean: Option<f64>,
+    /// Largest number of waiting requests (classes and pools).
+    pub queue_max: Option<u64>,
     /// Time-average busy GPUs (pools only).
     pub busy_gpus_mean: Option<f64>,
     /// Time-average online GPUs (pools only).
     pub online_gpus_mean: Option<f64>,
+    /// Time-average users with a session under way (populations only).
+    pub users_online: Option<f64>,
     /// Median latency of the bucket's completions, seconds.
     pub latency_p50_s: Option<f64>,
     /// 99th percentile latency of the bucket's completions, seconds.
     pub latency_p99_s: Option<f64>,
 }
 
+impl TimeSeriesRow {
+    fn empty(start: SimTime, width: SimDuration, scope: Scope) -> Self {
+        TimeSeriesRow {
+            start,
+            width,
+            scope,
+            arrivals: 0,
+            retries: 0,
+            completions: 0,
+            rejected: 0,
+            abandoned: 0,
+            queue_mean: None,
+            queue_max: None,
+            busy_gpus_mean: None,
+            online_gpus_mean: None,
+            users_online: None,
+            latency_p50_s: None,
+            latency_p99_s: None,
+        }
+    }
+}
+
 /// Results of one class (or of all classes together) in one replication.
-/// Counts are of measured requests: those that arrived after the warm-up.
+/// Counts are of measured requests: those whose first attempt arrived after
+/// the warm-up. Outcomes are as the user saw them (the last attempt's).
 #[derive(Clone, Debug)]
 pub struct ClassResult {
     /// Class name, or `all`.
     pub name: String,
-    /// Measured arrivals.
+    /// Measured requests (first attempts).
     pub arrivals: u64,
     /// Of those, completed.
     pub completed: u64,
-    /// Of those, rejected (rate limit or admission control).
+    /// Of those, rejected on their last attempt (rate limit or admission).
     pub rejected: u64,
-    /// Of those, abandoned while waiting.
+    /// Of those, abandoned on their last attempt.
     pub abandoned: u64,
     /// Of those, failed (GPU failure, retries exhausted).
     pub failed: u64,
-    /// Of those, still waiting or in service when the run ended.
+    /// Of those, still waiting, in service or backing off when the run ended.
     pub in_system: u64,
+    /// Attempts made by measured requests, first attempts included.
+    pub attempts: u64,
+    /// Attempts rejected.
+    pub rejected_attempts: u64,
+    /// Attempts abandoned.
+    pub abandoned_attempts: u64,
+    /// Attempts lost to failures.
+    pub failed_attempts: u64,
     /// Completions per second of the measurement window.
     pub throughput_per_s: f64,
-    /// Wait: arrival → start of service.
+    /// Wait: first arrival → start of service.
     pub wait: DurationHistogram,
-    /// Latency: arrival → completion.
+    /// Latency: first arrival → completion.
     pub latency: DurationHistogram,
     /// Fraction of arrivals completed within the class's latency target.
     pub slo_attainment: Option<f64>,
@@ -191,6 +326,19 @@ impl PoolResult {
     }
 }
 
+/// Results of one user population in one replication.
+#[derive(Clone, Debug)]
+pub struct PopulationResult {
+    /// Population name.
+    pub name: String,
+    /// Signups during the run.
+    pub signups: u64,
+    /// Time-average users with a session under way, over the window.
+    pub users_online_mean: f64,
+    /// Most users with a session under way at once.
+    pub users_online_max: u64,
+}
+
 /// Everything one replication produced.
 #[derive(Clone, Debug)]
 pub struct RunResult {
@@ -204,14 +352,16 @@ pub struct RunResult {
     pub all: ClassResult,
     /// Per pool, in scenario order.
     pub pools: Vec<PoolResult>,
-    /// Time series, bucket by bucket, classes then pools within a bucket.
+    /// Per population, in scenario order.
+    pub populations: Vec<PopulationResult>,
+    /// Time series, bucket by bucket: classes, then pools, then populations.
     pub timeseries: Vec<TimeSeriesRow>,
     /// Events processed.
     pub events: u64,
     /// Requests simulated (warm-up included).
     pub requests: u64,
-    /// Requests completed (warm-up included).
-    pub requests_completed: u64,
+    /// Requests that reached a final outcome (warm-up included).
+    pub requests_finished: u64,
     /// Requests still in the system at the end (warm-up included), counted
     /// by scanning the request slab.
     pub requests_in_system: u64,
@@ -222,7 +372,7 @@ pub struct RunResult {
 }
 
 impl ClassResult {
-    fn empty(name: &str) -> Self {
+    fn new(name: &str) -> Self {
         ClassResult {
             name: name.to_string(),
             arrivals: 0,
@@ -231,6 +381,10 @@ impl ClassResult {
             abandoned: 0,
             failed: 0,
             in_system: 0,
+            attempts: 0,
+            rejected_attempts: 0,
+            abandoned_attempts: 0,
+            failed_attempts: 0,
             throughput_per_s: 0.0,
             wait: DurationHistogram::new(),
             latency: DurationHistogram::new(),
@@ -240,6 +394,11 @@ impl ClassResult {
         }
     }
 
+    /// Attempts per measured request (1 without retries).
+    pub fn attempts_per_request(&self) -> Option<f64> {
+        (self.arrivals > 0).then(|| self.attempts as f64 / self.arrivals as f64)
+    }
+
     fn absorb(&mut self, other: &ClassResult) {
         self.arrivals += other.arrivals;
         self.completed += other.completed;
@@ -247,6 +406,10 @@ impl ClassResult {
         self.abandoned += other.abandoned;
         self.failed += other.failed;
         self.in_system += other.in_system;
+        self.attempts += other.attempts;
+        self.rejected_attempts += other.rejected_attempts;
+        self.abandoned_attempts += other.abandoned_attempts;
+        self.failed_attempts += other.failed_attempts;
         self.throughput_per_s += other.throughput_per_s;
         self.wait.merge(&other.wait);
         self.latency.merge(&other.latency);
@@ -271,8 +434,11 @@ struct Sim<'a> {
     events: EventQueue<Event>,
     classes: Vec<ClassState>,
     pools: Vec<PoolState>,
+    populations: Vec<PopulationState>,
     requests: Vec<Request>,
     free: Vec<u32>,
+    users: Vec<User>,
+    free_users: Vec<u32>,
     warmup: SimTime,
     arrivals_end: SimTime,
     bucket_width: SimDuration,
@@ -280,62 +446,102 @@ struct Sim<'a> {
     next_bucket: SimTime,
     timeseries: Vec<TimeSeriesRow>,
     total_arrivals: u64,
-    total_completed: u64,
-    end_time: SimTime,
+    total_finished: u64,
+    last_event: SimTime,
+}
+
+/// A uniform draw in [0, 1) with 53 random bits.
+#[inline]
+fn unit(rng: &mut SimRng) -> f64 {
+    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+fn sample_count(d: &CountDist, rng: &mut SimRng) -> u32 {
+    match *d {
+        CountDist::Deterministic(n) => n,
+        CountDist::Poisson(mean) if mean > 0.0 => {
+            Poisson::new(mean).map_or(0, |p| p.sample(rng).min(f64::from(u32::MAX)) as u32)
+        }
+        CountDist::Poisson(_) => 0,
+        CountDist::Geometric(mean) => {
+            // P(N = k) = (1 − q) q^k with q = mean / (1 + mean); by inversion.
+            let q = mean / (1.0 + mean);
+            if q <= 0.0 {
+                return 0;
+            }
+            let u = 1.0 - unit(rng);
+            (u.ln() / q.ln()).floor().min(f64::from(u32::MAX)) as u32
+        }
+        CountDist::Uniform(a, b) => a + (unit(rng) * f64::from(b - a + 1)).floor() as u32,
+    }
 }
 
 impl<'a> Sim<'a> {
     fn new(sc: &'a Scenario, replication: u32) -> Self {
         let warmup = SimTime(sc.warmup.0);
         let arrivals_end = SimTime(sc.duration.0);
-        let classes = sc
-            .classes
+        let s = |name: String| stream(sc.seed, replication, &name);
+        let mut populations: Vec<PopulationState> = sc
+            .populations
             .iter()
-            .map(|c| {
-                let arrivals = match &c.arrivals {
-                    ArrivalSpec::Poisson { rate_per_s } => ArrivalState::Poisson {
-                        mean_gap_s: 1.0 / rate_per_s,
-                    },
-                    ArrivalSpec::Explicit { times } => ArrivalState::Explicit {
-                        times: times.clone(),
-                        next: 0,
-                    },
-                };
-                ClassState {
-                    pool: c.pool as u32,
-                    arrivals,
-                    arrival_rng: stream(
-                        sc.seed,
-                        replication,
-                        &format!("class/{}/arrivals", c.name),
-                    ),
-                    service_rng: stream(sc.seed, replication, &format!("class/{}/service", c.name)),
-                    service: c.service.clone(),
-                    speed: sc.pools[c.pool].speed,
-                    latency_target: c.latency_target,
-                    measured_arrivals: 0,
-                    completed: 0,
-                    slo_met: 0,
-                    wait: DurationHistogram::new(),
-                    latency: DurationHistogram::new(),
-                    queued: Level::new(0, warmup, arrivals_end),
-                    bucket: BucketCounts::new(),
-                }
+            .map(|p| PopulationState {
+                signups: ArrivalState::new(&p.signups, sc.duration),
+                signup_rng: s(format!("population/{}/signups", p.name)),
+                session_rng: s(format!("population/{}/sessions", p.name)),
+                think_rng: s(format!("population/{}/think", p.name)),
+                mix_rng: s(format!("population/{}/mix", p.name)),
+                classes: Vec::new(),
+                per_user_limits: Vec::new(),
+                online: Level::new(0, warmup, arrivals_end),
+                bucket_signups: 0,
+                signups_total: 0,
             })
             .collect();
+        let mut classes: Vec<ClassState> = Vec::with_capacity(sc.classes.len());
+        for (i, c) in sc.classes.iter().enumerate() {
+            let mut user_bucket = None;
+            if let ArrivalSpec::Users { population, share } = c.arrivals {
+                let p = &mut populations[population];
+                let cumulative = p.classes.last().map_or(0.0, |x| x.1) + share;
+                p.classes.push((i as u32, cumulative));
+                if let Some(l) = c.limit.as_ref().filter(|l| l.per_user) {
+                    user_bucket = Some(p.per_user_limits.len());
+                    p.per_user_limits.push((i as u32, l.burst));
+                }
+            }
+            classes.push(ClassState {
+                pool: c.pool as u32,
+                arrivals: ArrivalState::new(&c.arrivals, sc.duration),
+                arrival_rng: s(format!("class/{}/arrivals", c.name)),
+                service_rng: s(format!("class/{}/service", c.name)),
+                patience_rng: s(format!("class/{}/patience", c.name)),
+                retry_rng: s(format!("class/{}/retry", c.name)),
+                speed: sc.pools[c.pool].speed,
+                limit_bucket: c
+                    .limit
+                    .as_ref()
+                    .filter(|l| !l.per_user)
+                    .map(|l| Bucket::full(l.burst)),
+                user_bucket,
+                stats: ClassStats::default(),
+                queued: Level::new(0, warmup, arrivals_end),
+                bucket: BucketCounts::default(),
+            });
+        }
         let pools = sc
             .pools
             .iter()
             .map(|p| PoolState {
                 gpus: p.gpus,
                 busy: 0,
+                waiting: 0,
                 policy: match p.policy {
                     PolicySpec::Fifo => Box::new(Fifo::new()) as Box<dyn QueuePolicy>,
                 },
                 queue: Level::new(0, warmup, arrivals_end),
                 busy_level: Level::new(0, warmup, arrivals_end),
                 online: Level::new(u64::from(p.gpus), warmup, arrivals_end),
-                bucket: BucketCounts::new(),
+                bucket: BucketCounts::default(),
             })
             .collect();
         let bucket_width = sc.bucket_width().max(SimDuration(1));
@@ -345,8 +551,11 @@ impl<'a> Sim<'a> {
             events: EventQueue::new(),
             classes,
             pools,
+            populations,
             requests: Vec::new(),
             free: Vec::new(),
+            users: Vec::new(),
+            free_users: Vec::new(),
             warmup,
             arrivals_end,
             bucket_width,
@@ -354,98 +563,234 @@ impl<'a> Sim<'a> {
             next_bucket: SimTime::ZERO + bucket_width,
             timeseries: Vec::new(),
             total_arrivals: 0,
-            total_completed: 0,
-            end_time: SimTime::ZERO,
+            total_finished: 0,
+            last_event: SimTime::ZERO,
         }
     }
 
     fn run(&mut self) {
         for class in 0..self.classes.len() {
-            self.schedule_arrival(class, SimTime::ZERO);
+            self.schedule_class_arrival(class, SimTime::ZERO);
+        }
+        for population in 0..self.populations.len() {
+            self.schedule_signup(population, SimTime::ZERO);
         }
         let limit = match self.scenario.drain {
             Some(d) => self.arrivals_end + d,
             None => SimTime::MAX,
         };
+        let mut cut_off = false;
         while let Some(at) = self.events.peek_time() {
             if at > limit {
+                cut_off = true;
                 break;
             }
             let Some((now, event)) = self.events.pop() else {
                 break;
             };
+            if self.is_stale(&event) {
+                continue;
+            }
+            self.last_event = now;
             while now >= self.next_bucket {
                 self.close_bucket();
             }
             match event {
-                Event::RequestArrived { class } => self.request_arrived(class as usize, now),
+                Event::ClassArrival { class } => {
+                    let class = class as usize;
+                    self.schedule_class_arrival(class, now);
+                    self.new_request(class, now, NO_USER);
+                }
+                Event::Signup { population } => self.signup(population as usize, now),
+                Event::UserNext { user } => self.user_sends(user, now),
+                Event::UserReturns { user } => self.start_session(user, now),
                 Event::ServiceCompleted { pool, request } => {
                     self.service_completed(pool as usize, request, now)
                 }
+                Event::PatienceExpired { request, .. } => self.abandon(request, now),
+                Event::RetryDue { request } => self.retry(request, now),
             }
         }
-        let last = if self.events.is_empty() {
-            self.events.now()
-        } else {
-            limit
-        };
-        self.end_time = last.max(self.arrivals_end);
-        while self.next_bucket <= self.end_time {
+        let last = if cut_off { limit } else { self.last_event };
+        let end = last.max(self.arrivals_end);
+        while self.next_bucket <= end {
             self.close_bucket();
         }
-        if self.bucket_start < self.end_time {
-            self.next_bucket = self.end_time;
+        if self.bucket_start < end {
+            self.next_bucket = end;
             self.close_bucket();
+        }
+        self.last_event = end;
+    }
+
+    /// A patience timer whose attempt has already started or ended.
+    fn is_stale(&self, event: &Event) -> bool {
+        match *event {
+            Event::PatienceExpired {
+                request,
+                generation,
+            } => {
+                let r = &self.requests[request as usize];
+                r.state != State::Waiting || r.generation != generation
+            }
+            _ => false,
         }
     }
 
-    /// Schedule the next arrival of `class` after `now`, if it falls before
-    /// the end of arrivals.
-    fn schedule_arrival(&mut self, class: usize, now: SimTime) {
+    fn schedule_class_arrival(&mut self, class: usize, now: SimTime) {
         let c = &mut self.classes[class];
-        let next = match &mut c.arrivals {
-            ArrivalState::Poisson { mean_gap_s } => {
-                let e: f64 = Exp1.sample(&mut c.arrival_rng);
-                now + SimDuration::from_secs_f64(e * *mean_gap_s)
-            }
-            ArrivalState::Explicit { times, next } => match times.get(*next) {
-                Some(&t) => {
-                    *next += 1;
-                    t
-                }
-                None => return,
-            },
-        };
-        if next < self.arrivals_end {
+        if let Some(at) = c.arrivals.next(now, self.arrivals_end, &mut c.arrival_rng) {
             self.events.schedule(
-                next,
-                Event::RequestArrived {
+                at,
+                Event::ClassArrival {
                     class: class as u32,
                 },
             );
         }
     }
 
-    fn request_arrived(&mut self, class: usize, now: SimTime) {
-        self.schedule_arrival(class, now);
+    fn schedule_signup(&mut self, population: usize, now: SimTime) {
+        let p = &mut self.populations[population];
+        if let Some(at) = p.signups.next(now, self.arrivals_end, &mut p.signup_rng) {
+            self.events.schedule(
+                at,
+                Event::Signup {
+                    population: population as u32,
+                },
+            );
+        }
+    }
+
+    fn signup(&mut self, population: usize, now: SimTime) {
+        self.schedule_signup(population, now);
+        let p = &mut self.populations[population];
+        p.bucket_signups += 1;
+        p.signups_total += 1;
+        let buckets = p.per_user_limits.iter().map(|&(_, burst)| Bucket {
+            tokens: burst,
+            last: now,
+        });
+        let user = User {
+            population: population as u32,
+            remaining: 0,
+            buckets: buckets.collect(),
+        };
+        p.online.add(now, 1);
+        let id = match self.free_users.pop() {
+            Some(id) => {
+                self.users[id as usize] = user;
+                id
+            }
+            None => {
+                self.users.push(user);
+                (self.users.len() - 1) as u32
+            }
+        };
+        self.start_session(id, now);
+    }
+
+    /// A session starts: draw its number of requests and send the first.
+    fn start_session(&mut self, user: u32, now: SimTime) {
+        let pop = self.users[user as usize].population as usize;
+        if now >= self.arrivals_end {
+            self.user_leaves(user, now);
+            return;
+        }
+        let n = sample_count(
+            &self.scenario.populations[pop].requests,
+            &mut self.populations[pop].session_rng,
+        );
+        self.users[user as usize].remaining = n;
+        if n == 0 {
+            self.end_session(user, now);
+        } else {
+            self.user_sends(user, now);
+        }
+    }
+
+    fn user_sends(&mut self, user: u32, now: SimTime) {
+        if now >= self.arrivals_end {
+            self.user_leaves(user, now);
+            return;
+        }
+        let u = &mut self.users[user as usize];
+        u.remaining -= 1;
+        let p = &mut self.populations[u.population as usize];
+        let total = p.classes.last().map_or(0.0, |x| x.1);
+        let x = unit(&mut p.mix_rng) * total;
+        let class = p
+            .classes
+            .iter()
+            .find(|(_, cum)| x < *cum)
+            .or(p.classes.last())
+            .map_or(0, |(c, _)| *c);
+        self.new_request(class as usize, now, user);
+    }
+
+    /// A request of `user` reached its final outcome.
+    fn user_request_done(&mut self, user: u32, now: SimTime) {
+        let u = &self.users[user as usize];
+        let pop = u.population as usize;
+        if u.remaining > 0 {
+            let think = self.scenario.populations[pop]
+                .think
+                .sample(&mut self.populations[pop].think_rng);
+            self.events.schedule(now + think, Event::UserNext { user });
+        } else {
+            self.end_session(user, now);
+        }
+    }
+
+    fn end_session(&mut self, user: u32, now: SimTime) {
+        let pop = self.users[user as usize].population as usize;
+        let spec = &self.scenario.populations[pop];
+        let rng = &mut self.populations[pop].session_rng;
+        match &spec.returns {
+            Some(r) if unit(rng) < r.probability => {
+                let after = r.after.sample(rng);
+                self.events
+                    .schedule(now + after, Event::UserReturns { user });
+            }
+            _ => self.user_leaves(user, now),
+        }
+    }
+
+    fn user_leaves(&mut self, user: u32, now: SimTime) {
+        let pop = self.users[user as usize].population as usize;
+        self.populations[pop].online.add(now, -1);
+        self.users[user as usize].buckets = Vec::new();
+        self.free_users.push(user);
+    }
+
+    /// A new request (first attempt) of `class` arrives.
+    fn new_request(&mut self, class: usize, now: SimTime, user: u32) {
         self.total_arrivals += 1;
         let c = &mut self.classes[class];
-        let service_s = c.service.sample_secs(&mut c.service_rng) / c.speed;
-        let service = SimDuration::from_secs_f64(service_s);
+        let service_s = self.scenario.classes[class]
+            .service
+            .sample_secs(&mut c.service_rng)
+            / c.speed;
         if now >= self.warmup {
-            c.measured_arrivals += 1;
+            c.stats.arrivals += 1;
+            c.stats.attempts += 1;
         }
         c.bucket.arrivals += 1;
-        c.queued.add(now, 1);
-        let pool = c.pool as usize;
         let request = Request {
             class: class as u32,
-            arrival: now,
-            service,
+            state: State::Backoff,
+            attempt: 1,
+            generation: 0,
+            user,
+            first_arrival: now,
+            service: SimDuration::from_secs_f64(service_s),
         };
         let id = match self.free.pop() {
             Some(id) => {
-                self.requests[id as usize] = request;
+                let generation = self.requests[id as usize].generation.wrapping_add(1);
+                self.requests[id as usize] = Request {
+                    generation,
+                    ..request
+                };
                 id
             }
             None => {
@@ -453,15 +798,58 @@ impl<'a> Sim<'a> {
                 (self.requests.len() - 1) as u32
             }
         };
+        self.submit(id, now);
+    }
+
+    /// An attempt of request `id` arrives at its pool: rate limits, then the queue.
+    fn submit(&mut self, id: u32, now: SimTime) {
+        let r = self.requests[id as usize];
+        let class = r.class as usize;
+        let spec = &self.scenario.classes[class];
+        let c = &mut self.classes[class];
+        let pool = c.pool as usize;
+        self.pools[pool].bucket.arrivals += 1;
+        if let (Some(limit), Some(bucket)) = (&spec.limit, c.limit_bucket.as_mut())
+            && !bucket.take(now, limit.rate_per_s, limit.burst)
+        {
+            self.setback(id, now, Setback::Rejected);
+            return;
+        }
+        if let (Some(limit), Some(slot)) = (&spec.limit, c.user_bucket)
+            && r.user != NO_USER
+            && !self.users[r.user as usize].buckets[slot].take(now, limit.rate_per_s, limit.burst)
+        {
+            self.setback(id, now, Setback::Rejected);
+            return;
+        }
         let p = &mut self.pools[pool];
-        p.bucket.arrivals += 1;
-        let queued = QueuedRequest {
-            id,
-            class: class as u32,
-            arrival: now,
-            service,
-        };
-        p.policy.enqueue(queued, now);
+        let generation = r.generation.wrapping_add(1);
+        let req = &mut self.requests[id as usize];
+        req.generation = generation;
+        req.state = State::Waiting;
+        let can_start_now = p.busy < p.gpus && p.waiting == 0;
+        p.policy.enqueue(
+            QueuedRequest {
+                id,
+                class: class as u32,
+                arrival: r.first_arrival,
+                service: r.service,
+                ticket: generation,
+            },
+            now,
+        );
+        p.waiting += 1;
+        c.queued.add(now, 1);
+        if !can_start_now && let Some(patience) = &spec.patience {
+            let wait = patience.sample(&mut c.patience_rng);
+            self.events.schedule(
+                now + wait,
+                Event::PatienceExpired {
+                    request: id,
+                    generation,
+                },
+            );
+        }
         self.dispatch(pool, now);
     }
 
@@ -469,16 +857,22 @@ impl<'a> Sim<'a> {
     fn dispatch(&mut self, pool: usize, now: SimTime) {
         let p = &mut self.pools[pool];
         let busy_before = p.busy;
-        while p.busy < p.gpus {
+        while p.busy < p.gpus && p.waiting > 0 {
             let Some(q) = p.policy.dequeue(now) else {
                 break;
             };
+            let request = &mut self.requests[q.id as usize];
+            if request.state != State::Waiting || request.generation != q.ticket {
+                continue; // left behind by an abandoned attempt
+            }
+            request.state = State::InService;
+            let request = *request;
             p.busy += 1;
-            let request = self.requests[q.id as usize];
+            p.waiting -= 1;
             let c = &mut self.classes[request.class as usize];
             c.queued.add(now, -1);
-            if request.arrival >= self.warmup {
-                c.wait.record(now - request.arrival);
+            if request.first_arrival >= self.warmup {
+                c.stats.wait.record(now - request.first_arrival);
             }
             self.events.schedule(
                 now + request.service,
@@ -488,9 +882,8 @@ impl<'a> Sim<'a> {
                 },
             );
         }
-        let queued = p.policy.len() as u64;
-        if queued != p.queue.value() {
-            p.queue.set(now, queued);
+        if p.waiting != p.queue.value() {
+            p.queue.set(now, p.waiting);
         }
         if p.busy != busy_before {
             p.busy_level.set(now, u64::from(p.busy));
@@ -499,16 +892,15 @@ impl<'a> Sim<'a> {
 
     fn service_completed(&mut self, pool: usize, id: u32, now: SimTime) {
         let request = self.requests[id as usize];
-        self.requests[id as usize].class = FREE;
-        self.free.push(id);
-        self.total_completed += 1;
-        let latency = now - request.arrival;
-        let c = &mut self.classes[request.class as usize];
-        if request.arrival >= self.warmup {
-            c.completed += 1;
-            c.latency.record(latency);
-            if c.latency_target.is_some_and(|t| latency <= t) {
-                c.slo_met += 1;
+        let latency = now - request.first_arrival;
+        let class = request.class as usize;
+        let target = self.scenario.classes[class].latency_target;
+        let c = &mut self.classes[class];
+        if request.first_arrival >= self.warmup {
+            c.stats.completed += 1;
+            c.stats.latency.record(latency);
+            if target.is_some_and(|t| latency <= t) {
+                c.stats.slo_met += 1;
             }
         }
         c.bucket.completions += 1;
@@ -517,7 +909,88 @@ impl<'a> Sim<'a> {
         p.bucket.completions += 1;
         p.busy -= 1;
         p.busy_level.set(now, u64::from(p.busy));
+        self.release(id, now);
         self.dispatch(pool, now);
+    }
+
+    /// A waiting attempt's patience ran out.
+    fn abandon(&mut self, id: u32, now: SimTime) {
+        let r = &mut self.requests[id as usize];
+        r.state = State::Backoff;
+        let class = r.class as usize;
+        let pool = self.classes[class].pool as usize;
+        self.classes[class].queued.add(now, -1);
+        let p = &mut self.pools[pool];
+        p.waiting -= 1;
+        p.queue.set(now, p.waiting);
+        p.bucket.abandoned += 1;
+        self.setback(id, now, Setback::Abandoned);
+    }
+
+    /// An attempt did not complete: retry after a backoff, or give up.
+    fn setback(&mut self, id: u32, now: SimTime, how: Setback) {
+        let r = self.requests[id as usize];
+        let class = r.class as usize;
+        let measured = r.first_arrival >= self.warmup;
+        let c = &mut self.classes[class];
+        match how {
+            Setback::Rejected => {
+                c.bucket.rejected += 1;
+                self.pools[c.pool as usize].bucket.rejected += 1;
+                if measured {
+                    c.stats.rejected_attempts += 1;
+                }
+            }
+            Setback::Abandoned => {
+                c.bucket.abandoned += 1;
+                if measured {
+                    c.stats.abandoned_attempts += 1;
+                }
+            }
+        }
+        match &self.scenario.classes[class].retry {
+            Some(retry) if r.attempt < retry.max_attempts => {
+                let d = retry.backoff_s(r.attempt);
+                let delay = d * (1.0 - retry.jitter * unit(&mut c.retry_rng));
+                self.requests[id as usize].state = State::Backoff;
+                self.events.schedule(
+                    now + SimDuration::from_secs_f64(delay),
+                    Event::RetryDue { request: id },
+                );
+            }
+            _ => {
+                if measured {
+                    match how {
+                        Setback::Rejected => c.stats.rejected += 1,
+                        Setback::Abandoned => c.stats.abandoned += 1,
+                    }
+                }
+                self.release(id, now);
+            }
+        }
+    }
+
+    fn retry(&mut self, id: u32, now: SimTime) {
+        let r = &mut self.requests[id as usize];
+        r.attempt += 1;
+        let c = &mut self.classes[r.class as usize];
+        if r.first_arrival >= self.warmup {
+            c.stats.attempts += 1;
+        }
+        c.bucket.retries += 1;
+        self.submit(id, now);
+    }
+
+    /// Request `id` reached its final outcome: free its slot, tell its user.
+    fn release(&mut self, id: u32, now: SimTime) {
+        let r = &mut self.requests[id as usize];
+        r.state = State::Free;
+        let user = r.user;
+        self.free.push(id);
+        self.total_finished += 1;
+        if user != NO_USER {
+            self.user_request_done(user, now);
+        }
     }
 
     /// Close the current time bucket at `self.next_bucket`.
@@ -527,20 +1000,18 @@ impl<'a> Sim<'a> {
         let width = end - start;
         for (i, c) in self.classes.iter_mut().enumerate() {
             let (queue_mean, queue_max) = c.queued.close_bucket(end);
+            let b = &c.bucket;
             self.timeseries.push(TimeSeriesRow {
-                start,
-                width,
-                scope: Scope::Class(i),
-                arrivals: c.bucket.arrivals,
-                completions: c.bucket.completions,
-                rejected: 0,
-                abandoned: 0,
-                queue_mean,
-                queue_max,
-                busy_gpus_mean: None,
-                online_gpus_mean: None,
-                latency_p50_s: c.bucket.latency.quantile_s(0.5),
-                latency_p99_s: c.bucket.latency.quantile_s(0.99),
+                arrivals: b.arrivals,
+                retries: b.retries,
+                completions: b.completions,
+                rejected: b.rejected,
+                abandoned: b.abandoned,
+                queue_mean: Some(queue_mean),
+                queue_max: Some(queue_max),
+                latency_p50_s: b.latency.quantile_s(0.5),
+                latency_p99_s: b.latency.quantile_s(0.99),
+                ..TimeSeriesRow::empty(start, width, Scope::Class(i))
             });
         }
         for (i, p) in self.pools.iter_mut().enumerate() {
@@ -548,33 +1019,39 @@ impl<'a> Sim<'a> {
             // one record per completion instead of two.
             for c in self.classes.iter().filter(|c| c.pool as usize == i) {
                 p.bucket.latency.merge(&c.bucket.latency);
+                p.bucket.retries += c.bucket.retries;
             }
             let (queue_mean, queue_max) = p.queue.close_bucket(end);
             let (busy, _) = p.busy_level.close_bucket(end);
             let (online, _) = p.online.close_bucket(end);
+            let b = &p.bucket;
             self.timeseries.push(TimeSeriesRow {
-                start,
-                width,
-                scope: Scope::Pool(i),
-                arrivals: p.bucket.arrivals,
-                completions: p.bucket.completions,
-                rejected: 0,
-                abandoned: 0,
-                queue_mean,
-                queue_max,
+                arrivals: b.arrivals,
+                retries: b.retries,
+                completions: b.completions,
+                rejected: b.rejected,
+                abandoned: b.abandoned,
+                queue_mean: Some(queue_mean),
+                queue_max: Some(queue_max),
                 busy_gpus_mean: Some(busy),
                 online_gpus_mean: Some(online),
-                latency_p50_s: p.bucket.latency.quantile_s(0.5),
-                latency_p99_s: p.bucket.latency.quantile_s(0.99),
+                latency_p50_s: b.latency.quantile_s(0.5),
+                latency_p99_s: b.latency.quantile_s(0.99),
+                ..TimeSeriesRow::empty(start, width, Scope::Pool(i))
             });
-            p.bucket.arrivals = 0;
-            p.bucket.completions = 0;
-            p.bucket.latency.reset();
+            p.bucket.clear();
+        }
+        for (i, p) in self.populations.iter_mut().enumerate() {
+            let (online, _) = p.online.close_bucket(end);
+            self.timeseries.push(TimeSeriesRow {
+                arrivals: p.bucket_signups,
+                users_online: Some(online),
+                ..TimeSeriesRow::empty(start, width, Scope::Population(i))
+            });
+            p.bucket_signups = 0;
         }
         for c in &mut self.classes {
-            c.bucket.arrivals = 0;
-            c.bucket.completions = 0;
-            c.bucket.latency.reset();
+            c.bucket.clear();
         }
         self.bucket_start = end;
         self.next_bucket = end + self.bucket_width;
@@ -583,14 +1060,14 @@ impl<'a> Sim<'a> {
     fn finish(mut self) -> RunResult {
         let sc = self.scenario;
         let window_s = (sc.duration.as_secs_f64() - sc.warmup.as_secs_f64()).max(0.0);
-        let end = self.end_time;
+        let end = self.last_event;
 
         let mut in_system = vec![0u64; self.classes.len()];
         let mut requests_in_system = 0;
         for r in &self.requests {
-            if r.class != FREE {
+            if r.state != State::Free {
                 requests_in_system += 1;
-                if r.arrival >= self.warmup {
+                if r.first_arrival >= self.warmup {
                     in_system[r.class as usize] += 1;
                 }
             }
@@ -598,34 +1075,37 @@ impl<'a> Sim<'a> {
 
         let classes: Vec<ClassResult> = self
             .classes
-            .iter()
+            .iter_mut()
             .zip(&sc.classes)
             .zip(in_system)
             .map(|((c, spec), in_system)| {
-                let has_target = c.latency_target.is_some();
+                let st = std::mem::take(&mut c.stats);
+                let has_target = spec.latency_target.is_some();
                 ClassResult {
-                    name: spec.name.clone(),
-                    arrivals: c.measured_arrivals,
-                    completed: c.completed,
-                    rejected: 0,
-                    abandoned: 0,
-                    failed: 0,
+                    arrivals: st.arrivals,
+                    completed: st.completed,
+                    rejected: st.rejected,
+                    abandoned: st.abandoned,
                     in_system,
+                    attempts: st.attempts,
+                    rejected_attempts: st.rejected_attempts,
+                    abandoned_attempts: st.abandoned_attempts,
                     throughput_per_s: if window_s > 0.0 {
-                        c.completed as f64 / window_s
+                        st.completed as f64 / window_s
                     } else {
                         0.0
                     },
-                    wait: c.wait.clone(),
-                    latency: c.latency.clone(),
-                    slo_attainment: (has_target && c.measured_arrivals > 0)
-                        .then(|| c.slo_met as f64 / c.measured_arrivals as f64),
-                    slo_met: c.slo_met,
-                    slo_arrivals: if has_target { c.measured_arrivals } else { 0 },
+                    slo_attainment: (has_target && st.arrivals > 0)
+                        .then(|| st.slo_met as f64 / st.arrivals as f64),
+                    slo_met: st.slo_met,
+                    slo_arrivals: if has_target { st.arrivals } else { 0 },
+                    wait: st.wait,
+                    latency: st.latency,
+                    ..ClassResult::new(&spec.name)
                 }
             })
             .collect();
-        let mut all = ClassResult::empty("all");
+        let mut all = ClassResult::new("all");
         for c in &classes {
             all.absorb(c);
         }
@@ -660,6 +1140,17 @@ impl<'a> Sim<'a> {
                 }
             })
             .collect();
+        let populations = self
+            .populations
+            .iter_mut()
+            .zip(&sc.populations)
+            .map(|(p, spec)| PopulationResult {
+                name: spec.name.clone(),
+                signups: p.signups_total,
+                users_online_mean: p.online.window_mean(end),
+                users_online_max: p.online.window_max(),
+            })
+            .collect();
 
         RunResult {
             replication: self.replication,
@@ -667,10 +1158,11 @@ impl<'a> Sim<'a> {
             classes,
             all,
             pools,
+            populations,
             timeseries: self.timeseries,
             events: self.events.events_processed(),
             requests: self.total_arrivals,
-            requests_completed: self.total_completed,
+            requests_finished: self.total_finished,
             requests_in_system,
             end_time: end,
             window_s,

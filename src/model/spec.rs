@@ -4,8 +4,8 @@
 //! a TOML file (after validation), a library user may build one in code, and
 //! each replication builds its own simulation from it.
 
-use super::DurationDist;
-use crate::engine::{SimDuration, SimTime};
+use super::{ArrivalSpec, DurationDist};
+use crate::engine::SimDuration;
 
 /// Everything a run needs: the workload, the pools, and the run parameters.
 #[derive(Clone, Debug)]
@@ -30,6 +30,8 @@ pub struct Scenario {
     pub pools: Vec<PoolSpec>,
     /// The workload classes.
     pub classes: Vec<ClassSpec>,
+    /// User populations feeding classes with `ArrivalSpec::Users`.
+    pub populations: Vec<PopulationSpec>,
     /// Service-level objectives (evaluated by `surge check`).
     pub slos: Vec<SloSpec>,
 }
@@ -78,38 +80,98 @@ pub struct ClassSpec {
     pub service: DurationDist,
     /// Latency bound for the `slo_attainment` column, if any.
     pub latency_target: Option<SimDuration>,
+    /// How long a request waits in queue before it is abandoned.
+    pub patience: Option<DurationDist>,
+    /// Retries after rejection, abandonment or failure.
+    pub retry: Option<RetrySpec>,
+    /// Rate limit on the class's requests.
+    pub limit: Option<LimitSpec>,
 }
 
-/// An arrival process.
-#[derive(Clone, Debug)]
-pub enum ArrivalSpec {
-    /// Poisson arrivals at a constant rate (requests per second), λ.
-    Poisson {
-        /// λ, requests per second.
-        rate_per_s: f64,
-    },
-    /// Arrivals at exactly these times (sorted), for hand-traced cases.
-    Explicit {
-        /// Arrival instants, non-decreasing.
-        times: Vec<SimTime>,
-    },
+/// Client behaviour after a rejected, abandoned or failed attempt: try
+/// again after an exponential backoff with jitter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetrySpec {
+    /// Attempts in all, the first included (1 = never retry).
+    pub max_attempts: u32,
+    /// Backoff before the first retry, seconds.
+    pub base_s: f64,
+    /// Growth of the backoff per retry.
+    pub factor: f64,
+    /// Largest backoff, seconds.
+    pub max_s: f64,
+    /// Share of the backoff that is random, in [0, 1]: the delay is uniform
+    /// on [d·(1 − jitter), d] where d = min(max, base · factor^(retry − 1)).
+    pub jitter: f64,
 }
 
-impl ArrivalSpec {
-    /// Long-run mean arrival rate over `[0, duration)`, per second.
-    pub fn mean_rate(&self, duration: SimDuration) -> f64 {
+impl RetrySpec {
+    /// The deterministic part of the backoff before retry number `retry` (1-based).
+    pub fn backoff_s(&self, retry: u32) -> f64 {
+        (self.base_s * self.factor.powi(retry.saturating_sub(1) as i32)).min(self.max_s)
+    }
+}
+
+/// A token-bucket rate limit: tokens refill continuously at `rate_per_s` up
+/// to `burst`; a request that finds less than one token is rejected.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LimitSpec {
+    /// Refill rate, tokens per second.
+    pub rate_per_s: f64,
+    /// Bucket size (and initial fill).
+    pub burst: f64,
+    /// One bucket per user (populations only) instead of one for the class.
+    pub per_user: bool,
+}
+
+/// A distribution of whole numbers (requests per session).
+#[derive(Clone, Debug, PartialEq)]
+pub enum CountDist {
+    /// Always this many.
+    Deterministic(u32),
+    /// Poisson with this mean.
+    Poisson(f64),
+    /// Geometric on {0, 1, 2, …} with this mean.
+    Geometric(f64),
+    /// Uniform on {min, …, max}.
+    Uniform(u32, u32),
+}
+
+impl CountDist {
+    /// The mean.
+    pub fn mean(&self) -> f64 {
         match self {
-            ArrivalSpec::Poisson { rate_per_s } => *rate_per_s,
-            ArrivalSpec::Explicit { times } => {
-                let secs = duration.as_secs_f64();
-                if secs > 0.0 {
-                    times.iter().filter(|t| t.0 < duration.0).count() as f64 / secs
-                } else {
-                    0.0
-                }
-            }
+            CountDist::Deterministic(n) => f64::from(*n),
+            CountDist::Poisson(m) | CountDist::Geometric(m) => *m,
+            CountDist::Uniform(a, b) => 0.5 * (f64::from(*a) + f64::from(*b)),
         }
     }
+}
+
+/// A user population: signups arrive by an arrival process, and each user
+/// sends sessions of requests to the classes that draw from it.
+#[derive(Clone, Debug)]
+pub struct PopulationSpec {
+    /// Unique name.
+    pub name: String,
+    /// When users sign up (any process but `Users`).
+    pub signups: ArrivalSpec,
+    /// Requests per session (may be 0).
+    pub requests: CountDist,
+    /// Think time between a request's outcome and the user's next request.
+    pub think: DurationDist,
+    /// Return visits: after a session, the user comes back with this
+    /// probability after a delay, for another session.
+    pub returns: Option<ReturnSpec>,
+}
+
+/// Return visits of a population's users.
+#[derive(Clone, Debug)]
+pub struct ReturnSpec {
+    /// Probability of another session after each session.
+    pub probability: f64,
+    /// Delay from the end of a session to the next.
+    pub after: DurationDist,
 }
 
 /// A service-level objective on one metric of `summary.csv`.
@@ -158,16 +220,53 @@ impl Scenario {
                 arrivals: ArrivalSpec::Poisson { rate_per_s },
                 service,
                 latency_target: None,
+                patience: None,
+                retry: None,
+                limit: None,
             }],
+            populations: Vec::new(),
             slos: Vec::new(),
         }
     }
 
-    /// Offered load per pool, ρ = Σ λ·E\[S\] / (gpus · speed), in pool order.
+    /// Mean arrival rate of each class over `[0, duration)`, per second
+    /// (first attempts; retries not included). For a user population this is
+    /// signups × mean requests per session × the class's share.
+    pub fn mean_rates(&self) -> Vec<f64> {
+        let secs = self.duration.as_secs_f64();
+        if secs <= 0.0 {
+            return vec![0.0; self.classes.len()];
+        }
+        let mut share_sum = vec![0.0; self.populations.len()];
+        for c in &self.classes {
+            if let ArrivalSpec::Users { population, share } = c.arrivals {
+                share_sum[population] += share;
+            }
+        }
+        self.classes
+            .iter()
+            .map(|c| match &c.arrivals {
+                ArrivalSpec::Users { population, share } => {
+                    let p = &self.populations[*population];
+                    let sessions =
+                        1.0 / (1.0 - p.returns.as_ref().map_or(0.0, |r| r.probability).min(0.999));
+                    p.signups.expected_count(self.duration) / secs
+                        * p.requests.mean()
+                        * sessions
+                        * share
+                        / share_sum[*population]
+                }
+                other => other.expected_count(self.duration) / secs,
+            })
+            .collect()
+    }
+
+    /// Offered load per pool, ρ = Σ λ·E\[S\] / (gpus · speed), in pool order,
+    /// with λ the mean arrival rate over the run.
     pub fn offered_load(&self) -> Vec<f64> {
         let mut work = vec![0.0; self.pools.len()];
-        for class in &self.classes {
-            work[class.pool] += class.arrivals.mean_rate(self.duration) * class.service.mean();
+        for (class, rate) in self.classes.iter().zip(self.mean_rates()) {
+            work[class.pool] += rate * class.service.mean();
         }
         self.pools
             .iter()

@@ -51,6 +51,7 @@ mod tests {
                 class: 0,
                 arrival: SimTime(u64::from(id)),
                 service: SimDuration(1),
+                ticket: 0,
             };
             q.enqueue(r, SimTime(u64::from(id)));
         }

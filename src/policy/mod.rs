@@ -22,9 +22,17 @@ pub struct QueuedRequest {
     pub arrival: SimTime,
     /// Its service time on this pool (already divided by the pool's speed).
     pub service: SimDuration,
+    /// Opaque to the policy: returned unchanged by `dequeue`, it lets the
+    /// simulation recognise entries of attempts that were abandoned.
+    pub ticket: u32,
 }
 
 /// A queue discipline for one pool.
+///
+/// The simulation deletes lazily: when a waiting request abandons, its
+/// entry stays in the policy's queue and is skipped when dequeued. `len`
+/// may therefore count such entries; the simulation keeps its own count of
+/// live waiting requests for statistics.
 pub trait QueuePolicy: Send {
     /// The discipline's name, as in scenario files.
     fn name(&self) -> &str;

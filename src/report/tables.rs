@@ -89,7 +89,7 @@ impl Table {
 }
 
 /// Columns of `summary.csv`.
-pub const SUMMARY_COLUMNS: [&str; 22] = [
+pub const SUMMARY_COLUMNS: [&str; 27] = [
     "scenario",
     "point",
     "replication",
@@ -112,6 +112,11 @@ pub const SUMMARY_COLUMNS: [&str; 22] = [
     "latency_p99_s",
     "latency_p999_s",
     "slo_attainment",
+    "attempts",
+    "attempts_per_request",
+    "rejected_attempts",
+    "abandoned_attempts",
+    "failed_attempts",
 ];
 
 /// One row per (replication, class), plus class `all`, for grid point `point`.
@@ -153,6 +158,11 @@ fn summary_row(scenario: &Scenario, point: usize, run: &RunResult, c: &ClassResu
         q(&c.latency, 0.99),
         q(&c.latency, 0.999),
         Cell::Num(c.slo_attainment),
+        Cell::Int(c.attempts),
+        Cell::Num(c.attempts_per_request()),
+        Cell::Int(c.rejected_attempts),
+        Cell::Int(c.abandoned_attempts),
+        Cell::Int(c.failed_attempts),
     ]
 }
 
@@ -208,7 +218,7 @@ pub fn pools_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -> Tab
 }
 
 /// Columns of `timeseries.csv`.
-pub const TIMESERIES_COLUMNS: [&str; 19] = [
+pub const TIMESERIES_COLUMNS: [&str; 21] = [
     "scenario",
     "point",
     "replication",
@@ -218,6 +228,7 @@ pub const TIMESERIES_COLUMNS: [&str; 19] = [
     "scope_kind",
     "scope",
     "arrivals",
+    "retries",
     "completions",
     "rejected",
     "abandoned",
@@ -226,11 +237,12 @@ pub const TIMESERIES_COLUMNS: [&str; 19] = [
     "busy_gpus_mean",
     "online_gpus_mean",
     "utilization",
+    "users_online",
     "latency_p50_s",
     "latency_p99_s",
 ];
 
-/// One row per (replication, bucket, class or pool).
+/// One row per (replication, bucket, class, pool or population).
 pub fn timeseries_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -> Table {
     let mut table = Table {
         columns: TIMESERIES_COLUMNS.to_vec(),
@@ -241,6 +253,7 @@ pub fn timeseries_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -
             let (kind, name) = match r.scope {
                 Scope::Class(i) => ("class", &scenario.classes[i].name),
                 Scope::Pool(i) => ("pool", &scenario.pools[i].name),
+                Scope::Population(i) => ("population", &scenario.populations[i].name),
             };
             let utilization = match (r.busy_gpus_mean, r.online_gpus_mean) {
                 (Some(b), Some(o)) if o > 0.0 => Some(b / o),
@@ -256,14 +269,16 @@ pub fn timeseries_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -
                 Cell::Text(kind.into()),
                 Cell::Text(name.clone()),
                 Cell::Int(r.arrivals),
+                Cell::Int(r.retries),
                 Cell::Int(r.completions),
                 Cell::Int(r.rejected),
                 Cell::Int(r.abandoned),
-                Cell::Num(Some(r.queue_mean)),
-                Cell::Int(r.queue_max),
+                Cell::Num(r.queue_mean),
+                Cell::Num(r.queue_max.map(|m| m as f64)),
                 Cell::Num(r.busy_gpus_mean),
                 Cell::Num(r.online_gpus_mean),
                 Cell::Num(utilization),
+                Cell::Num(r.users_online),
                 Cell::Num(r.latency_p50_s),
                 Cell::Num(r.latency_p99_s),
             ]);

@@ -18,6 +18,7 @@ mod overrides;
 mod raw;
 pub mod units;
 mod validate;
+mod workload;
 
 pub use crate::model::Scenario;
 pub use diagnostic::{Diagnostic, LoadError, Place, Severity, line_col};

@@ -26,7 +26,69 @@ pub(crate) struct RawScenario {
     #[serde(default)]
     pub class: Vec<Spanned<RawClass>>,
     #[serde(default)]
+    pub population: Vec<Spanned<RawPopulation>>,
+    #[serde(default)]
     pub slo: Vec<Spanned<RawSlo>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPopulation {
+    pub name: Option<Val>,
+    pub signups: Option<Spanned<RawArrivals>>,
+    pub requests: Option<Spanned<RawDist>>,
+    pub think: Option<Spanned<RawDist>>,
+    pub returns: Option<Spanned<RawReturns>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawReturns {
+    pub probability: Option<Val>,
+    pub after: Option<Spanned<RawDist>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRetry {
+    pub max_attempts: Option<Val>,
+    pub backoff: Option<Spanned<RawBackoff>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBackoff {
+    pub base: Option<Val>,
+    pub factor: Option<Val>,
+    pub max: Option<Val>,
+    pub jitter: Option<Val>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLimit {
+    pub rate: Option<Val>,
+    pub burst: Option<Val>,
+    pub per: Option<Val>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDiurnal {
+    pub amplitude: Option<Val>,
+    pub peak: Option<Val>,
+    pub hourly: Option<Val>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSpike {
+    pub at: Option<Val>,
+    pub peak: Option<Val>,
+    pub ramp: Option<Val>,
+    pub hold: Option<Val>,
+    pub decay: Option<Val>,
+    pub shape: Option<Val>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -47,6 +109,9 @@ pub(crate) struct RawClass {
     pub arrivals: Option<Spanned<RawArrivals>>,
     pub service: Option<Spanned<RawDist>>,
     pub latency_target: Option<Val>,
+    pub patience: Option<Spanned<RawDist>>,
+    pub retry: Option<Spanned<RawRetry>>,
+    pub limit: Option<Spanned<RawLimit>>,
 }
 
 /// All keys of every arrival process; stage 2 checks which apply.
@@ -54,8 +119,26 @@ pub(crate) struct RawClass {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawArrivals {
     pub process: Option<Val>,
+    // poisson
     pub rate: Option<Val>,
+    // explicit
     pub at: Option<Val>,
+    // profile
+    pub base: Option<Val>,
+    pub diurnal: Option<Spanned<RawDiurnal>>,
+    pub spikes: Option<Vec<Spanned<RawSpike>>>,
+    pub points: Option<Val>,
+    pub interpolation: Option<Val>,
+    // trace
+    pub file: Option<Val>,
+    pub format: Option<Val>,
+    pub column: Option<Val>,
+    pub interval: Option<Val>,
+    pub spread: Option<Val>,
+    pub scale: Option<Val>,
+    // users
+    pub population: Option<Val>,
+    pub share: Option<Val>,
 }
 
 /// All keys of every distribution; stage 2 checks which apply.

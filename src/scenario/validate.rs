@@ -3,10 +3,11 @@
 use super::Loaded;
 use super::diagnostic::{Diagnostic, LoadError, Place, Severity, line_col};
 use super::overrides::{self, OVERRIDE_SPAN_BASE, Override};
-use super::raw::{RawArrivals, RawClass, RawDist, RawPool, RawScenario, RawSlo, Val};
+use super::raw::{RawClass, RawDist, RawPool, RawScenario, RawSlo, Val};
 use super::units::{DURATION_EXPECTED, RATE_EXPECTED, parse_duration, parse_rate};
-use crate::engine::{SimDuration, SimTime};
-use crate::model::{ArrivalSpec, ClassSpec, DurationDist, PolicySpec, PoolSpec, Scenario, SloSpec};
+use super::workload;
+use crate::engine::SimDuration;
+use crate::model::{ClassSpec, DurationDist, PolicySpec, PoolSpec, Scenario, SloSpec};
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
@@ -19,8 +20,6 @@ const MAX_GPUS: i64 = 10_000_000;
 const MAX_REPLICATIONS: i64 = 100_000;
 /// Most time-series buckets of one run (memory: rows × scopes).
 const MAX_BUCKETS: f64 = 200_000.0;
-/// Most explicit arrival times.
-const MAX_EXPLICIT: usize = 1_000_000;
 
 /// Metrics an `[[slo]]` may bound: the columns of `summary.csv` (without
 /// the `_s` unit suffix, which is also accepted) and outcome fractions.
@@ -47,7 +46,7 @@ pub(crate) const SLO_METRICS: [&str; 20] = [
     "failed_fraction",
 ];
 
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     origin: &'a str,
     text: &'a str,
     overrides: &'a [Override],
@@ -56,7 +55,7 @@ struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    fn place(&self, span: &Range<usize>) -> Place {
+    pub(super) fn place(&self, span: &Range<usize>) -> Place {
         if span.start >= OVERRIDE_SPAN_BASE {
             let i = span.start - OVERRIDE_SPAN_BASE;
             match self.overrides.get(i) {
@@ -71,7 +70,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn push(
+    pub(super) fn push(
         &mut self,
         severity: Severity,
         span: &Range<usize>,
@@ -90,11 +89,11 @@ impl<'a> Ctx<'a> {
         });
     }
 
-    fn error(&mut self, span: &Range<usize>, key: &str, message: impl Into<String>) {
+    pub(super) fn error(&mut self, span: &Range<usize>, key: &str, message: impl Into<String>) {
         self.push(Severity::Error, span, key, message.into(), None);
     }
 
-    fn error_hint(
+    pub(super) fn error_hint(
         &mut self,
         span: &Range<usize>,
         key: &str,
@@ -110,7 +109,7 @@ impl<'a> Ctx<'a> {
         );
     }
 
-    fn expected(&mut self, v: &Val, key: &str, what: &str) {
+    pub(super) fn expected(&mut self, v: &Val, key: &str, what: &str) {
         self.error(
             &v.span(),
             key,
@@ -118,13 +117,17 @@ impl<'a> Ctx<'a> {
         );
     }
 
-    fn has_errors(&self) -> bool {
+    pub(super) fn base_dir(&self) -> &Path {
+        self.base_dir
+    }
+
+    pub(super) fn has_errors(&self) -> bool {
         self.diagnostics
             .iter()
             .any(|d| d.severity == Severity::Error)
     }
 
-    fn string(&mut self, v: &Val, key: &str) -> Option<String> {
+    pub(super) fn string(&mut self, v: &Val, key: &str) -> Option<String> {
         match v.get_ref() {
             toml::Value::String(s) => Some(s.clone()),
             _ => {
@@ -135,7 +138,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// A name usable in dotted paths and file names.
-    fn name(&mut self, v: &Val, key: &str) -> Option<String> {
+    pub(super) fn name(&mut self, v: &Val, key: &str) -> Option<String> {
         let s = self.string(v, key)?;
         let ok = !s.is_empty()
             && s.chars()
@@ -155,7 +158,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn int(&mut self, v: &Val, key: &str, min: i64, max: i64) -> Option<i64> {
+    pub(super) fn int(&mut self, v: &Val, key: &str, min: i64, max: i64) -> Option<i64> {
         match v.get_ref() {
             toml::Value::Integer(i) if (min..=max).contains(i) => Some(*i),
             _ => {
@@ -170,7 +173,13 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn number(&mut self, v: &Val, key: &str, what: &str, ok: impl Fn(f64) -> bool) -> Option<f64> {
+    pub(super) fn number(
+        &mut self,
+        v: &Val,
+        key: &str,
+        what: &str,
+        ok: impl Fn(f64) -> bool,
+    ) -> Option<f64> {
         let x = match v.get_ref() {
             toml::Value::Float(f) => *f,
             toml::Value::Integer(i) => *i as f64,
@@ -187,7 +196,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn duration(&mut self, v: &Val, key: &str) -> Option<SimDuration> {
+    pub(super) fn duration(&mut self, v: &Val, key: &str) -> Option<SimDuration> {
         if let toml::Value::String(s) = v.get_ref()
             && let Some(d) = parse_duration(s)
         {
@@ -205,7 +214,7 @@ impl<'a> Ctx<'a> {
         None
     }
 
-    fn positive_duration(&mut self, v: &Val, key: &str) -> Option<SimDuration> {
+    pub(super) fn positive_duration(&mut self, v: &Val, key: &str) -> Option<SimDuration> {
         let d = self.duration(v, key)?;
         if d == SimDuration::ZERO {
             self.error(
@@ -218,7 +227,7 @@ impl<'a> Ctx<'a> {
         Some(d)
     }
 
-    fn rate(&mut self, v: &Val, key: &str) -> Option<f64> {
+    pub(super) fn rate(&mut self, v: &Val, key: &str) -> Option<f64> {
         if let toml::Value::String(s) = v.get_ref() {
             match parse_rate(s) {
                 Some(r) if r > 0.0 => return Some(r),
@@ -245,7 +254,7 @@ impl<'a> Ctx<'a> {
         None
     }
 
-    fn required<'v, T>(
+    pub(super) fn required<'v, T>(
         &mut self,
         v: &'v Option<T>,
         span: &Range<usize>,
@@ -260,7 +269,7 @@ impl<'a> Ctx<'a> {
 }
 
 /// What a TOML value is, for "found …" in messages.
-fn found(v: &toml::Value) -> String {
+pub(super) fn found(v: &toml::Value) -> String {
     match v {
         toml::Value::String(s) => format!("{s:?}"),
         toml::Value::Integer(i) => i.to_string(),
@@ -389,6 +398,13 @@ fn shape_message(message: &str, key: &str) -> String {
         "RawArrivals",
         "RawDist",
         "RawSlo",
+        "RawPopulation",
+        "RawReturns",
+        "RawRetry",
+        "RawBackoff",
+        "RawLimit",
+        "RawDiurnal",
+        "RawSpike",
     ] {
         m = m.replace(&format!("struct {raw}"), "a table");
     }
@@ -471,7 +487,15 @@ fn build(
             pool_names.push(name.clone());
         }
     }
-    let classes = build_classes(ctx, &raw.class, root_span, &pool_index, &pool_names);
+    let (populations, population_index) = workload::build_populations(ctx, &raw.population);
+    let classes = build_classes(
+        ctx,
+        &raw.class,
+        root_span,
+        &pool_index,
+        &pool_names,
+        &population_index,
+    );
     let class_names: Vec<String> = classes.iter().flatten().map(|c| c.name.clone()).collect();
     let slos: Vec<Option<SloSpec>> = raw
         .slo
@@ -491,6 +515,7 @@ fn build(
         bucket,
         pools: pools.into_iter().collect::<Option<Vec<_>>>()?,
         classes: classes.into_iter().collect::<Option<Vec<_>>>()?,
+        populations: populations.into_iter().collect::<Option<Vec<_>>>()?,
         slos: slos.into_iter().collect::<Option<Vec<_>>>()?,
     })
 }
@@ -510,14 +535,18 @@ fn sanitize(stem: &str) -> String {
     if s.is_empty() { "scenario".into() } else { s }
 }
 
-fn entry_key(kind: &str, name: &Option<Val>, index: usize) -> String {
+pub(super) fn entry_key(kind: &str, name: &Option<Val>, index: usize) -> String {
     match name.as_ref().map(|n| n.get_ref()) {
         Some(toml::Value::String(s)) if !s.is_empty() => format!("{kind}.{s}"),
         _ => format!("{kind}[{index}]"),
     }
 }
 
-fn check_unique(ctx: &mut Ctx<'_>, kind: &str, names: &[(Option<String>, Range<usize>)]) {
+pub(super) fn check_unique(
+    ctx: &mut Ctx<'_>,
+    kind: &str,
+    names: &[(Option<String>, Range<usize>)],
+) {
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (name, span) in names {
         let Some(name) = name else { continue };
@@ -619,6 +648,7 @@ fn build_classes(
     root_span: &Range<usize>,
     pool_index: &HashMap<String, usize>,
     pool_names: &[String],
+    population_index: &workload::PopulationIndex,
 ) -> Vec<Option<ClassSpec>> {
     if raw.is_empty() {
         ctx.error_hint(
@@ -660,7 +690,12 @@ fn build_classes(
                     }
                 });
             let arrivals = match &c.arrivals {
-                Some(a) => build_arrivals(ctx, a, &format!("{key}.arrivals")),
+                Some(a) => workload::build_arrivals(
+                    ctx,
+                    a,
+                    &format!("{key}.arrivals"),
+                    Some(population_index),
+                ),
                 None => {
                     ctx.error(&span, &format!("{key}.arrivals"), "missing: expected e.g. arrivals = { process = \"poisson\", rate = \"7.2/s\" }");
                     None
@@ -677,12 +712,34 @@ fn build_classes(
                 Some(v) => ctx.positive_duration(v, &format!("{key}.latency_target")).map(Some),
                 None => Some(None),
             };
+            let patience = match &c.patience {
+                Some(d) => build_dist(ctx, d, &format!("{key}.patience")).map(Some),
+                None => Some(None),
+            };
+            let retry = match &c.retry {
+                Some(r) => workload::build_retry(ctx, r, &format!("{key}.retry")).map(Some),
+                None => Some(None),
+            };
+            let from_users = c
+                .arrivals
+                .as_ref()
+                .and_then(|a| a.get_ref().process.as_ref())
+                .is_some_and(|p| p.get_ref().as_str() == Some("users"));
+            let limit = match &c.limit {
+                Some(l) => {
+                    workload::build_limit(ctx, l, &format!("{key}.limit"), from_users).map(Some)
+                }
+                None => Some(None),
+            };
             Some(ClassSpec {
                 name: name?,
                 pool: pool?,
                 arrivals: arrivals?,
                 service: service?,
                 latency_target: latency_target?,
+                patience: patience?,
+                retry: retry?,
+                limit: limit?,
             })
         })
         .collect();
@@ -691,7 +748,12 @@ fn build_classes(
 }
 
 /// Flag keys that do not apply to the chosen variant.
-fn reject_extra(ctx: &mut Ctx<'_>, key: &str, variant: &str, extra: &[(&str, &Option<Val>)]) {
+pub(super) fn reject_extra(
+    ctx: &mut Ctx<'_>,
+    key: &str,
+    variant: &str,
+    extra: &[(&str, &Option<Val>)],
+) {
     for (name, v) in extra {
         if let Some(v) = v {
             ctx.error(
@@ -703,103 +765,11 @@ fn reject_extra(ctx: &mut Ctx<'_>, key: &str, variant: &str, extra: &[(&str, &Op
     }
 }
 
-fn build_arrivals(ctx: &mut Ctx<'_>, sa: &Spanned<RawArrivals>, key: &str) -> Option<ArrivalSpec> {
-    let a = sa.get_ref();
-    let span = sa.span();
-    let process = ctx
-        .required(
-            &a.process,
-            &span,
-            &format!("{key}.process"),
-            "process = \"poisson\" or \"explicit\"",
-        )
-        .and_then(|v| {
-            ctx.string(v, &format!("{key}.process"))
-                .map(|s| (s, v.span()))
-        })?;
-    match process.0.as_str() {
-        "poisson" => {
-            reject_extra(ctx, key, "process \"poisson\"", &[("at", &a.at)]);
-            let rate = ctx
-                .required(
-                    &a.rate,
-                    &span,
-                    &format!("{key}.rate"),
-                    "a rate like \"7.2/s\"",
-                )
-                .and_then(|v| ctx.rate(v, &format!("{key}.rate")))?;
-            Some(ArrivalSpec::Poisson { rate_per_s: rate })
-        }
-        "explicit" => {
-            reject_extra(ctx, key, "process \"explicit\"", &[("rate", &a.rate)]);
-            let v = ctx.required(
-                &a.at,
-                &span,
-                &format!("{key}.at"),
-                "an array of arrival times, e.g. at = [\"0s\", \"1.5s\"]",
-            )?;
-            let toml::Value::Array(items) = v.get_ref() else {
-                ctx.expected(v, &format!("{key}.at"), "an array of arrival times");
-                return None;
-            };
-            if items.len() > MAX_EXPLICIT {
-                ctx.error(
-                    &v.span(),
-                    &format!("{key}.at"),
-                    format!(
-                        "expected at most {MAX_EXPLICIT} times, found {}",
-                        items.len()
-                    ),
-                );
-                return None;
-            }
-            let mut times = Vec::with_capacity(items.len());
-            let mut ok = true;
-            for (i, item) in items.iter().enumerate() {
-                let parsed = match item {
-                    toml::Value::String(s) => parse_duration(s),
-                    _ => None,
-                };
-                match parsed {
-                    Some(d) => {
-                        let t = SimTime(d.0);
-                        if times.last().is_some_and(|&last| t < last) {
-                            ctx.error(
-                                &v.span(),
-                                &format!("{key}.at.{i}"),
-                                format!(
-                                    "expected times in increasing order, found {d} after {}",
-                                    times.last().copied().unwrap_or(SimTime::ZERO)
-                                ),
-                            );
-                            ok = false;
-                        }
-                        times.push(t);
-                    }
-                    None => {
-                        ctx.error(
-                            &v.span(),
-                            &format!("{key}.at.{i}"),
-                            format!("expected {DURATION_EXPECTED}, found {}", found(item)),
-                        );
-                        ok = false;
-                    }
-                }
-            }
-            ok.then_some(ArrivalSpec::Explicit { times })
-        }
-        other => {
-            ctx.error(
-                &process.1,
-                &format!("{key}.process"),
-                format!("expected one of \"poisson\", \"explicit\", found {other:?}"),
-            );
-            None
-        }
-    }
-}
-
-fn build_dist(ctx: &mut Ctx<'_>, sd: &Spanned<RawDist>, key: &str) -> Option<DurationDist> {
+pub(super) fn build_dist(
+    ctx: &mut Ctx<'_>,
+    sd: &Spanned<RawDist>,
+    key: &str,
+) -> Option<DurationDist> {
     let d = sd.get_ref();
     let span = sd.span();
     const KINDS: &str = "\"exponential\", \"deterministic\", \"erlang\", \"gamma\", \"lognormal\", \"weibull\", \"pareto\", \"uniform\", \"empirical\"";
