@@ -499,3 +499,187 @@ fn bad_override_names_the_set_flag() {
         .stderr(predicate::str::contains("PATH=VALUE"));
     assert!(!dir.path().join("out").exists());
 }
+
+// ---- bad input for the workload keys ----
+
+/// MINIMAL with its arrivals line (line 13) replaced.
+fn with_arrivals(arrivals: &str) -> String {
+    MINIMAL.replace(
+        "arrivals = { process = \"poisson\", rate = \"3/s\" }",
+        &format!("arrivals = {arrivals}"),
+    )
+}
+
+#[test]
+fn unknown_process_is_rejected() {
+    let err = assert_rejected(
+        &with_arrivals("{ process = \"viral\" }"),
+        13,
+        "class.jobs.arrivals.process",
+    );
+    assert!(err.contains("\"profile\""), "{err}");
+}
+
+#[test]
+fn key_of_another_process_is_rejected() {
+    let err = assert_rejected(
+        &with_arrivals("{ process = \"profile\", base = \"1/s\", rate = \"2/s\" }"),
+        13,
+        "class.jobs.arrivals.rate",
+    );
+    assert!(
+        err.contains("does not apply to process \"profile\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn spike_without_peak_is_rejected() {
+    assert_rejected(
+        &with_arrivals("{ process = \"profile\", base = \"1/s\", spikes = [{ at = \"1h\" }] }"),
+        13,
+        "class.jobs.arrivals.spikes.0.peak",
+    );
+}
+
+#[test]
+fn diurnal_amplitude_above_one_is_rejected() {
+    assert_rejected(
+        &with_arrivals(
+            "{ process = \"profile\", base = \"1/s\", diurnal = { amplitude = 1.5, peak = \"20h\" } }",
+        ),
+        13,
+        "class.jobs.arrivals.diurnal.amplitude",
+    );
+}
+
+#[test]
+fn zero_profile_is_rejected() {
+    assert_rejected(
+        &with_arrivals("{ process = \"profile\" }"),
+        13,
+        "class.jobs.arrivals",
+    );
+}
+
+#[test]
+fn missing_trace_file_is_rejected() {
+    let err = assert_rejected(
+        &with_arrivals("{ process = \"trace\", file = \"gone.csv\" }"),
+        13,
+        "class.jobs.arrivals.file",
+    );
+    assert!(err.contains("gone.csv"), "{err}");
+}
+
+#[test]
+fn unsorted_trace_names_the_file_line_and_column() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("t.csv"), "t\n1\n5\n3\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        with_arrivals("{ process = \"trace\", file = \"t.csv\" }"),
+    )
+    .unwrap();
+    surge()
+        .arg("validate")
+        .arg(dir.path().join("bad.toml"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad.toml:13:"))
+        .stderr(predicate::str::contains(
+            "t.csv:4:1: expected timestamps in increasing order",
+        ));
+}
+
+#[test]
+fn trace_column_that_does_not_exist_is_rejected() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("t.csv"), "time,user\n1,a\n2,b\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        with_arrivals("{ process = \"trace\", file = \"t.csv\", column = \"ts\" }"),
+    )
+    .unwrap();
+    surge()
+        .arg("validate")
+        .arg(dir.path().join("bad.toml"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "no column \"ts\"; found time, user",
+        ));
+}
+
+#[test]
+fn bad_count_in_a_counts_trace_is_rejected() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("c.csv"), "start,count\n0s,5\n1m,many\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        with_arrivals("{ process = \"trace\", file = \"c.csv\", format = \"counts\" }"),
+    )
+    .unwrap();
+    surge()
+        .arg("validate")
+        .arg(dir.path().join("bad.toml"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("c.csv:3:2: expected a count"));
+}
+
+#[test]
+fn unknown_population_is_rejected() {
+    let err = assert_rejected(
+        &with_arrivals("{ process = \"users\", population = \"nobody\" }"),
+        13,
+        "class.jobs.arrivals.population",
+    );
+    assert!(err.contains("unknown population \"nobody\""), "{err}");
+}
+
+#[test]
+fn per_user_limit_without_users_is_rejected() {
+    let text = MINIMAL.replace(
+        "service = { dist = \"exponential\", mean = \"1s\" }",
+        "service = { dist = \"exponential\", mean = \"1s\" }\nlimit = { rate = \"3/d\", burst = 3, per = \"user\" }",
+    );
+    assert_rejected(&text, 15, "class.jobs.limit.per");
+}
+
+#[test]
+fn zero_max_attempts_is_rejected() {
+    let text = MINIMAL.replace(
+        "service = { dist = \"exponential\", mean = \"1s\" }",
+        "service = { dist = \"exponential\", mean = \"1s\" }\nretry = { max_attempts = 0 }",
+    );
+    assert_rejected(&text, 15, "class.jobs.retry.max_attempts");
+}
+
+#[test]
+fn bad_patience_is_rejected() {
+    let text = MINIMAL.replace(
+        "service = { dist = \"exponential\", mean = \"1s\" }",
+        "service = { dist = \"exponential\", mean = \"1s\" }\npatience = { dist = \"exponential\", mean = \"-5s\" }",
+    );
+    assert_rejected(&text, 15, "class.jobs.patience.mean");
+}
+
+#[test]
+fn population_without_requests_is_rejected() {
+    let text = format!(
+        "{}\n[[population]]\nname = \"free\"\nsignups = {{ process = \"poisson\", rate = \"1/s\" }}\n",
+        with_arrivals("{ process = \"users\", population = \"free\" }")
+    );
+    assert_rejected(&text, 16, "population.free.requests");
+}
+
+#[test]
+fn signups_from_users_are_rejected() {
+    let text = format!(
+        "{}\n[[population]]\nname = \"free\"\nsignups = {{ process = \"users\", population = \"free\" }}\nrequests = {{ dist = \"poisson\", mean = 2 }}\n",
+        with_arrivals("{ process = \"users\", population = \"free\" }")
+    );
+    let err = assert_rejected(&text, 18, "population.free.signups.process");
+    assert!(err.contains("signups cannot come from users"), "{err}");
+}

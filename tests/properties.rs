@@ -87,7 +87,15 @@ proptest! {
         drain_s in proptest::option::of(0u64..30),
         warmup_s in 0u64..100,
         seed in 0u64..1000,
+        patience_s in proptest::option::of(1u64..20),
+        attempts in 1u32..4,
+        limit in proptest::option::of(1u32..10),
     ) {
+        let client = format!(
+            "{}retry = {{ max_attempts = {attempts}, backoff = {{ base = \"1s\" }} }}\n{}",
+            patience_s.map_or(String::new(), |p| format!("patience = {{ dist = \"exponential\", mean = \"{p}s\" }}\n")),
+            limit.map_or(String::new(), |l| format!("limit = {{ rate = \"{l}/s\", burst = 5 }}\n")),
+        );
         let text = format!(r#"
             duration = "300s"
             warmup = "{warmup_s}s"
@@ -100,17 +108,33 @@ proptest! {
             pool = "gpu"
             arrivals = {{ process = "poisson", rate = "{}/s" }}
             service = {{ dist = "lognormal", mean = "1s", cv = {cv} }}
+            {client}
             [[class]]
             name = "b"
             pool = "gpu"
             arrivals = {{ process = "poisson", rate = "{}/s" }}
             service = {{ dist = "exponential", mean = "500ms" }}
+            [[population]]
+            name = "users"
+            signups = {{ process = "poisson", rate = "0.5/s" }}
+            requests = {{ dist = "geometric", mean = 3 }}
+            think = {{ dist = "exponential", mean = "2s" }}
+            returns = {{ probability = 0.3, after = {{ dist = "exponential", mean = "30s" }} }}
+            [[class]]
+            name = "c"
+            pool = "gpu"
+            arrivals = {{ process = "users", population = "users" }}
+            service = {{ dist = "exponential", mean = "1s" }}
+            {client}
         "#, load * f64::from(gpus) * 0.5, load * f64::from(gpus));
         let mut scenario = load_str(&text, "<prop>", Path::new("."), "prop", &[]).unwrap().scenario;
         scenario.drain = drain_s.map(SimDuration::from_secs);
         let r = simulate(&scenario, 0);
         for c in r.classes.iter().chain(std::iter::once(&r.all)) {
             prop_assert_eq!(c.arrivals, c.completed + c.rejected + c.abandoned + c.failed + c.in_system);
+            prop_assert!(c.attempts >= c.arrivals);
+            prop_assert!(c.attempts <= c.arrivals * u64::from(attempts));
+            prop_assert!(c.rejected_attempts >= c.rejected && c.abandoned_attempts >= c.abandoned);
         }
         prop_assert_eq!(r.requests, r.requests_finished + r.requests_in_system);
         if drain_s.is_none() {
