@@ -242,7 +242,7 @@ fn validate_prints_the_resolved_scenario() {
         .success()
         .stdout(predicate::str::contains("mmc.toml: ok"))
         .stdout(predicate::str::contains("offered load ρ = 0.900"))
-        .stdout(predicate::str::contains("lognormal(mean 21.7s, cv 0.6)"));
+        .stdout(predicate::str::contains("population free: signups profile"));
 }
 
 #[test]

@@ -101,7 +101,25 @@ struct User {
     population: u32,
     remaining: u32,
     /// One bucket per per-user-limited class of the population.
-    buckets: Vec<Bucket>,
+    buckets: UserBuckets,
+}
+
+/// A user's token buckets, inline for the common case of at most one
+/// limited class, so that a user is one small record with no indirection.
+enum UserBuckets {
+    None,
+    One(Bucket),
+    Many(Box<[Bucket]>),
+}
+
+impl UserBuckets {
+    fn get_mut(&mut self, slot: usize) -> &mut Bucket {
+        match self {
+            UserBuckets::One(b) if slot == 0 => b,
+            UserBuckets::Many(v) => &mut v[slot],
+            _ => unreachable!("bucket slots come from the population's limited classes"),
+        }
+    }
 }
 
 struct PopulationState {
@@ -666,14 +684,19 @@ impl<'a> Sim<'a> {
         let p = &mut self.populations[population];
         p.bucket_signups += 1;
         p.signups_total += 1;
-        let buckets = p.per_user_limits.iter().map(|&(_, burst)| Bucket {
+        let bucket = |burst: f64| Bucket {
             tokens: burst,
             last: now,
-        });
+        };
+        let buckets = match p.per_user_limits.as_slice() {
+            [] => UserBuckets::None,
+            [(_, burst)] => UserBuckets::One(bucket(*burst)),
+            many => UserBuckets::Many(many.iter().map(|&(_, b)| bucket(b)).collect()),
+        };
         let user = User {
             population: population as u32,
             remaining: 0,
-            buckets: buckets.collect(),
+            buckets,
         };
         p.online.add(now, 1);
         let id = match self.free_users.pop() {
@@ -758,7 +781,7 @@ impl<'a> Sim<'a> {
     fn user_leaves(&mut self, user: u32, now: SimTime) {
         let pop = self.users[user as usize].population as usize;
         self.populations[pop].online.add(now, -1);
-        self.users[user as usize].buckets = Vec::new();
+        self.users[user as usize].buckets = UserBuckets::None;
         self.free_users.push(user);
     }
 
@@ -817,7 +840,11 @@ impl<'a> Sim<'a> {
         }
         if let (Some(limit), Some(slot)) = (&spec.limit, c.user_bucket)
             && r.user != NO_USER
-            && !self.users[r.user as usize].buckets[slot].take(now, limit.rate_per_s, limit.burst)
+            && !self.users[r.user as usize].buckets.get_mut(slot).take(
+                now,
+                limit.rate_per_s,
+                limit.burst,
+            )
         {
             self.setback(id, now, Setback::Rejected);
             return;
