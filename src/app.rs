@@ -234,7 +234,12 @@ pub fn validate(paths: &[PathBuf], overrides: &[Override]) -> Result<String, App
     Ok(out)
 }
 
-fn describe_arrivals(s: &Scenario, a: &crate::model::ArrivalSpec) -> String {
+/// One line about an arrival process; `class_rate` is the class's mean rate.
+fn describe_arrivals(
+    s: &Scenario,
+    a: &crate::model::ArrivalSpec,
+    class_rate: Option<f64>,
+) -> String {
     use crate::model::{ArrivalSpec, TraceSpec};
     use crate::scenario::units::format_rate;
     let mean =
@@ -245,19 +250,31 @@ fn describe_arrivals(s: &Scenario, a: &crate::model::ArrivalSpec) -> String {
             "profile, mean {}, peak {}{}",
             mean(a),
             format_rate(p.peak(s.duration.as_secs_f64())),
-            if p.spikes.is_empty() { String::new() } else { format!(", {} spike(s)", p.spikes.len()) }
+            if p.spikes.is_empty() {
+                String::new()
+            } else {
+                format!(", {} spike(s)", p.spikes.len())
+            }
         ),
         ArrivalSpec::Trace(TraceSpec::Times { times, scale }) => {
-            format!("trace of {} timestamps × {scale}, mean {}", times.len(), mean(a))
+            format!(
+                "trace of {} timestamps × {scale}, mean {}",
+                times.len(),
+                mean(a)
+            )
         }
         ArrivalSpec::Trace(TraceSpec::Counts { starts, scale, .. }) => {
-            format!("trace of {} intervals × {scale}, mean {}", starts.len(), mean(a))
+            format!(
+                "trace of {} intervals × {scale}, mean {}",
+                starts.len(),
+                mean(a)
+            )
         }
         ArrivalSpec::Explicit { times } => format!("{} explicit arrivals", times.len()),
         ArrivalSpec::Users { population, share } => format!(
             "users of population {} (share {share}), mean {}",
             s.populations[*population].name,
-            format_rate(s.mean_rates()[s.classes.iter().position(|c| matches!(&c.arrivals, ArrivalSpec::Users { population: p, share: sh } if p == population && sh == share)).unwrap_or(0)])
+            class_rate.map_or("-".into(), format_rate)
         ),
     }
 }
@@ -296,8 +313,9 @@ pub fn describe(s: &Scenario) -> String {
             if rho >= 1.0 { " (UNSTABLE)" } else { "" }
         ));
     }
-    for c in &s.classes {
-        let arrivals = describe_arrivals(s, &c.arrivals);
+    let rates = s.mean_rates();
+    for (c, rate) in s.classes.iter().zip(rates) {
+        let arrivals = describe_arrivals(s, &c.arrivals, Some(rate));
         out.push_str(&format!(
             "  class {:<7} → pool {}; arrivals {}; service {}{}\n",
             c.name,
@@ -312,7 +330,7 @@ pub fn describe(s: &Scenario) -> String {
         out.push_str(&format!(
             "  population {}: signups {}; {:.2} requests per session on average{}\n",
             p.name,
-            describe_arrivals(s, &p.signups),
+            describe_arrivals(s, &p.signups, None),
             p.requests.mean(),
             p.returns.as_ref().map_or(String::new(), |r| format!(
                 "; returns with probability {} after {}",

@@ -130,6 +130,9 @@ pub fn summary_text(scenario: &Scenario, runs: &[RunResult], wall: Duration) -> 
         .collect();
 
     let has_slo = runs.iter().any(|r| r.all.slo_attainment.is_some());
+    let has_setbacks = runs
+        .iter()
+        .any(|r| r.all.rejected_attempts + r.all.abandoned_attempts + r.all.failed_attempts > 0);
     let mut rows = vec![vec![
         "class".to_string(),
         "arrivals".into(),
@@ -137,6 +140,11 @@ pub fn summary_text(scenario: &Scenario, runs: &[RunResult], wall: Duration) -> 
         "in system".into(),
         "throughput/s".into(),
     ]];
+    if has_setbacks {
+        for h in ["rejected", "abandoned", "failed", "attempts/req"] {
+            rows[0].push(h.into());
+        }
+    }
     if has_slo {
         rows[0].push("SLO met".into());
     }
@@ -172,6 +180,24 @@ pub fn summary_text(scenario: &Scenario, runs: &[RunResult], wall: Duration) -> 
                 |x| format!("{x:.3}"),
             ),
         ];
+        if has_setbacks {
+            row.push(est(
+                over(runs, |r| Some(class_of(r, *pick).rejected as f64)),
+                group,
+            ));
+            row.push(est(
+                over(runs, |r| Some(class_of(r, *pick).abandoned as f64)),
+                group,
+            ));
+            row.push(est(
+                over(runs, |r| Some(class_of(r, *pick).failed as f64)),
+                group,
+            ));
+            row.push(est(
+                over(runs, |r| class_of(r, *pick).attempts_per_request()),
+                |x| format!("{x:.2}"),
+            ));
+        }
         if has_slo {
             row.push(est(
                 over(runs, |r| {

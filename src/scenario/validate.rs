@@ -1053,8 +1053,14 @@ fn warn_unstable(ctx: &mut Ctx<'_>, raw: &RawScenario, scenario: &Scenario) {
                 Severity::Warning,
                 &span,
                 &format!("pool.{}.gpus", pool.name),
-                format!("offered load ρ = {rho:.3} on pool {:?}: the queue grows without bound", pool.name),
-                Some(format!("the run still completes, but waits depend on its length; at least {needed} GPUs are needed for ρ < 1")),
+                format!(
+                    "offered load ρ = {rho:.3} on pool {:?}: the queue grows without bound",
+                    pool.name
+                ),
+                Some(format!(
+                    "ρ counts first attempts over the whole run, before rate limits, abandonment and retries; \
+                     the run still completes, but waits depend on its length; at least {needed} GPUs are needed for ρ < 1"
+                )),
             );
         }
     }
