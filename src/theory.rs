@@ -67,6 +67,28 @@ pub fn mg1_mean_wait(lambda: f64, mean_service: f64, scv: f64) -> f64 {
     rho * mean_service * (1.0 + scv) / (2.0 * (1.0 - rho))
 }
 
+/// Mean waits per class under non-preemptive priority in M/M/c with the
+/// same exponential service (mean `mean_service`) for every class, classes
+/// listed from most to least urgent (Cobham 1954; Gross & Harris,
+/// *Fundamentals of Queueing Theory*, §3.4):
+///
+/// W_k = C(c, a) / (cμ) / ((1 − σ_{k−1})(1 − σ_k)),  σ_k = Σ_{i≤k} λ_i / (cμ).
+pub fn priority_mmc_waits(c: u32, lambdas: &[f64], mean_service: f64) -> Vec<f64> {
+    let mu = 1.0 / mean_service;
+    let cmu = f64::from(c) * mu;
+    let a: f64 = lambdas.iter().sum::<f64>() / mu;
+    let w0 = erlang_c(c, a) / cmu;
+    let mut sigma = 0.0;
+    lambdas
+        .iter()
+        .map(|l| {
+            let before = sigma;
+            sigma += l / cmu;
+            w0 / ((1.0 - before) * (1.0 - sigma))
+        })
+        .collect()
+}
+
 /// Blocking probability of M/M/c/K (c servers, at most K in the system),
 /// from the birth–death stationary distribution: p_n ∝ aⁿ/n! for n ≤ c and
 /// p_n ∝ aᶜ/c! · ρ^{n−c} for c < n ≤ K; returns p_K.
@@ -231,6 +253,18 @@ mod tests {
             lambda * pa,
             theta * lq
         );
+    }
+
+    #[test]
+    fn priority_waits_conserve_work() {
+        // Kleinrock's conservation law: with equal service times the
+        // λ-weighted mean of the class waits equals the FIFO mean wait.
+        let lambdas = [2.0, 3.0, 1.5];
+        let w = priority_mmc_waits(8, &lambdas, 1.0);
+        let total: f64 = lambdas.iter().sum();
+        let mixed: f64 = lambdas.iter().zip(&w).map(|(l, w)| l * w).sum::<f64>() / total;
+        assert!((mixed - mmc_mean_wait(8, total, 1.0)).abs() < 1e-12);
+        assert!(w[0] < w[1] && w[1] < w[2]);
     }
 
     #[test]

@@ -23,7 +23,9 @@ use super::arrivals::{ArrivalSpec, ArrivalState};
 use super::spec::{CountDist, PolicySpec, Scenario};
 use crate::engine::{EventQueue, SimDuration, SimTime};
 use crate::metrics::{CompactHistogram, DurationHistogram, Level};
-use crate::policy::{Fifo, QueuePolicy, QueuedRequest};
+use crate::policy::{
+    Admission, Deferral, Fair, Fifo, PoolView, Priority, QueuePolicy, QueuedRequest, Shed,
+};
 use crate::rng::{SimRng, stream};
 use rand::Rng;
 use rand_distr::{Distribution as _, Poisson};
@@ -54,6 +56,7 @@ enum State {
 struct Request {
     class: u32,
     state: State,
+    deferred: bool,
     attempt: u32,
     generation: u32,
     user: u32,
@@ -163,19 +166,71 @@ struct ClassStats {
     rejected_attempts: u64,
     abandoned_attempts: u64,
     slo_met: u64,
+    deferred: u64,
     wait: DurationHistogram,
     latency: DurationHistogram,
+    deferred_latency: DurationHistogram,
 }
 
 struct PoolState {
     gpus: u32,
     busy: u32,
+    busy_deferred: u32,
     waiting: u64,
+    waiting_deferred: u64,
+    mean_service_s: f64,
+    deferred: u64,
+    shed: u64,
     policy: Box<dyn QueuePolicy>,
     queue: Level,
     busy_level: Level,
     online: Level,
     bucket: BucketCounts,
+}
+
+impl PoolState {
+    fn view(&self, now: SimTime) -> PoolView {
+        PoolView {
+            now,
+            gpus_online: self.gpus,
+            gpus_busy: self.busy,
+            gpus_busy_deferred: self.busy_deferred,
+            waiting: self.waiting,
+            waiting_deferred: self.waiting_deferred,
+            mean_service_s: self.mean_service_s,
+        }
+    }
+}
+
+/// Weight of a new observation in the pool's running mean service time.
+const SERVICE_EWMA_WEIGHT: f64 = 1.0 / 64.0;
+
+/// Build the queue discipline of a pool.
+fn make_policy(spec: &PolicySpec, sc: &Scenario) -> Box<dyn QueuePolicy> {
+    match spec {
+        PolicySpec::Fifo => Box::new(Fifo::new()),
+        PolicySpec::Priority => Box::new(Priority::new()),
+        PolicySpec::Fair => Box::new(Fair::new(sc.classes.iter().map(|c| c.weight).collect())),
+        PolicySpec::Deferral {
+            threshold,
+            reserved,
+        } => Box::new(Deferral::new(
+            threshold.as_secs_f64(),
+            *reserved,
+            sc.classes.iter().map(|c| c.deferrable).collect(),
+        )),
+        PolicySpec::Shed {
+            max_queue,
+            max_wait,
+            classes,
+        } => Box::new(Shed::new(
+            *max_queue,
+            max_wait.map(|w| w.as_secs_f64()),
+            classes
+                .as_ref()
+                .map(|list| (0..sc.classes.len()).map(|i| list.contains(&i)).collect()),
+        )),
+    }
 }
 
 #[derive(Default)]
@@ -301,6 +356,10 @@ pub struct ClassResult {
     pub wait: DurationHistogram,
     /// Latency: first arrival → completion.
     pub latency: DurationHistogram,
+    /// Requests deferred to the asynchronous queue (on any attempt).
+    pub deferred: u64,
+    /// Time to completion of deferred requests that completed.
+    pub deferred_latency: DurationHistogram,
     /// Fraction of arrivals completed within the class's latency target.
     pub slo_attainment: Option<f64>,
     slo_met: u64,
@@ -328,9 +387,9 @@ pub struct PoolResult {
     pub queue_mean: f64,
     /// Largest number of waiting requests.
     pub queue_max: u64,
-    /// Requests moved to the deferred queue.
+    /// Attempts moved to the deferred queue (of measured requests).
     pub deferred: u64,
-    /// Requests shed by admission control.
+    /// Attempts shed by admission control (of measured requests).
     pub shed: u64,
     /// Requests lost to GPU failures.
     pub failed: u64,
@@ -406,6 +465,8 @@ impl ClassResult {
             throughput_per_s: 0.0,
             wait: DurationHistogram::new(),
             latency: DurationHistogram::new(),
+            deferred: 0,
+            deferred_latency: DurationHistogram::new(),
             slo_attainment: None,
             slo_met: 0,
             slo_arrivals: 0,
@@ -431,6 +492,8 @@ impl ClassResult {
         self.throughput_per_s += other.throughput_per_s;
         self.wait.merge(&other.wait);
         self.latency.merge(&other.latency);
+        self.deferred += other.deferred;
+        self.deferred_latency.merge(&other.deferred_latency);
         self.slo_met += other.slo_met;
         self.slo_arrivals += other.slo_arrivals;
         self.slo_attainment = (self.slo_arrivals > 0)
@@ -546,16 +609,35 @@ impl<'a> Sim<'a> {
                 bucket: BucketCounts::default(),
             });
         }
+        let rates = sc.mean_rates();
         let pools = sc
             .pools
             .iter()
-            .map(|p| PoolState {
+            .enumerate()
+            .map(|(i, p)| PoolState {
                 gpus: p.gpus,
                 busy: 0,
+                busy_deferred: 0,
                 waiting: 0,
-                policy: match p.policy {
-                    PolicySpec::Fifo => Box::new(Fifo::new()) as Box<dyn QueuePolicy>,
+                waiting_deferred: 0,
+                mean_service_s: {
+                    // Demand-weighted mean service of the classes routed here.
+                    let (mut work, mut rate) = (0.0, 0.0);
+                    for (c, r) in sc.classes.iter().zip(&rates) {
+                        if c.pool == i {
+                            work += r * c.service.mean();
+                            rate += r;
+                        }
+                    }
+                    if rate > 0.0 {
+                        work / rate / p.speed
+                    } else {
+                        1.0
+                    }
                 },
+                deferred: 0,
+                shed: 0,
+                policy: make_policy(&p.policy, sc),
                 queue: Level::new(0, warmup, arrivals_end),
                 busy_level: Level::new(0, warmup, arrivals_end),
                 online: Level::new(u64::from(p.gpus), warmup, arrivals_end),
@@ -801,6 +883,7 @@ impl<'a> Sim<'a> {
         let request = Request {
             class: class as u32,
             state: State::Backoff,
+            deferred: false,
             attempt: 1,
             generation: 0,
             user,
@@ -851,23 +934,51 @@ impl<'a> Sim<'a> {
         }
         let p = &mut self.pools[pool];
         let generation = r.generation.wrapping_add(1);
+        let mut queued = QueuedRequest {
+            id,
+            class: class as u32,
+            priority: spec.priority,
+            arrival: r.first_arrival,
+            attempt: r.attempt,
+            service: r.service,
+            deferred: false,
+            ticket: generation,
+        };
+        let view = p.view(now);
+        match p.policy.admit(&queued, &view) {
+            Admission::Queue => {}
+            Admission::Defer => {
+                queued.deferred = true;
+                p.waiting_deferred += 1;
+                if r.first_arrival >= self.warmup {
+                    p.deferred += 1;
+                }
+            }
+            Admission::Reject => {
+                if r.first_arrival >= self.warmup {
+                    p.shed += 1;
+                }
+                self.setback(id, now, Setback::Rejected);
+                return;
+            }
+        }
         let req = &mut self.requests[id as usize];
         req.generation = generation;
         req.state = State::Waiting;
+        req.deferred = queued.deferred;
+        if queued.deferred && r.first_arrival >= self.warmup {
+            c.stats.deferred += 1;
+        }
         let can_start_now = p.busy < p.gpus && p.waiting == 0;
-        p.policy.enqueue(
-            QueuedRequest {
-                id,
-                class: class as u32,
-                arrival: r.first_arrival,
-                service: r.service,
-                ticket: generation,
-            },
-            now,
-        );
+        p.policy.enqueue(queued, &view);
         p.waiting += 1;
         c.queued.add(now, 1);
-        if !can_start_now && let Some(patience) = &spec.patience {
+        let patience = if queued.deferred {
+            spec.deferred_patience.as_ref().or(spec.patience.as_ref())
+        } else {
+            spec.patience.as_ref()
+        };
+        if !can_start_now && let Some(patience) = patience {
             let wait = patience.sample(&mut c.patience_rng);
             self.events.schedule(
                 now + wait,
@@ -885,7 +996,8 @@ impl<'a> Sim<'a> {
         let p = &mut self.pools[pool];
         let busy_before = p.busy;
         while p.busy < p.gpus && p.waiting > 0 {
-            let Some(q) = p.policy.dequeue(now) else {
+            let view = p.view(now);
+            let Some(q) = p.policy.dequeue(&view) else {
                 break;
             };
             let request = &mut self.requests[q.id as usize];
@@ -894,8 +1006,13 @@ impl<'a> Sim<'a> {
             }
             request.state = State::InService;
             let request = *request;
+            p.policy.started(&q, &view);
             p.busy += 1;
             p.waiting -= 1;
+            if request.deferred {
+                p.busy_deferred += 1;
+                p.waiting_deferred -= 1;
+            }
             let c = &mut self.classes[request.class as usize];
             c.queued.add(now, -1);
             if request.first_arrival >= self.warmup {
@@ -926,6 +1043,9 @@ impl<'a> Sim<'a> {
         if request.first_arrival >= self.warmup {
             c.stats.completed += 1;
             c.stats.latency.record(latency);
+            if request.deferred {
+                c.stats.deferred_latency.record(latency);
+            }
             if target.is_some_and(|t| latency <= t) {
                 c.stats.slo_met += 1;
             }
@@ -935,6 +1055,11 @@ impl<'a> Sim<'a> {
         let p = &mut self.pools[pool];
         p.bucket.completions += 1;
         p.busy -= 1;
+        if request.deferred {
+            p.busy_deferred -= 1;
+        }
+        p.mean_service_s +=
+            SERVICE_EWMA_WEIGHT * (request.service.as_secs_f64() - p.mean_service_s);
         p.busy_level.set(now, u64::from(p.busy));
         self.release(id, now);
         self.dispatch(pool, now);
@@ -945,10 +1070,14 @@ impl<'a> Sim<'a> {
         let r = &mut self.requests[id as usize];
         r.state = State::Backoff;
         let class = r.class as usize;
+        let deferred = r.deferred;
         let pool = self.classes[class].pool as usize;
         self.classes[class].queued.add(now, -1);
         let p = &mut self.pools[pool];
         p.waiting -= 1;
+        if deferred {
+            p.waiting_deferred -= 1;
+        }
         p.queue.set(now, p.waiting);
         p.bucket.abandoned += 1;
         self.setback(id, now, Setback::Abandoned);
@@ -1128,6 +1257,8 @@ impl<'a> Sim<'a> {
                     slo_arrivals: if has_target { st.arrivals } else { 0 },
                     wait: st.wait,
                     latency: st.latency,
+                    deferred: st.deferred,
+                    deferred_latency: st.deferred_latency,
                     ..ClassResult::new(&spec.name)
                 }
             })
@@ -1161,8 +1292,8 @@ impl<'a> Sim<'a> {
                     cost_usd: gpu_hours * spec.cost_per_gpu_hour,
                     queue_mean: p.queue.window_mean(end),
                     queue_max: p.queue.window_max(),
-                    deferred: 0,
-                    shed: 0,
+                    deferred: p.deferred,
+                    shed: p.shed,
                     failed: 0,
                 }
             })

@@ -52,10 +52,33 @@ pub struct PoolSpec {
 }
 
 /// The queue discipline of a pool.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum PolicySpec {
     /// First come, first served.
     Fifo,
+    /// Strict non-preemptive priority by class `priority` (lower first).
+    Priority,
+    /// Weighted fair sharing of GPU time by class `weight`.
+    Fair,
+    /// Deferrable classes go to an asynchronous queue when the predicted
+    /// wait exceeds `threshold`; a `reserved` share of GPUs serves them.
+    Deferral {
+        /// Predicted wait beyond which deferrable requests are deferred.
+        threshold: SimDuration,
+        /// Share of online GPUs that may serve deferred requests while
+        /// regular ones wait (0 to 1).
+        reserved: f64,
+    },
+    /// Admission control: shed requests that find `max_queue` waiting or a
+    /// predicted wait over `max_wait`, only of `classes` if given.
+    Shed {
+        /// Queue length at which arrivals are shed.
+        max_queue: Option<u64>,
+        /// Predicted wait beyond which arrivals are shed.
+        max_wait: Option<SimDuration>,
+        /// Indices of the classes that may be shed (all if `None`).
+        classes: Option<Vec<usize>>,
+    },
 }
 
 impl PolicySpec {
@@ -63,6 +86,10 @@ impl PolicySpec {
     pub fn name(&self) -> &'static str {
         match self {
             PolicySpec::Fifo => "fifo",
+            PolicySpec::Priority => "priority",
+            PolicySpec::Fair => "fair",
+            PolicySpec::Deferral { .. } => "deferral",
+            PolicySpec::Shed { .. } => "shed",
         }
     }
 }
@@ -86,6 +113,14 @@ pub struct ClassSpec {
     pub retry: Option<RetrySpec>,
     /// Rate limit on the class's requests.
     pub limit: Option<LimitSpec>,
+    /// Priority for the `priority` policy (lower is served first).
+    pub priority: i32,
+    /// Weight for the `fair` policy.
+    pub weight: f64,
+    /// Whether the `deferral` policy may defer this class.
+    pub deferrable: bool,
+    /// Patience of deferred requests ("we'll notify you"); default: `patience`.
+    pub deferred_patience: Option<DurationDist>,
 }
 
 /// Client behaviour after a rejected, abandoned or failed attempt: try
@@ -223,6 +258,10 @@ impl Scenario {
                 patience: None,
                 retry: None,
                 limit: None,
+                priority: 0,
+                weight: 1.0,
+                deferrable: false,
+                deferred_patience: None,
             }],
             populations: Vec::new(),
             slos: Vec::new(),

@@ -1,10 +1,9 @@
 //! First come, first served.
 
-use super::{QueuePolicy, QueuedRequest};
-use crate::engine::SimTime;
+use super::{PoolView, QueuePolicy, QueuedRequest};
 use std::collections::VecDeque;
 
-/// First come, first served: requests start in arrival order.
+/// First come, first served: requests start in the order they joined.
 #[derive(Debug, Default)]
 pub struct Fifo {
     queue: VecDeque<QueuedRequest>,
@@ -23,12 +22,12 @@ impl QueuePolicy for Fifo {
     }
 
     #[inline]
-    fn enqueue(&mut self, request: QueuedRequest, _now: SimTime) {
+    fn enqueue(&mut self, request: QueuedRequest, _pool: &PoolView) {
         self.queue.push_back(request);
     }
 
     #[inline]
-    fn dequeue(&mut self, _now: SimTime) -> Option<QueuedRequest> {
+    fn dequeue(&mut self, _pool: &PoolView) -> Option<QueuedRequest> {
         self.queue.pop_front()
     }
 
@@ -39,23 +38,17 @@ impl QueuePolicy for Fifo {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_util::{req, view};
     use super::*;
-    use crate::engine::SimDuration;
 
     #[test]
     fn serves_in_arrival_order() {
         let mut q = Fifo::new();
+        let v = view(1, 1, 0);
         for id in 0..3 {
-            let r = QueuedRequest {
-                id,
-                class: 0,
-                arrival: SimTime(u64::from(id)),
-                service: SimDuration(1),
-                ticket: 0,
-            };
-            q.enqueue(r, SimTime(u64::from(id)));
+            q.enqueue(req(id, id % 2, 0), &v);
         }
-        let ids: Vec<u32> = std::iter::from_fn(|| q.dequeue(SimTime(9)).map(|r| r.id)).collect();
+        let ids: Vec<u32> = std::iter::from_fn(|| q.dequeue(&v).map(|r| r.id)).collect();
         assert_eq!(ids, vec![0, 1, 2]);
         assert!(q.is_empty());
     }

@@ -89,7 +89,7 @@ impl Table {
 }
 
 /// Columns of `summary.csv`.
-pub const SUMMARY_COLUMNS: [&str; 27] = [
+pub const SUMMARY_COLUMNS: [&str; 30] = [
     "scenario",
     "point",
     "replication",
@@ -117,6 +117,9 @@ pub const SUMMARY_COLUMNS: [&str; 27] = [
     "rejected_attempts",
     "abandoned_attempts",
     "failed_attempts",
+    "deferred",
+    "deferred_latency_mean_s",
+    "deferred_latency_p99_s",
 ];
 
 /// One row per (replication, class), plus class `all`, for grid point `point`.
@@ -163,6 +166,9 @@ fn summary_row(scenario: &Scenario, point: usize, run: &RunResult, c: &ClassResu
         Cell::Int(c.rejected_attempts),
         Cell::Int(c.abandoned_attempts),
         Cell::Int(c.failed_attempts),
+        Cell::Int(c.deferred),
+        Cell::Num(c.deferred_latency.mean_s()),
+        q(&c.deferred_latency, 0.99),
     ]
 }
 

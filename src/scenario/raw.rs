@@ -112,6 +112,10 @@ pub(crate) struct RawClass {
     pub patience: Option<Spanned<RawDist>>,
     pub retry: Option<Spanned<RawRetry>>,
     pub limit: Option<Spanned<RawLimit>>,
+    pub priority: Option<Val>,
+    pub weight: Option<Val>,
+    pub deferrable: Option<Val>,
+    pub deferred_patience: Option<Spanned<RawDist>>,
 }
 
 /// All keys of every arrival process; stage 2 checks which apply.

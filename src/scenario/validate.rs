@@ -497,6 +497,12 @@ fn build(
         &population_index,
     );
     let class_names: Vec<String> = classes.iter().flatten().map(|c| c.name.clone()).collect();
+    let mut pools = pools;
+    for (pool, raw_pool) in pools.iter_mut().zip(&raw.pool) {
+        if let Some(v) = &raw_pool.get_ref().policy {
+            workload::resolve_shed_classes(ctx, pool.as_mut(), v, &raw.class, &class_names);
+        }
+    }
     let slos: Vec<Option<SloSpec>> = raw
         .slo
         .iter()
@@ -603,18 +609,7 @@ fn build_pools(
                 .map(|g| g as u32);
             let policy = match &p.policy {
                 None => Some(PolicySpec::Fifo),
-                Some(v) => match v.get_ref() {
-                    toml::Value::String(s) if s == "fifo" => Some(PolicySpec::Fifo),
-                    _ => {
-                        ctx.error_hint(
-                            &v.span(),
-                            &format!("{key}.policy"),
-                            format!("expected one of \"fifo\", found {}", found(v.get_ref())),
-                            "more policies (priority, fair, deferral, shed) are planned",
-                        );
-                        None
-                    }
-                },
+                Some(v) => workload::build_policy(ctx, v, &format!("{key}.policy")),
             };
             let speed = match &p.speed {
                 Some(v) => ctx.number(v, &format!("{key}.speed"), "a number > 0", |x| x > 0.0),
@@ -720,6 +715,39 @@ fn build_classes(
                 Some(r) => workload::build_retry(ctx, r, &format!("{key}.retry")).map(Some),
                 None => Some(None),
             };
+            let priority = match &c.priority {
+                Some(v) => ctx
+                    .int(v, &format!("{key}.priority"), -1_000_000, 1_000_000)
+                    .map(|p| p as i32),
+                None => Some(0),
+            };
+            let weight = match &c.weight {
+                Some(v) => ctx.number(v, &format!("{key}.weight"), "a weight > 0", |x| x > 0.0),
+                None => Some(1.0),
+            };
+            let deferrable = match &c.deferrable {
+                Some(v) => match v.get_ref() {
+                    toml::Value::Boolean(b) => Some(*b),
+                    _ => {
+                        ctx.expected(v, &format!("{key}.deferrable"), "true or false");
+                        None
+                    }
+                },
+                None => Some(false),
+            };
+            let deferred_patience = match &c.deferred_patience {
+                Some(d) => {
+                    if deferrable == Some(false) {
+                        ctx.error(
+                            &d.span(),
+                            &format!("{key}.deferred_patience"),
+                            "`deferred_patience` applies to a class with deferrable = true",
+                        );
+                    }
+                    build_dist(ctx, d, &format!("{key}.deferred_patience")).map(Some)
+                }
+                None => Some(None),
+            };
             let from_users = c
                 .arrivals
                 .as_ref()
@@ -740,6 +768,10 @@ fn build_classes(
                 patience: patience?,
                 retry: retry?,
                 limit: limit?,
+                priority: priority?,
+                weight: weight?,
+                deferrable: deferrable?,
+                deferred_patience: deferred_patience?,
             })
         })
         .collect();
