@@ -234,6 +234,38 @@ pub fn validate(paths: &[PathBuf], overrides: &[Override]) -> Result<String, App
     Ok(out)
 }
 
+/// A policy with its parameters.
+fn describe_policy(s: &Scenario, p: &crate::model::PolicySpec) -> String {
+    use crate::model::PolicySpec;
+    match p {
+        PolicySpec::Deferral {
+            threshold,
+            reserved,
+        } => {
+            format!("deferral (threshold {threshold}, reserved {reserved})")
+        }
+        PolicySpec::Shed {
+            max_queue,
+            max_wait,
+            classes,
+        } => {
+            let mut parts = Vec::new();
+            if let Some(q) = max_queue {
+                parts.push(format!("max queue {q}"));
+            }
+            if let Some(w) = max_wait {
+                parts.push(format!("max wait {w}"));
+            }
+            if let Some(c) = classes {
+                let names: Vec<&str> = c.iter().map(|&i| s.classes[i].name.as_str()).collect();
+                parts.push(format!("only {}", names.join(", ")));
+            }
+            format!("shed ({})", parts.join(", "))
+        }
+        other => other.name().to_string(),
+    }
+}
+
 /// One line about an arrival process; `class_rate` is the class's mean rate.
 fn describe_arrivals(
     s: &Scenario,
@@ -306,12 +338,36 @@ pub fn describe(s: &Scenario) -> String {
             "  pool {:<8} {} GPUs, policy {}, speed {}, ${}/GPU-hour; offered load ρ = {:.3}{}\n",
             p.name,
             p.gpus,
-            p.policy.name(),
+            describe_policy(s, &p.policy),
             p.speed,
             p.cost_per_gpu_hour,
             rho,
             if rho >= 1.0 { " (UNSTABLE)" } else { "" }
         ));
+        for step in &p.capacity {
+            let change = match step.change {
+                crate::model::CapacityChange::Set(n) => format!("set to {n}"),
+                crate::model::CapacityChange::Add(d) => format!("{d:+}"),
+            };
+            out.push_str(&format!("      capacity at {}: {change} GPUs\n", step.at));
+        }
+        if let Some(a) = &p.autoscale {
+            let trigger = match a.trigger {
+                crate::model::ScaleTrigger::Utilization(u) => format!("utilization ≥ {u}"),
+                crate::model::ScaleTrigger::QueuePerGpu(q) => format!("{q} waiting per GPU"),
+            };
+            out.push_str(&format!(
+                "      autoscale {}..{} GPUs by {}, on {trigger}, every {}, delay {}, cooldown {}\n",
+                a.min, a.max, a.step, a.interval, a.provision_delay, a.cooldown
+            ));
+        }
+        if let Some(f) = &p.failures {
+            out.push_str(&format!(
+                "      failures: MTBF {} per GPU, repair {}\n",
+                f.mtbf,
+                f.mttr.describe()
+            ));
+        }
     }
     let rates = s.mean_rates();
     for (c, rate) in s.classes.iter().zip(rates) {

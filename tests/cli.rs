@@ -683,3 +683,108 @@ fn signups_from_users_are_rejected() {
     let err = assert_rejected(&text, 18, "population.free.signups.process");
     assert!(err.contains("signups cannot come from users"), "{err}");
 }
+
+// ---- bad input for policies and pool dynamics ----
+
+fn with_pool_line(line: &str) -> String {
+    MINIMAL.replace("gpus = 4", &format!("gpus = 4\n{line}"))
+}
+
+#[test]
+fn unknown_policy_is_rejected() {
+    let err = assert_rejected(&with_pool_line("policy = \"lifo\""), 9, "pool.gpu.policy");
+    assert!(err.contains("\"priority\""), "{err}");
+}
+
+#[test]
+fn shed_without_a_limit_is_rejected() {
+    assert_rejected(
+        &with_pool_line("policy = { kind = \"shed\" }"),
+        9,
+        "pool.gpu.policy",
+    );
+}
+
+#[test]
+fn deferral_without_threshold_is_rejected() {
+    assert_rejected(
+        &with_pool_line("policy = { kind = \"deferral\" }"),
+        9,
+        "pool.gpu.policy.threshold",
+    );
+}
+
+#[test]
+fn policy_parameter_of_another_policy_is_rejected() {
+    assert_rejected(
+        &with_pool_line("policy = { kind = \"fair\", max_queue = 3 }"),
+        9,
+        "pool.gpu.policy.max_queue",
+    );
+}
+
+#[test]
+fn shed_class_that_does_not_exist_is_rejected() {
+    let err = assert_rejected(
+        &with_pool_line("policy = { kind = \"shed\", max_queue = 3, classes = [\"free\"] }"),
+        9,
+        "pool.gpu.policy.classes",
+    );
+    assert!(err.contains("unknown class \"free\""), "{err}");
+}
+
+#[test]
+fn bad_capacity_change_is_rejected() {
+    assert_rejected(
+        &with_pool_line("capacity = [{ at = \"1h\", gpus = \"lots\" }]"),
+        9,
+        "pool.gpu.capacity.0.gpus",
+    );
+}
+
+#[test]
+fn autoscaler_with_min_above_max_is_rejected() {
+    assert_rejected(
+        &with_pool_line("autoscale = { min = 5, max = 2, trigger = { utilization = 0.8 } }"),
+        9,
+        "pool.gpu.autoscale.max",
+    );
+}
+
+#[test]
+fn autoscaler_without_trigger_is_rejected() {
+    assert_rejected(
+        &with_pool_line("autoscale = { min = 1, max = 8 }"),
+        9,
+        "pool.gpu.autoscale.trigger",
+    );
+}
+
+#[test]
+fn failures_with_both_mttr_and_repair_are_rejected() {
+    assert_rejected(
+        &with_pool_line(
+            "failures = { mtbf = \"100h\", mttr = \"1h\", repair = { dist = \"exponential\", mean = \"1h\" } }",
+        ),
+        9,
+        "pool.gpu.failures.mttr",
+    );
+}
+
+#[test]
+fn deferred_patience_without_deferrable_is_rejected() {
+    let text = MINIMAL.replace(
+        "service = { dist = \"exponential\", mean = \"1s\" }",
+        "service = { dist = \"exponential\", mean = \"1s\" }\ndeferred_patience = { dist = \"exponential\", mean = \"1h\" }",
+    );
+    assert_rejected(&text, 15, "class.jobs.deferred_patience");
+}
+
+#[test]
+fn fractional_priority_is_rejected() {
+    let text = MINIMAL.replace(
+        "service = { dist = \"exponential\", mean = \"1s\" }",
+        "service = { dist = \"exponential\", mean = \"1s\" }\npriority = 1.5",
+    );
+    assert_rejected(&text, 15, "class.jobs.priority");
+}

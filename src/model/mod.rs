@@ -17,6 +17,6 @@ pub use profile::{Decay, Diurnal, Interpolation, RateProfile, Spike};
 pub use dist::{DistError, DurationDist};
 pub use sim::{ClassResult, PoolResult, RunResult, Scope, TimeSeriesRow, simulate};
 pub use spec::{
-    ClassSpec, CountDist, LimitSpec, PolicySpec, PoolSpec, PopulationSpec, RetrySpec, ReturnSpec,
-    Scenario, SloSpec,
+    AutoscaleSpec, CapacityChange, CapacityStep, ClassSpec, CountDist, FailureSpec, LimitSpec,
+    PolicySpec, PoolSpec, PopulationSpec, RetrySpec, ReturnSpec, ScaleTrigger, Scenario, SloSpec,
 };

@@ -20,7 +20,7 @@
 //! covers the whole run, warm-up and drain included.
 
 use super::arrivals::{ArrivalSpec, ArrivalState};
-use super::spec::{CountDist, PolicySpec, Scenario};
+use super::spec::{CapacityChange, CountDist, PolicySpec, ScaleTrigger, Scenario};
 use crate::engine::{EventQueue, SimDuration, SimTime};
 use crate::metrics::{CompactHistogram, DurationHistogram, Level};
 use crate::policy::{
@@ -32,13 +32,48 @@ use rand_distr::{Distribution as _, Poisson};
 
 #[derive(Clone, Copy, Debug)]
 enum Event {
-    ClassArrival { class: u32 },
-    Signup { population: u32 },
-    UserNext { user: u32 },
-    UserReturns { user: u32 },
-    ServiceCompleted { pool: u32, request: u32 },
-    PatienceExpired { request: u32, generation: u32 },
-    RetryDue { request: u32 },
+    ClassArrival {
+        class: u32,
+    },
+    Signup {
+        population: u32,
+    },
+    UserNext {
+        user: u32,
+    },
+    UserReturns {
+        user: u32,
+    },
+    ServiceCompleted {
+        pool: u32,
+        request: u32,
+        generation: u32,
+    },
+    PatienceExpired {
+        request: u32,
+        generation: u32,
+    },
+    RetryDue {
+        request: u32,
+    },
+    CapacityStep {
+        pool: u32,
+        step: u32,
+    },
+    AutoscaleTick {
+        pool: u32,
+    },
+    GpusReady {
+        pool: u32,
+        gpus: u32,
+    },
+    GpuFails {
+        pool: u32,
+        generation: u32,
+    },
+    GpuRepaired {
+        pool: u32,
+    },
 }
 
 /// No user: the request came from a class's own arrival process.
@@ -57,6 +92,8 @@ struct Request {
     class: u32,
     state: State,
     deferred: bool,
+    /// Index in the pool's in-service list (pools with failures only).
+    in_service_slot: u32,
     attempt: u32,
     generation: u32,
     user: u32,
@@ -69,6 +106,7 @@ struct Request {
 enum Setback {
     Rejected,
     Abandoned,
+    Failed,
 }
 
 /// A token bucket's state; its rate and size live in the class's spec.
@@ -165,6 +203,8 @@ struct ClassStats {
     attempts: u64,
     rejected_attempts: u64,
     abandoned_attempts: u64,
+    failed: u64,
+    failed_attempts: u64,
     slo_met: u64,
     deferred: u64,
     wait: DurationHistogram,
@@ -173,7 +213,20 @@ struct ClassStats {
 }
 
 struct PoolState {
-    gpus: u32,
+    /// Installed GPUs.
+    target: u32,
+    /// Installed GPUs that are down, waiting for repair.
+    failed: u32,
+    /// GPUs requested by the autoscaler, not yet online.
+    provisioning: u32,
+    /// Changes the failure clock: a failure event of another generation is stale.
+    failure_generation: u32,
+    last_scale: Option<SimTime>,
+    /// Requests in service (kept only when the pool has failures).
+    in_service: Vec<u32>,
+    failure_rng: SimRng,
+    failures_lost: u64,
+    billed: Level,
     busy: u32,
     busy_deferred: u32,
     waiting: u64,
@@ -189,10 +242,42 @@ struct PoolState {
 }
 
 impl PoolState {
+    /// GPUs that can take new work.
+    #[inline]
+    fn usable(&self) -> u32 {
+        self.target.saturating_sub(self.failed)
+    }
+
+    /// Request `id` leaves service (completed or lost): one GPU less busy.
+    fn leave_service(&mut self, requests: &mut [Request], id: u32) {
+        self.busy -= 1;
+        if !self.in_service.is_empty() {
+            let slot = requests[id as usize].in_service_slot as usize;
+            self.in_service.swap_remove(slot);
+            if let Some(&moved) = self.in_service.get(slot) {
+                requests[moved as usize].in_service_slot = slot as u32;
+            }
+        }
+    }
+
+    /// Update the online and billed levels after a change of capacity or
+    /// of busy GPUs. A GPU removed or failed while busy stays online until
+    /// its work is done (removal drains).
+    fn capacity_changed(&mut self, now: SimTime) {
+        let online = u64::from(self.usable().max(self.busy));
+        if online != self.online.value() {
+            self.online.set(now, online);
+        }
+        let billed = u64::from(self.target.max(self.busy) + self.provisioning);
+        if billed != self.billed.value() {
+            self.billed.set(now, billed);
+        }
+    }
+
     fn view(&self, now: SimTime) -> PoolView {
         PoolView {
             now,
-            gpus_online: self.gpus,
+            gpus_online: self.usable(),
             gpus_busy: self.busy,
             gpus_busy_deferred: self.busy_deferred,
             waiting: self.waiting,
@@ -240,6 +325,7 @@ struct BucketCounts {
     completions: u64,
     rejected: u64,
     abandoned: u64,
+    failed: u64,
     latency: CompactHistogram,
 }
 
@@ -250,6 +336,7 @@ impl BucketCounts {
         self.completions = 0;
         self.rejected = 0;
         self.abandoned = 0;
+        self.failed = 0;
         self.latency.reset();
     }
 }
@@ -285,6 +372,8 @@ pub struct TimeSeriesRow {
     pub rejected: u64,
     /// Attempts abandoned in the bucket.
     pub abandoned: u64,
+    /// Attempts lost to GPU failures in the bucket.
+    pub failed: u64,
     /// Time-average number of waiting requests (classes and pools).
     pub queue_mean: Option<f64>,
     /// Largest number of waiting requests (classes and pools).
@@ -312,6 +401,7 @@ impl TimeSeriesRow {
             completions: 0,
             rejected: 0,
             abandoned: 0,
+            failed: 0,
             queue_mean: None,
             queue_max: None,
             busy_gpus_mean: None,
@@ -615,7 +705,15 @@ impl<'a> Sim<'a> {
             .iter()
             .enumerate()
             .map(|(i, p)| PoolState {
-                gpus: p.gpus,
+                target: p.gpus,
+                failed: 0,
+                provisioning: 0,
+                failure_generation: 0,
+                last_scale: None,
+                in_service: Vec::new(),
+                failure_rng: s(format!("pool/{}/failures", p.name)),
+                failures_lost: 0,
+                billed: Level::new(u64::from(p.gpus), warmup, arrivals_end),
                 busy: 0,
                 busy_deferred: 0,
                 waiting: 0,
@@ -675,6 +773,26 @@ impl<'a> Sim<'a> {
         for population in 0..self.populations.len() {
             self.schedule_signup(population, SimTime::ZERO);
         }
+        for (i, spec) in self.scenario.pools.iter().enumerate() {
+            for (k, step) in spec.capacity.iter().enumerate() {
+                self.events.schedule(
+                    SimTime(step.at.0),
+                    Event::CapacityStep {
+                        pool: i as u32,
+                        step: k as u32,
+                    },
+                );
+            }
+            if let Some(a) = &spec.autoscale {
+                self.events.schedule(
+                    SimTime::ZERO + a.interval,
+                    Event::AutoscaleTick { pool: i as u32 },
+                );
+            }
+        }
+        for pool in 0..self.pools.len() {
+            self.schedule_failure(pool, SimTime::ZERO);
+        }
         let limit = match self.scenario.drain {
             Some(d) => self.arrivals_end + d,
             None => SimTime::MAX,
@@ -704,11 +822,26 @@ impl<'a> Sim<'a> {
                 Event::Signup { population } => self.signup(population as usize, now),
                 Event::UserNext { user } => self.user_sends(user, now),
                 Event::UserReturns { user } => self.start_session(user, now),
-                Event::ServiceCompleted { pool, request } => {
+                Event::ServiceCompleted { pool, request, .. } => {
                     self.service_completed(pool as usize, request, now)
                 }
                 Event::PatienceExpired { request, .. } => self.abandon(request, now),
                 Event::RetryDue { request } => self.retry(request, now),
+                Event::CapacityStep { pool, step } => {
+                    self.capacity_step(pool as usize, step as usize, now)
+                }
+                Event::AutoscaleTick { pool } => self.autoscale(pool as usize, now),
+                Event::GpusReady { pool, gpus } => {
+                    let p = &mut self.pools[pool as usize];
+                    p.provisioning -= gpus;
+                    p.target += gpus;
+                    self.capacity_changed(pool as usize, now);
+                }
+                Event::GpuFails { pool, .. } => self.gpu_fails(pool as usize, now),
+                Event::GpuRepaired { pool } => {
+                    self.pools[pool as usize].failed -= 1;
+                    self.capacity_changed(pool as usize, now);
+                }
             }
         }
         let last = if cut_off { limit } else { self.last_event };
@@ -732,6 +865,17 @@ impl<'a> Sim<'a> {
             } => {
                 let r = &self.requests[request as usize];
                 r.state != State::Waiting || r.generation != generation
+            }
+            Event::ServiceCompleted {
+                request,
+                generation,
+                ..
+            } => {
+                let r = &self.requests[request as usize];
+                r.state != State::InService || r.generation != generation
+            }
+            Event::GpuFails { pool, generation } => {
+                self.pools[pool as usize].failure_generation != generation
             }
             _ => false,
         }
@@ -884,6 +1028,7 @@ impl<'a> Sim<'a> {
             class: class as u32,
             state: State::Backoff,
             deferred: false,
+            in_service_slot: 0,
             attempt: 1,
             generation: 0,
             user,
@@ -969,7 +1114,7 @@ impl<'a> Sim<'a> {
         if queued.deferred && r.first_arrival >= self.warmup {
             c.stats.deferred += 1;
         }
-        let can_start_now = p.busy < p.gpus && p.waiting == 0;
+        let can_start_now = p.busy < p.usable() && p.waiting == 0;
         p.policy.enqueue(queued, &view);
         p.waiting += 1;
         c.queued.add(now, 1);
@@ -995,7 +1140,7 @@ impl<'a> Sim<'a> {
     fn dispatch(&mut self, pool: usize, now: SimTime) {
         let p = &mut self.pools[pool];
         let busy_before = p.busy;
-        while p.busy < p.gpus && p.waiting > 0 {
+        while p.busy < p.usable() && p.waiting > 0 {
             let view = p.view(now);
             let Some(q) = p.policy.dequeue(&view) else {
                 break;
@@ -1005,6 +1150,10 @@ impl<'a> Sim<'a> {
                 continue; // left behind by an abandoned attempt
             }
             request.state = State::InService;
+            if self.scenario.pools[pool].failures.is_some() {
+                request.in_service_slot = p.in_service.len() as u32;
+                p.in_service.push(q.id);
+            }
             let request = *request;
             p.policy.started(&q, &view);
             p.busy += 1;
@@ -1023,6 +1172,7 @@ impl<'a> Sim<'a> {
                 Event::ServiceCompleted {
                     pool: pool as u32,
                     request: q.id,
+                    generation: q.ticket,
                 },
             );
         }
@@ -1031,6 +1181,7 @@ impl<'a> Sim<'a> {
         }
         if p.busy != busy_before {
             p.busy_level.set(now, u64::from(p.busy));
+            p.capacity_changed(now);
         }
     }
 
@@ -1054,13 +1205,14 @@ impl<'a> Sim<'a> {
         c.bucket.latency.record(latency);
         let p = &mut self.pools[pool];
         p.bucket.completions += 1;
-        p.busy -= 1;
+        p.leave_service(&mut self.requests, id);
         if request.deferred {
             p.busy_deferred -= 1;
         }
         p.mean_service_s +=
             SERVICE_EWMA_WEIGHT * (request.service.as_secs_f64() - p.mean_service_s);
         p.busy_level.set(now, u64::from(p.busy));
+        p.capacity_changed(now);
         self.release(id, now);
         self.dispatch(pool, now);
     }
@@ -1103,6 +1255,13 @@ impl<'a> Sim<'a> {
                     c.stats.abandoned_attempts += 1;
                 }
             }
+            Setback::Failed => {
+                c.bucket.failed += 1;
+                if measured {
+                    c.stats.failed_attempts += 1;
+                    self.pools[c.pool as usize].failures_lost += 1;
+                }
+            }
         }
         match &self.scenario.classes[class].retry {
             Some(retry) if r.attempt < retry.max_attempts => {
@@ -1119,6 +1278,7 @@ impl<'a> Sim<'a> {
                     match how {
                         Setback::Rejected => c.stats.rejected += 1,
                         Setback::Abandoned => c.stats.abandoned += 1,
+                        Setback::Failed => c.stats.failed += 1,
                     }
                 }
                 self.release(id, now);
@@ -1149,6 +1309,127 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// Capacity changed: refresh levels, restart the failure clock (its
+    /// rate depends on the working GPUs), start waiting work.
+    fn capacity_changed(&mut self, pool: usize, now: SimTime) {
+        self.pools[pool].capacity_changed(now);
+        self.schedule_failure(pool, now);
+        self.dispatch(pool, now);
+    }
+
+    fn capacity_step(&mut self, pool: usize, step: usize, now: SimTime) {
+        let p = &mut self.pools[pool];
+        p.target = match self.scenario.pools[pool].capacity[step].change {
+            CapacityChange::Set(n) => n,
+            CapacityChange::Add(d) => {
+                (i64::from(p.target) + d).clamp(0, i64::from(u32::MAX)) as u32
+            }
+        };
+        self.capacity_changed(pool, now);
+    }
+
+    /// One autoscaler decision; the next one follows after `interval`
+    /// until arrivals end.
+    fn autoscale(&mut self, pool: usize, now: SimTime) {
+        let Some(a) = &self.scenario.pools[pool].autoscale else {
+            return;
+        };
+        let next = now + a.interval;
+        if next < self.arrivals_end {
+            self.events
+                .schedule(next, Event::AutoscaleTick { pool: pool as u32 });
+        }
+        let p = &mut self.pools[pool];
+        if p.last_scale.is_some_and(|t| now < t + a.cooldown) {
+            return;
+        }
+        let online = f64::from(p.usable().max(1));
+        let utilization = f64::from(p.busy) / online;
+        let up = match a.trigger {
+            ScaleTrigger::Utilization(u) => utilization >= u,
+            ScaleTrigger::QueuePerGpu(q) => p.waiting as f64 / online >= q,
+        };
+        let down = p.waiting == 0
+            && match a.trigger {
+                ScaleTrigger::Utilization(u) => utilization < u / 2.0,
+                ScaleTrigger::QueuePerGpu(_) => utilization < 0.5,
+            };
+        if up && p.target + p.provisioning < a.max {
+            let n = a.step.min(a.max - p.target - p.provisioning);
+            p.provisioning += n;
+            p.last_scale = Some(now);
+            self.events.schedule(
+                now + a.provision_delay,
+                Event::GpusReady {
+                    pool: pool as u32,
+                    gpus: n,
+                },
+            );
+            p.capacity_changed(now);
+        } else if down && p.provisioning == 0 && p.target > a.min {
+            p.target -= a.step.min(p.target - a.min);
+            p.last_scale = Some(now);
+            self.capacity_changed(pool, now);
+        }
+    }
+
+    /// (Re)start the failure clock of a pool: the next failure among its
+    /// working GPUs, each failing at rate 1/MTBF (memoryless, so restarting
+    /// it whenever their number changes is exact). No failures after the
+    /// arrivals end.
+    fn schedule_failure(&mut self, pool: usize, now: SimTime) {
+        let Some(f) = &self.scenario.pools[pool].failures else {
+            return;
+        };
+        let p = &mut self.pools[pool];
+        p.failure_generation = p.failure_generation.wrapping_add(1);
+        let working = p.usable();
+        if working == 0 {
+            return;
+        }
+        let rate = f64::from(working) / f.mtbf.as_secs_f64();
+        let e: f64 = rand_distr::Exp1.sample(&mut p.failure_rng);
+        let at = now + SimDuration::from_secs_f64(e / rate);
+        if at < self.arrivals_end {
+            let generation = p.failure_generation;
+            self.events.schedule(
+                at,
+                Event::GpuFails {
+                    pool: pool as u32,
+                    generation,
+                },
+            );
+        }
+    }
+
+    /// A working GPU fails; if it was busy, its request is lost.
+    fn gpu_fails(&mut self, pool: usize, now: SimTime) {
+        let Some(f) = &self.scenario.pools[pool].failures else {
+            return;
+        };
+        let p = &mut self.pools[pool];
+        let working = p.usable();
+        let busy_working = p.busy.min(working);
+        let victim_busy = unit(&mut p.failure_rng) * f64::from(working) < f64::from(busy_working);
+        p.failed += 1;
+        let repair = f.mttr.sample(&mut p.failure_rng);
+        self.events
+            .schedule(now + repair, Event::GpuRepaired { pool: pool as u32 });
+        if victim_busy && !p.in_service.is_empty() {
+            let k = (unit(&mut p.failure_rng) * p.in_service.len() as f64) as usize;
+            let id = p.in_service[k.min(p.in_service.len() - 1)];
+            let deferred = self.requests[id as usize].deferred;
+            p.leave_service(&mut self.requests, id);
+            if deferred {
+                p.busy_deferred -= 1;
+            }
+            p.busy_level.set(now, u64::from(p.busy));
+            self.requests[id as usize].state = State::Backoff;
+            self.setback(id, now, Setback::Failed);
+        }
+        self.capacity_changed(pool, now);
+    }
+
     /// Close the current time bucket at `self.next_bucket`.
     fn close_bucket(&mut self) {
         let start = self.bucket_start;
@@ -1163,6 +1444,7 @@ impl<'a> Sim<'a> {
                 completions: b.completions,
                 rejected: b.rejected,
                 abandoned: b.abandoned,
+                failed: b.failed,
                 queue_mean: Some(queue_mean),
                 queue_max: Some(queue_max),
                 latency_p50_s: b.latency.quantile_s(0.5),
@@ -1176,6 +1458,7 @@ impl<'a> Sim<'a> {
             for c in self.classes.iter().filter(|c| c.pool as usize == i) {
                 p.bucket.latency.merge(&c.bucket.latency);
                 p.bucket.retries += c.bucket.retries;
+                p.bucket.failed += c.bucket.failed;
             }
             let (queue_mean, queue_max) = p.queue.close_bucket(end);
             let (busy, _) = p.busy_level.close_bucket(end);
@@ -1187,6 +1470,7 @@ impl<'a> Sim<'a> {
                 completions: b.completions,
                 rejected: b.rejected,
                 abandoned: b.abandoned,
+                failed: b.failed,
                 queue_mean: Some(queue_mean),
                 queue_max: Some(queue_max),
                 busy_gpus_mean: Some(busy),
@@ -1246,6 +1530,8 @@ impl<'a> Sim<'a> {
                     attempts: st.attempts,
                     rejected_attempts: st.rejected_attempts,
                     abandoned_attempts: st.abandoned_attempts,
+                    failed: st.failed,
+                    failed_attempts: st.failed_attempts,
                     throughput_per_s: if window_s > 0.0 {
                         st.completed as f64 / window_s
                     } else {
@@ -1277,7 +1563,7 @@ impl<'a> Sim<'a> {
             .map(|((p, spec), offered_load)| {
                 let gpus_mean = p.online.window_mean(end);
                 let busy_gpus_mean = p.busy_level.window_mean(end);
-                let gpu_hours = p.online.window_integral_s(end) / 3600.0;
+                let gpu_hours = p.billed.window_integral_s(end) / 3600.0;
                 PoolResult {
                     name: spec.name.clone(),
                     gpus_mean,
@@ -1294,7 +1580,7 @@ impl<'a> Sim<'a> {
                     queue_max: p.queue.window_max(),
                     deferred: p.deferred,
                     shed: p.shed,
-                    failed: 0,
+                    failed: p.failures_lost,
                 }
             })
             .collect();

@@ -49,6 +49,74 @@ pub struct PoolSpec {
     pub speed: f64,
     /// Cost of one GPU for one hour, in US dollars.
     pub cost_per_gpu_hour: f64,
+    /// Planned capacity changes (procurement arriving in chunks).
+    pub capacity: Vec<CapacityStep>,
+    /// An autoscaler, if any.
+    pub autoscale: Option<AutoscaleSpec>,
+    /// GPU failures and repairs, if any.
+    pub failures: Option<FailureSpec>,
+}
+
+/// A planned change of a pool's installed GPUs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CapacityStep {
+    /// When it happens.
+    pub at: SimDuration,
+    /// What changes.
+    pub change: CapacityChange,
+}
+
+/// A change of installed GPUs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapacityChange {
+    /// Set the number of GPUs.
+    Set(u32),
+    /// Add (or, negative, remove) GPUs.
+    Add(i64),
+}
+
+/// An autoscaler: every `interval` it compares the trigger with the pool's
+/// state and requests `step` more GPUs (online after `provision_delay`,
+/// paid from the request) or releases `step`, within [min, max] and at most
+/// once per `cooldown`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AutoscaleSpec {
+    /// Fewest installed GPUs.
+    pub min: u32,
+    /// Most installed plus provisioning GPUs.
+    pub max: u32,
+    /// GPUs added or removed per decision.
+    pub step: u32,
+    /// Time from a request to the GPUs being online.
+    pub provision_delay: SimDuration,
+    /// Least time between two changes.
+    pub cooldown: SimDuration,
+    /// Time between decisions.
+    pub interval: SimDuration,
+    /// When to scale up.
+    pub trigger: ScaleTrigger,
+}
+
+/// An autoscaler's trigger, sampled at each decision.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ScaleTrigger {
+    /// Scale up when busy / online GPUs ≥ this; down when below half of it
+    /// and no request waits.
+    Utilization(f64),
+    /// Scale up when waiting requests per online GPU ≥ this; down when no
+    /// request waits and utilization is below 50%.
+    QueuePerGpu(f64),
+}
+
+/// GPU failures: each working GPU fails after an exponential time of mean
+/// `mtbf` and is repaired after a time drawn from `mttr`. Work in service
+/// on a failed GPU is lost.
+#[derive(Clone, Debug)]
+pub struct FailureSpec {
+    /// Mean time between failures of one GPU.
+    pub mtbf: SimDuration,
+    /// Time to repair.
+    pub mttr: DurationDist,
 }
 
 /// The queue discipline of a pool.
@@ -248,6 +316,9 @@ impl Scenario {
                 policy: PolicySpec::Fifo,
                 speed: 1.0,
                 cost_per_gpu_hour: 0.0,
+                capacity: Vec::new(),
+                autoscale: None,
+                failures: None,
             }],
             classes: vec![ClassSpec {
                 name: "jobs".into(),

@@ -224,7 +224,7 @@ pub fn pools_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -> Tab
 }
 
 /// Columns of `timeseries.csv`.
-pub const TIMESERIES_COLUMNS: [&str; 21] = [
+pub const TIMESERIES_COLUMNS: [&str; 22] = [
     "scenario",
     "point",
     "replication",
@@ -238,6 +238,7 @@ pub const TIMESERIES_COLUMNS: [&str; 21] = [
     "completions",
     "rejected",
     "abandoned",
+    "failed",
     "queue_mean",
     "queue_max",
     "busy_gpus_mean",
@@ -279,6 +280,7 @@ pub fn timeseries_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -
                 Cell::Int(r.completions),
                 Cell::Int(r.rejected),
                 Cell::Int(r.abandoned),
+                Cell::Int(r.failed),
                 Cell::Num(r.queue_mean),
                 Cell::Num(r.queue_max.map(|m| m as f64)),
                 Cell::Num(r.busy_gpus_mean),

@@ -99,6 +99,36 @@ pub(crate) struct RawPool {
     pub policy: Option<Val>,
     pub speed: Option<Val>,
     pub cost_per_gpu_hour: Option<Val>,
+    pub capacity: Option<Val>,
+    pub autoscale: Option<Spanned<RawAutoscale>>,
+    pub failures: Option<Spanned<RawFailures>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAutoscale {
+    pub min: Option<Val>,
+    pub max: Option<Val>,
+    pub step: Option<Val>,
+    pub provision_delay: Option<Val>,
+    pub cooldown: Option<Val>,
+    pub interval: Option<Val>,
+    pub trigger: Option<Spanned<RawTrigger>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTrigger {
+    pub utilization: Option<Val>,
+    pub queue_per_gpu: Option<Val>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFailures {
+    pub mtbf: Option<Val>,
+    pub mttr: Option<Val>,
+    pub repair: Option<Spanned<RawDist>>,
 }
 
 #[derive(Debug, Deserialize)]

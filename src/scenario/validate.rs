@@ -405,6 +405,9 @@ fn shape_message(message: &str, key: &str) -> String {
         "RawLimit",
         "RawDiurnal",
         "RawSpike",
+        "RawAutoscale",
+        "RawTrigger",
+        "RawFailures",
     ] {
         m = m.replace(&format!("struct {raw}"), "a table");
     }
@@ -624,7 +627,28 @@ fn build_pools(
                 ),
                 None => Some(0.0),
             };
+            let pool_key = key.clone();
+            let capacity = match &p.capacity {
+                Some(v) => workload::build_capacity(ctx, v, &format!("{pool_key}.capacity")),
+                None => Some(Vec::new()),
+            };
+            let autoscale = match &p.autoscale {
+                Some(a) => {
+                    workload::build_autoscale(ctx, a, &format!("{pool_key}.autoscale"), gpus)
+                        .map(Some)
+                }
+                None => Some(None),
+            };
+            let failures = match &p.failures {
+                Some(f) => {
+                    workload::build_failures(ctx, f, &format!("{pool_key}.failures")).map(Some)
+                }
+                None => Some(None),
+            };
             Some(PoolSpec {
+                capacity: capacity?,
+                autoscale: autoscale?,
+                failures: failures?,
                 name: name?,
                 gpus: gpus?,
                 policy: policy?,

@@ -3,14 +3,16 @@
 //! (patience, retries, rate limits).
 
 use super::raw::{
-    RawArrivals, RawBackoff, RawClass, RawDist, RawLimit, RawPopulation, RawRetry, Val,
+    RawArrivals, RawAutoscale, RawBackoff, RawClass, RawDist, RawFailures, RawLimit, RawPopulation,
+    RawRetry, Val,
 };
 use super::units::{DURATION_EXPECTED, RATE_EXPECTED, parse_duration, parse_rate};
 use super::validate::{Ctx, build_dist, check_unique, entry_key, found};
 use crate::engine::{SimDuration, SimTime};
 use crate::model::{
-    ArrivalSpec, CountDist, Decay, Diurnal, DurationDist, Interpolation, LimitSpec, PolicySpec,
-    PoolSpec, PopulationSpec, RateProfile, RetrySpec, ReturnSpec, Spike, Spread, TraceSpec,
+    ArrivalSpec, AutoscaleSpec, CapacityChange, CapacityStep, CountDist, Decay, Diurnal,
+    DurationDist, FailureSpec, Interpolation, LimitSpec, PolicySpec, PoolSpec, PopulationSpec,
+    RateProfile, RetrySpec, ReturnSpec, ScaleTrigger, Spike, Spread, TraceSpec,
 };
 use std::collections::HashMap;
 use std::ops::Range;
@@ -1178,4 +1180,222 @@ pub(super) fn resolve_shed_classes(
         }
     }
     *classes = Some(indices);
+}
+
+/// `capacity = [{ at = "12h", gpus = "+1000" }, { at = "20h", gpus = 500 }]`.
+pub(super) fn build_capacity(ctx: &mut Ctx<'_>, v: &Val, key: &str) -> Option<Vec<CapacityStep>> {
+    let toml::Value::Array(items) = v.get_ref() else {
+        ctx.expected(v, key, "an array of { at, gpus } changes");
+        return None;
+    };
+    let mut steps = Vec::new();
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        let k = format!("{key}.{i}");
+        let toml::Value::Table(t) = item else {
+            ctx.error(
+                &v.span(),
+                &k,
+                format!(
+                    "expected {{ at = \"12h\", gpus = \"+1000\" }}, found {}",
+                    found(item)
+                ),
+            );
+            ok = false;
+            continue;
+        };
+        for extra in t.keys().filter(|k| *k != "at" && *k != "gpus") {
+            ctx.error(
+                &v.span(),
+                &format!("{k}.{extra}"),
+                format!("unknown key `{extra}`: a capacity change takes `at` and `gpus`"),
+            );
+            ok = false;
+        }
+        let at = match t.get("at") {
+            Some(toml::Value::String(s)) => parse_duration(s),
+            _ => None,
+        };
+        let change = match t.get("gpus") {
+            Some(toml::Value::Integer(n)) if (0..=10_000_000).contains(n) => {
+                Some(CapacityChange::Set(*n as u32))
+            }
+            Some(toml::Value::String(s)) if s.starts_with('+') || s.starts_with('-') => s
+                .parse::<i64>()
+                .ok()
+                .filter(|d| d.abs() <= 10_000_000)
+                .map(CapacityChange::Add),
+            _ => None,
+        };
+        if at.is_none() {
+            ctx.error(
+                &v.span(),
+                &format!("{k}.at"),
+                format!(
+                    "expected {DURATION_EXPECTED}, found {}",
+                    t.get("at").map_or("nothing".into(), found)
+                ),
+            );
+        }
+        if change.is_none() {
+            ctx.error(
+                &v.span(),
+                &format!("{k}.gpus"),
+                format!(
+                    "expected a number of GPUs (500) or a change (\"+1000\", \"-200\"), found {}",
+                    t.get("gpus").map_or("nothing".into(), found)
+                ),
+            );
+        }
+        match (at, change) {
+            (Some(at), Some(change)) => {
+                if steps.last().is_some_and(|s: &CapacityStep| at < s.at) {
+                    ctx.error(
+                        &v.span(),
+                        &format!("{k}.at"),
+                        "expected capacity changes in time order",
+                    );
+                    ok = false;
+                }
+                steps.push(CapacityStep { at, change });
+            }
+            _ => ok = false,
+        }
+    }
+    ok.then_some(steps)
+}
+
+pub(super) fn build_autoscale(
+    ctx: &mut Ctx<'_>,
+    sa: &Spanned<RawAutoscale>,
+    key: &str,
+    gpus: Option<u32>,
+) -> Option<AutoscaleSpec> {
+    let a = sa.get_ref();
+    let span = sa.span();
+    let int = |ctx: &mut Ctx<'_>, v: &Option<Val>, n: &str, min: i64| {
+        ctx.required(v, &span, &format!("{key}.{n}"), "a number of GPUs")
+            .and_then(|v| ctx.int(v, &format!("{key}.{n}"), min, 10_000_000))
+            .map(|x| x as u32)
+    };
+    let min = int(ctx, &a.min, "min", 0);
+    let max = int(ctx, &a.max, "max", 1);
+    let step = match &a.step {
+        Some(v) => ctx
+            .int(v, &format!("{key}.step"), 1, 10_000_000)
+            .map(|x| x as u32),
+        None => Some(1),
+    };
+    let dur = |ctx: &mut Ctx<'_>, v: &Option<Val>, n: &str, default: SimDuration| match v {
+        Some(v) => ctx.duration(v, &format!("{key}.{n}")),
+        None => Some(default),
+    };
+    let provision_delay = dur(
+        ctx,
+        &a.provision_delay,
+        "provision_delay",
+        SimDuration::ZERO,
+    );
+    let cooldown = dur(ctx, &a.cooldown, "cooldown", SimDuration::ZERO);
+    let interval = match &a.interval {
+        Some(v) => ctx.positive_duration(v, &format!("{key}.interval")),
+        None => Some(SimDuration::from_secs(60)),
+    };
+    let trigger = match &a.trigger {
+        None => {
+            ctx.error(
+                &span,
+                &format!("{key}.trigger"),
+                "missing: expected trigger = { utilization = 0.8 } or { queue_per_gpu = 4 }",
+            );
+            None
+        }
+        Some(t) => {
+            let tr = t.get_ref();
+            match (&tr.utilization, &tr.queue_per_gpu) {
+                (Some(u), None) => ctx
+                    .number(
+                        u,
+                        &format!("{key}.trigger.utilization"),
+                        "a utilization in (0, 1]",
+                        |x| x > 0.0 && x <= 1.0,
+                    )
+                    .map(ScaleTrigger::Utilization),
+                (None, Some(q)) => ctx
+                    .number(
+                        q,
+                        &format!("{key}.trigger.queue_per_gpu"),
+                        "a number > 0 of waiting requests per GPU",
+                        |x| x > 0.0,
+                    )
+                    .map(ScaleTrigger::QueuePerGpu),
+                _ => {
+                    ctx.error(
+                        &t.span(),
+                        &format!("{key}.trigger"),
+                        "expected exactly one of `utilization` and `queue_per_gpu`",
+                    );
+                    None
+                }
+            }
+        }
+    };
+    let (min, max) = (min?, max?);
+    if min > max {
+        ctx.error(
+            &span,
+            &format!("{key}.max"),
+            format!("expected max ≥ min, found max {max} < min {min}"),
+        );
+        return None;
+    }
+    if let Some(g) = gpus
+        && !(min..=max).contains(&g)
+    {
+        ctx.error(
+            &span,
+            key,
+            format!("the pool's {g} GPUs are outside the autoscaler's range [{min}, {max}]"),
+        );
+        return None;
+    }
+    Some(AutoscaleSpec {
+        min,
+        max,
+        step: step?,
+        provision_delay: provision_delay?,
+        cooldown: cooldown?,
+        interval: interval?,
+        trigger: trigger?,
+    })
+}
+
+pub(super) fn build_failures(
+    ctx: &mut Ctx<'_>,
+    sf: &Spanned<RawFailures>,
+    key: &str,
+) -> Option<FailureSpec> {
+    let f = sf.get_ref();
+    let mtbf = ctx
+        .required(
+            &f.mtbf,
+            &sf.span(),
+            &format!("{key}.mtbf"),
+            "the mean time between failures of one GPU, e.g. mtbf = \"2000h\"",
+        )
+        .and_then(|v| ctx.positive_duration(v, &format!("{key}.mtbf")));
+    let mttr = match (&f.mttr, &f.repair) {
+        (Some(v), None) => ctx
+            .positive_duration(v, &format!("{key}.mttr"))
+            .and_then(|d| DurationDist::exponential(d.as_secs_f64()).ok()),
+        (None, Some(d)) => build_dist(ctx, d, &format!("{key}.repair")),
+        _ => {
+            ctx.error(&sf.span(), &format!("{key}.mttr"), "expected exactly one of `mttr` (an exponential mean, e.g. \"4h\") and `repair` (a distribution)");
+            None
+        }
+    };
+    Some(FailureSpec {
+        mtbf: mtbf?,
+        mttr: mttr?,
+    })
 }
