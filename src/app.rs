@@ -361,6 +361,15 @@ pub fn describe(s: &Scenario) -> String {
                 a.min, a.max, a.step, a.interval, a.provision_delay, a.cooldown
             ));
         }
+        if let Some(b) = &p.batching {
+            out.push_str(&format!(
+                "      batching: up to {} per batch, {} + {} per request, fill wait ≤ {}\n",
+                b.max_batch,
+                crate::engine::SimDuration::from_secs_f64(b.base_s),
+                crate::engine::SimDuration::from_secs_f64(b.per_item_s),
+                b.max_wait
+            ));
+        }
         if let Some(f) = &p.failures {
             out.push_str(&format!(
                 "      failures: MTBF {} per GPU, repair {}\n",

@@ -788,3 +788,21 @@ fn fractional_priority_is_rejected() {
     );
     assert_rejected(&text, 15, "class.jobs.priority");
 }
+
+#[test]
+fn batching_without_max_batch_is_rejected() {
+    assert_rejected(
+        &with_pool_line("batching = { base = \"1s\", per_item = \"100ms\" }"),
+        9,
+        "pool.gpu.batching.max_batch",
+    );
+}
+
+#[test]
+fn batching_with_failures_is_rejected() {
+    let text = with_pool_line(
+        "batching = { max_batch = 4, base = \"1s\", per_item = \"100ms\" }\nfailures = { mtbf = \"100h\", mttr = \"1h\" }",
+    );
+    let err = assert_rejected(&text, 9, "pool.gpu.batching");
+    assert!(err.contains("not supported yet"), "{err}");
+}

@@ -143,3 +143,63 @@ fn capacity_schedule_changes_online_gpus_at_the_right_times_and_drains() {
     }
     assert_eq!(r.classes[0].failed, 0, "removing GPUs never kills work");
 }
+
+/// One GPU, batches of up to 4 taking 1 s + 0.5 s per request, waiting at
+/// most 2 s to fill:
+///
+/// - 0.0, 0.1, 0.2, 0.3 s: four arrivals; the fourth fills the batch, which
+///   runs 0.3 → 3.3 s (1 + 4 × 0.5 = 3 s);
+/// - 1.0, 1.5 s: two more wait; at 3.3 s the GPU is free but the batch is
+///   not full, so it waits 2 s and starts a batch of 2 at 5.3 s → 7.3 s.
+#[test]
+fn batching_matches_a_hand_trace() {
+    let s = scenario(
+        r#"
+        duration = "10s"
+        [[pool]]
+        name = "gpu"
+        gpus = 1
+        batching = { max_batch = 4, base = "1s", per_item = "500ms", max_wait = "2s" }
+        [[class]]
+        name = "images"
+        pool = "gpu"
+        arrivals = { process = "explicit", at = ["0s", "100ms", "200ms", "300ms", "1s", "1500ms"] }
+        service = { dist = "deterministic", value = "2s" }
+    "#,
+    );
+    let r = simulate(&s, 0);
+    let c = &r.classes[0];
+    assert_eq!(c.completed, 6);
+    let waits = [0.3, 0.2, 0.1, 0.0, 4.3, 3.8];
+    let latencies = [3.3, 3.2, 3.1, 3.0, 6.3, 5.8];
+    let mean = |x: &[f64]| x.iter().sum::<f64>() / x.len() as f64;
+    assert!((c.wait.mean_s().unwrap() - mean(&waits)).abs() < 1e-9);
+    assert!((c.latency.mean_s().unwrap() - mean(&latencies)).abs() < 1e-9);
+    // The GPU is busy 3 s + 2 s of the 10 s window.
+    assert!((r.pools[0].busy_gpus_mean - 0.5).abs() < 1e-9);
+}
+
+#[test]
+fn saturated_batching_throughput_is_full_batches_back_to_back() {
+    // 100 requests at once on 2 GPUs, batches of 4 taking 3 s: 25 batches,
+    // 13 on one GPU and 12 on the other: the last ends at 39 s.
+    let times = vec!["\"0s\""; 100].join(", ");
+    let s = scenario(&format!(
+        r#"
+        duration = "1s"
+        [[pool]]
+        name = "gpu"
+        gpus = 2
+        batching = {{ max_batch = 4, base = "1s", per_item = "500ms", max_wait = "10s" }}
+        [[class]]
+        name = "images"
+        pool = "gpu"
+        arrivals = {{ process = "explicit", at = [{times}] }}
+        service = {{ dist = "deterministic", value = "1s" }}
+    "#
+    ));
+    let r = simulate(&s, 0);
+    assert_eq!(r.classes[0].completed, 100);
+    assert!((r.classes[0].latency.quantile_s(1.0).unwrap() - 39.0).abs() < 39.0 * 1e-3);
+    assert_eq!(r.end_time.as_secs_f64(), 39.0);
+}

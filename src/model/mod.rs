@@ -17,6 +17,7 @@ pub use profile::{Decay, Diurnal, Interpolation, RateProfile, Spike};
 pub use dist::{DistError, DurationDist};
 pub use sim::{ClassResult, PoolResult, RunResult, Scope, TimeSeriesRow, simulate};
 pub use spec::{
-    AutoscaleSpec, CapacityChange, CapacityStep, ClassSpec, CountDist, FailureSpec, LimitSpec,
-    PolicySpec, PoolSpec, PopulationSpec, RetrySpec, ReturnSpec, ScaleTrigger, Scenario, SloSpec,
+    AutoscaleSpec, BatchingSpec, CapacityChange, CapacityStep, ClassSpec, CountDist, FailureSpec,
+    LimitSpec, PolicySpec, PoolSpec, PopulationSpec, RetrySpec, ReturnSpec, ScaleTrigger, Scenario,
+    SloSpec,
 };

@@ -74,6 +74,13 @@ enum Event {
     GpuRepaired {
         pool: u32,
     },
+    BatchDone {
+        pool: u32,
+        batch: u32,
+    },
+    BatchFill {
+        pool: u32,
+    },
 }
 
 /// No user: the request came from a class's own arrival process.
@@ -226,6 +233,10 @@ struct PoolState {
     in_service: Vec<u32>,
     failure_rng: SimRng,
     failures_lost: u64,
+    /// Batching pools: when a free GPU stops waiting to fill a batch.
+    fill_deadline: Option<SimTime>,
+    batches: Vec<Batch>,
+    free_batches: Vec<u32>,
     billed: Level,
     busy: u32,
     busy_deferred: u32,
@@ -285,6 +296,13 @@ impl PoolState {
             mean_service_s: self.mean_service_s,
         }
     }
+}
+
+/// Requests served together on one GPU.
+#[derive(Default)]
+struct Batch {
+    requests: Vec<u32>,
+    deferred: bool,
 }
 
 /// Weight of a new observation in the pool's running mean service time.
@@ -713,6 +731,9 @@ impl<'a> Sim<'a> {
                 in_service: Vec::new(),
                 failure_rng: s(format!("pool/{}/failures", p.name)),
                 failures_lost: 0,
+                fill_deadline: None,
+                batches: Vec::new(),
+                free_batches: Vec::new(),
                 billed: Level::new(u64::from(p.gpus), warmup, arrivals_end),
                 busy: 0,
                 busy_deferred: 0,
@@ -841,6 +862,13 @@ impl<'a> Sim<'a> {
                 Event::GpuRepaired { pool } => {
                     self.pools[pool as usize].failed -= 1;
                     self.capacity_changed(pool as usize, now);
+                }
+                Event::BatchDone { pool, batch } => self.batch_done(pool as usize, batch, now),
+                Event::BatchFill { pool } => {
+                    let p = &self.pools[pool as usize];
+                    if p.fill_deadline.is_some_and(|d| d <= now) {
+                        self.dispatch(pool as usize, now);
+                    }
                 }
             }
         }
@@ -1138,6 +1166,10 @@ impl<'a> Sim<'a> {
 
     /// Start service on free GPUs while requests wait.
     fn dispatch(&mut self, pool: usize, now: SimTime) {
+        if self.scenario.pools[pool].batching.is_some() {
+            self.dispatch_batches(pool, now);
+            return;
+        }
         let p = &mut self.pools[pool];
         let busy_before = p.busy;
         while p.busy < p.usable() && p.waiting > 0 {
@@ -1183,6 +1215,164 @@ impl<'a> Sim<'a> {
             p.busy_level.set(now, u64::from(p.busy));
             p.capacity_changed(now);
         }
+    }
+
+    /// Batching pools: start full batches on free GPUs, or partial ones
+    /// once a free GPU has waited `max_wait` to fill one.
+    fn dispatch_batches(&mut self, pool: usize, now: SimTime) {
+        let Some(spec) = self.scenario.pools[pool].batching.clone() else {
+            return;
+        };
+        let speed = self.scenario.pools[pool].speed;
+        let p = &mut self.pools[pool];
+        let busy_before = p.busy;
+        while p.busy < p.usable() && p.waiting > 0 {
+            if p.waiting < u64::from(spec.max_batch) {
+                match p.fill_deadline {
+                    None if spec.max_wait > SimDuration::ZERO => {
+                        let deadline = now + spec.max_wait;
+                        p.fill_deadline = Some(deadline);
+                        self.events
+                            .schedule(deadline, Event::BatchFill { pool: pool as u32 });
+                        break;
+                    }
+                    Some(d) if now < d => break,
+                    _ => {}
+                }
+            }
+            let slot = p.free_batches.pop();
+            let mut requests = match slot {
+                Some(b) => std::mem::take(&mut p.batches[b as usize].requests),
+                None => Vec::with_capacity(spec.max_batch as usize),
+            };
+            requests.clear();
+            let mut deferred = false;
+            let mut first_service = None;
+            while requests.len() < spec.max_batch as usize && p.waiting > 0 {
+                let view = p.view(now);
+                let Some(q) = p.policy.dequeue(&view) else {
+                    break;
+                };
+                let request = &mut self.requests[q.id as usize];
+                if request.state != State::Waiting || request.generation != q.ticket {
+                    continue;
+                }
+                request.state = State::InService;
+                let request = *request;
+                p.policy.started(&q, &view);
+                p.waiting -= 1;
+                if request.deferred {
+                    p.waiting_deferred -= 1;
+                }
+                if requests.is_empty() {
+                    deferred = request.deferred;
+                    let class = &self.scenario.classes[request.class as usize];
+                    let mean = class.service.mean() / speed;
+                    first_service = Some(if mean > 0.0 {
+                        request.service.as_secs_f64() / mean
+                    } else {
+                        1.0
+                    });
+                }
+                let c = &mut self.classes[request.class as usize];
+                c.queued.add(now, -1);
+                if request.first_arrival >= self.warmup {
+                    c.stats.wait.record(now - request.first_arrival);
+                }
+                requests.push(q.id);
+            }
+            let Some(noise) = first_service else {
+                if let Some(b) = slot {
+                    p.batches[b as usize].requests = requests;
+                    p.free_batches.push(b);
+                }
+                break;
+            };
+            p.fill_deadline = None;
+            p.busy += 1;
+            if deferred {
+                p.busy_deferred += 1;
+            }
+            let n = requests.len() as f64;
+            let time = (spec.base_s + spec.per_item_s * n) / speed * noise;
+            let batch = Batch { requests, deferred };
+            let id = match slot {
+                Some(b) => {
+                    p.batches[b as usize] = batch;
+                    b
+                }
+                None => {
+                    p.batches.push(batch);
+                    (p.batches.len() - 1) as u32
+                }
+            };
+            self.events.schedule(
+                now + SimDuration::from_secs_f64(time),
+                Event::BatchDone {
+                    pool: pool as u32,
+                    batch: id,
+                },
+            );
+        }
+        if p.waiting == 0 {
+            p.fill_deadline = None;
+        }
+        if p.waiting != p.queue.value() {
+            p.queue.set(now, p.waiting);
+        }
+        if p.busy != busy_before {
+            p.busy_level.set(now, u64::from(p.busy));
+            p.capacity_changed(now);
+        }
+    }
+
+    fn batch_done(&mut self, pool: usize, batch: u32, now: SimTime) {
+        let slot = &mut self.pools[pool].batches[batch as usize];
+        let mut requests = std::mem::take(&mut slot.requests);
+        let deferred = slot.deferred;
+        for &id in &requests {
+            self.record_completion(pool, id, now);
+            let service = self.requests[id as usize].service.as_secs_f64();
+            let p = &mut self.pools[pool];
+            p.mean_service_s += SERVICE_EWMA_WEIGHT * (service - p.mean_service_s);
+        }
+        let p = &mut self.pools[pool];
+        p.busy -= 1;
+        if deferred {
+            p.busy_deferred -= 1;
+        }
+        p.busy_level.set(now, u64::from(p.busy));
+        p.capacity_changed(now);
+        for &id in &requests {
+            self.release(id, now);
+        }
+        requests.clear();
+        let p = &mut self.pools[pool];
+        p.batches[batch as usize].requests = requests;
+        p.free_batches.push(batch);
+        self.dispatch(pool, now);
+    }
+
+    /// Completion statistics of request `id` (latency, SLO, buckets).
+    fn record_completion(&mut self, pool: usize, id: u32, now: SimTime) {
+        let request = self.requests[id as usize];
+        let latency = now - request.first_arrival;
+        let class = request.class as usize;
+        let target = self.scenario.classes[class].latency_target;
+        let c = &mut self.classes[class];
+        if request.first_arrival >= self.warmup {
+            c.stats.completed += 1;
+            c.stats.latency.record(latency);
+            if request.deferred {
+                c.stats.deferred_latency.record(latency);
+            }
+            if target.is_some_and(|t| latency <= t) {
+                c.stats.slo_met += 1;
+            }
+        }
+        c.bucket.completions += 1;
+        c.bucket.latency.record(latency);
+        self.pools[pool].bucket.completions += 1;
     }
 
     fn service_completed(&mut self, pool: usize, id: u32, now: SimTime) {

@@ -55,6 +55,26 @@ pub struct PoolSpec {
     pub autoscale: Option<AutoscaleSpec>,
     /// GPU failures and repairs, if any.
     pub failures: Option<FailureSpec>,
+    /// Batching of requests on a GPU, if any.
+    pub batching: Option<BatchingSpec>,
+}
+
+/// Batching: a free GPU takes up to `max_batch` waiting requests at once
+/// (in the policy's order, any class of the pool: a pool serves one model).
+/// The batch takes (base + per_item × size) ÷ speed × X, where X = S/E\[S\]
+/// is the unit-mean service-time noise of its first request (X = 1 for a
+/// deterministic service). A free GPU waits at most `max_wait` for a full
+/// batch before starting with what waits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchingSpec {
+    /// Most requests in a batch.
+    pub max_batch: u32,
+    /// Fixed time of a batch, seconds.
+    pub base_s: f64,
+    /// Time per request in a batch, seconds.
+    pub per_item_s: f64,
+    /// Longest a free GPU waits to fill a batch.
+    pub max_wait: SimDuration,
 }
 
 /// A planned change of a pool's installed GPUs.
@@ -319,6 +339,7 @@ impl Scenario {
                 capacity: Vec::new(),
                 autoscale: None,
                 failures: None,
+                batching: None,
             }],
             classes: vec![ClassSpec {
                 name: "jobs".into(),

@@ -102,6 +102,16 @@ pub(crate) struct RawPool {
     pub capacity: Option<Val>,
     pub autoscale: Option<Spanned<RawAutoscale>>,
     pub failures: Option<Spanned<RawFailures>>,
+    pub batching: Option<Spanned<RawBatching>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBatching {
+    pub max_batch: Option<Val>,
+    pub base: Option<Val>,
+    pub per_item: Option<Val>,
+    pub max_wait: Option<Val>,
 }
 
 #[derive(Debug, Deserialize)]

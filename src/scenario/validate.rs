@@ -408,6 +408,7 @@ fn shape_message(message: &str, key: &str) -> String {
         "RawAutoscale",
         "RawTrigger",
         "RawFailures",
+        "RawBatching",
     ] {
         m = m.replace(&format!("struct {raw}"), "a table");
     }
@@ -645,7 +646,21 @@ fn build_pools(
                 }
                 None => Some(None),
             };
+            let batching = match &p.batching {
+                Some(b) => {
+                    if p.failures.is_some() {
+                        ctx.error(
+                            &b.span(),
+                            &format!("{pool_key}.batching"),
+                            "batching together with failures is not supported yet: remove one",
+                        );
+                    }
+                    workload::build_batching(ctx, b, &format!("{pool_key}.batching")).map(Some)
+                }
+                None => Some(None),
+            };
             Some(PoolSpec {
+                batching: batching?,
                 capacity: capacity?,
                 autoscale: autoscale?,
                 failures: failures?,

@@ -3,16 +3,16 @@
 //! (patience, retries, rate limits).
 
 use super::raw::{
-    RawArrivals, RawAutoscale, RawBackoff, RawClass, RawDist, RawFailures, RawLimit, RawPopulation,
-    RawRetry, Val,
+    RawArrivals, RawAutoscale, RawBackoff, RawBatching, RawClass, RawDist, RawFailures, RawLimit,
+    RawPopulation, RawRetry, Val,
 };
 use super::units::{DURATION_EXPECTED, RATE_EXPECTED, parse_duration, parse_rate};
 use super::validate::{Ctx, build_dist, check_unique, entry_key, found};
 use crate::engine::{SimDuration, SimTime};
 use crate::model::{
-    ArrivalSpec, AutoscaleSpec, CapacityChange, CapacityStep, CountDist, Decay, Diurnal,
-    DurationDist, FailureSpec, Interpolation, LimitSpec, PolicySpec, PoolSpec, PopulationSpec,
-    RateProfile, RetrySpec, ReturnSpec, ScaleTrigger, Spike, Spread, TraceSpec,
+    ArrivalSpec, AutoscaleSpec, BatchingSpec, CapacityChange, CapacityStep, CountDist, Decay,
+    Diurnal, DurationDist, FailureSpec, Interpolation, LimitSpec, PolicySpec, PoolSpec,
+    PopulationSpec, RateProfile, RetrySpec, ReturnSpec, ScaleTrigger, Spike, Spread, TraceSpec,
 };
 use std::collections::HashMap;
 use std::ops::Range;
@@ -1397,5 +1397,58 @@ pub(super) fn build_failures(
     Some(FailureSpec {
         mtbf: mtbf?,
         mttr: mttr?,
+    })
+}
+
+pub(super) fn build_batching(
+    ctx: &mut Ctx<'_>,
+    sb: &Spanned<RawBatching>,
+    key: &str,
+) -> Option<BatchingSpec> {
+    let b = sb.get_ref();
+    let span = sb.span();
+    let max_batch = ctx
+        .required(
+            &b.max_batch,
+            &span,
+            &format!("{key}.max_batch"),
+            "the most requests per batch, e.g. max_batch = 8",
+        )
+        .and_then(|v| ctx.int(v, &format!("{key}.max_batch"), 1, 100_000))
+        .map(|n| n as u32);
+    let base = ctx
+        .required(
+            &b.base,
+            &span,
+            &format!("{key}.base"),
+            "the fixed time of a batch, e.g. base = \"2s\"",
+        )
+        .and_then(|v| ctx.duration(v, &format!("{key}.base")));
+    let per_item = ctx
+        .required(
+            &b.per_item,
+            &span,
+            &format!("{key}.per_item"),
+            "the time per request, e.g. per_item = \"500ms\"",
+        )
+        .and_then(|v| ctx.duration(v, &format!("{key}.per_item")));
+    let max_wait = match &b.max_wait {
+        Some(v) => ctx.duration(v, &format!("{key}.max_wait")),
+        None => Some(SimDuration::ZERO),
+    };
+    let (base, per_item) = (base?, per_item?);
+    if base == SimDuration::ZERO && per_item == SimDuration::ZERO {
+        ctx.error(
+            &span,
+            key,
+            "a batch must take time: `base` and `per_item` are both 0",
+        );
+        return None;
+    }
+    Some(BatchingSpec {
+        max_batch: max_batch?,
+        base_s: base.as_secs_f64(),
+        per_item_s: per_item.as_secs_f64(),
+        max_wait: max_wait?,
     })
 }
