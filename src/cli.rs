@@ -25,6 +25,7 @@ Examples:
   surge run scenarios/mmc.toml --set pool.gpu.gpus=12 --replications 10
   surge run scenarios/launch-day.toml --format json --quiet
   surge validate scenarios/*.toml
+  surge sweep scenarios/mmc.toml --grid pool.gpu.gpus=8,9,10,12 --replications 10
 
 Exit codes: 0 ok, 1 an SLO or check failed, 2 bad input, 3 outputs not written.";
 
@@ -44,6 +45,75 @@ pub enum Command {
     /// Reports every problem with file:line:column and the key, and exits
     /// with code 2 if any scenario is invalid.
     Validate(ValidateArgs),
+    /// Run every grid point × replication, in parallel; write sweep.csv.
+    ///
+    /// The grid comes from the scenario's [sweep] table and/or --grid.
+    /// Every point uses the same seed (common random numbers). With
+    /// --shard K/N only every N-th run is done, from the K-th on: run the N
+    /// shards anywhere (Slurm array, Kubernetes indexed Job, CI matrix) and
+    /// join them with `surge merge`.
+    #[command(after_help = "Examples:
+  surge sweep scenarios/mmc.toml --grid pool.gpu.gpus=8,9,10,12 --replications 10
+  surge sweep scenarios/launch-day.toml --grid pool.gpu-image.policy=fifo,priority --jobs 2
+  surge sweep scenarios/mmc.toml --grid pool.gpu.gpus=8,9,10 --shard 2/3 --out shards/2")]
+    Sweep(SweepArgs),
+    /// Merge the output folders of a sharded sweep into one.
+    ///
+    /// The result is byte-identical to running the sweep unsharded.
+    #[command(after_help = "Example:\n  surge merge shards/1 shards/2 shards/3 --out output/mmc")]
+    Merge(MergeArgs),
+}
+
+/// Arguments of `surge sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The scenario file (TOML).
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: PathBuf,
+    /// A swept path and its values, e.g. pool.gpu.gpus=8,9,10 (repeatable;
+    /// replaces the [sweep] list of the same path).
+    #[arg(long, value_name = "PATH=V1,V2,…", value_parser = crate::app::parse_grid_arg)]
+    pub grid: Vec<(String, Vec<String>)>,
+    /// Pair the i-th values of all swept paths instead of taking every combination.
+    #[arg(long)]
+    pub zip: bool,
+    /// Output folder [default: output/NAME/, or output/NAME-shard-K-of-N/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Seed of every random stream (overrides the scenario's `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Replications per point (overrides the scenario's `replications`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub replications: Option<u32>,
+    #[command(flatten)]
+    pub set: SetArgs,
+    /// Worker threads [default: all cores].
+    #[arg(long, short, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Run only shard K of N (1-based), e.g. 2/8.
+    #[arg(long, value_name = "K/N", default_value = "1/1")]
+    pub shard: crate::sweep::Shard,
+    /// Stop before running anything if any point is invalid.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// No progress bar and no final line.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Arguments of `surge merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shard output folders.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Output folder [default: output/NAME/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// No final line.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Arguments of `surge run`.

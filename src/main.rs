@@ -25,6 +25,29 @@ fn main() -> ExitCode {
         Command::Validate(args) => app::validate(&args.scenarios, &args.set.set).map(|text| {
             print!("{text}");
         }),
+        Command::Sweep(args) => {
+            let opts = app::SweepOptions {
+                out: args.out,
+                seed: args.seed,
+                replications: args.replications,
+                overrides: args.set.set,
+                grid: args.grid,
+                zip: args.zip,
+                jobs: args.jobs.map(usize::from),
+                shard: args.shard,
+                fail_fast: args.fail_fast,
+                quiet: args.quiet,
+            };
+            match app::sweep(&args.scenario, &opts) {
+                Ok(0) => Ok(()),
+                Ok(n) => {
+                    eprintln!("error: {n} sweep point(s) were invalid and skipped");
+                    return ExitCode::from(2);
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Command::Merge(args) => app::merge(&args.dirs, args.out.as_deref(), args.quiet),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,6 +9,11 @@ mod text;
 
 pub use stats::{Estimate, estimate};
 pub use tables::{Cell, Table, pools_table, summary_table, timeseries_table};
+
+/// The columns of `summary.csv` and `pools.csv`.
+pub fn tables_columns() -> (&'static [&'static str], &'static [&'static str]) {
+    (&tables::SUMMARY_COLUMNS, &tables::POOLS_COLUMNS)
+}
 pub use text::{format_secs, summary_text};
 
 use std::io::Write;

@@ -33,6 +33,18 @@ pub struct Loaded {
     pub scenario: Scenario,
     /// Problems that do not stop a run (e.g. an unstable pool).
     pub warnings: Vec<Diagnostic>,
+    /// The scenario's `[sweep]` table, if any.
+    pub sweep: Option<SweepSpec>,
+}
+
+/// A `[sweep]` table: the values of each swept path, and how to combine them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepSpec {
+    /// `true` for `mode = "zip"` (the i-th values together), `false` for the
+    /// cartesian product (default).
+    pub zip: bool,
+    /// (dotted path, values as TOML text), in file order.
+    pub axes: Vec<(String, Vec<String>)>,
 }
 
 /// Load and validate the scenario file at `path`, applying `overrides`.

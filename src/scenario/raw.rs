@@ -29,6 +29,7 @@ pub(crate) struct RawScenario {
     pub population: Vec<Spanned<RawPopulation>>,
     #[serde(default)]
     pub slo: Vec<Spanned<RawSlo>>,
+    pub sweep: Option<Spanned<toml::Table>>,
 }
 
 #[derive(Debug, Deserialize)]

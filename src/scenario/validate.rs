@@ -348,9 +348,14 @@ pub(crate) fn load(
     match scenario {
         Some(scenario) if !ctx.has_errors() => {
             warn_unstable(&mut ctx, &raw, &scenario);
+            let sweep = build_sweep(&mut ctx, &raw);
+            if ctx.has_errors() {
+                return Err(fail(ctx));
+            }
             Ok(Loaded {
                 scenario,
                 warnings: ctx.diagnostics,
+                sweep,
             })
         }
         _ => Err(fail(ctx)),
@@ -1135,4 +1140,47 @@ fn warn_unstable(ctx: &mut Ctx<'_>, raw: &RawScenario, scenario: &Scenario) {
             );
         }
     }
+}
+
+/// The `[sweep]` table: `mode = "product" | "zip"` and `"dotted.path" = [values]`.
+fn build_sweep(ctx: &mut Ctx<'_>, raw: &RawScenario) -> Option<super::SweepSpec> {
+    let table = raw.sweep.as_ref()?;
+    let span = table.span();
+    let mut zip = false;
+    let mut axes = Vec::new();
+    for (key, value) in table.get_ref() {
+        if key == "mode" {
+            match value.as_str() {
+                Some("product") => zip = false,
+                Some("zip") => zip = true,
+                _ => ctx.error(
+                    &span,
+                    "sweep.mode",
+                    format!("expected \"product\" or \"zip\", found {}", found(value)),
+                ),
+            }
+            continue;
+        }
+        match value {
+            toml::Value::Array(items) if !items.is_empty() => {
+                axes.push((key.clone(), items.iter().map(|v| v.to_string()).collect()));
+            }
+            other => ctx.error(
+                &span,
+                &format!("sweep.{key}"),
+                format!(
+                    "expected a non-empty array of values, found {}",
+                    found(other)
+                ),
+            ),
+        }
+    }
+    if axes.is_empty() {
+        ctx.error(
+            &span,
+            "sweep",
+            "expected at least one swept path, e.g. \"pool.gpu.gpus\" = [8, 9, 10]",
+        );
+    }
+    Some(super::SweepSpec { zip, axes })
 }

@@ -12,6 +12,9 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod sweep;
+pub use sweep::{SweepOptions, merge, parse_grid_arg, sweep};
+
 /// How `surge run` prints its summary.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Format {
@@ -99,7 +102,10 @@ pub fn run_replications(scenario: &Scenario) -> Vec<RunResult> {
         .collect()
 }
 
-fn with_jobs<T: Send>(jobs: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T, AppError> {
+pub(crate) fn with_jobs<T: Send>(
+    jobs: Option<usize>,
+    f: impl FnOnce() -> T + Send,
+) -> Result<T, AppError> {
     match jobs {
         None => Ok(f()),
         Some(n) => {

@@ -1,0 +1,398 @@
+//! `surge sweep` and `surge merge`.
+
+use super::{AppError, load_all, with_jobs};
+use crate::model::{Scenario, simulate};
+use crate::report::{Table, pools_table, summary_table, write_atomic};
+use crate::scenario::{self, Override};
+use crate::sweep::{Grid, Shard, expand, sweep_table};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Options of `surge sweep`.
+#[derive(Clone, Debug)]
+pub struct SweepOptions {
+    /// Output folder (default `output/NAME/`, or `output/NAME-shard-K-of-N/`).
+    pub out: Option<PathBuf>,
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    /// Overrides the scenario's replications.
+    pub replications: Option<u32>,
+    /// `--set` overrides, applied to every point.
+    pub overrides: Vec<Override>,
+    /// `--grid PATH=v1,v2,…` axes (replace or extend the file's `[sweep]`).
+    pub grid: Vec<(String, Vec<String>)>,
+    /// Pair the i-th values of every axis instead of the product.
+    pub zip: bool,
+    /// Worker threads.
+    pub jobs: Option<usize>,
+    /// Which shard to run.
+    pub shard: Shard,
+    /// Stop before running anything if a point is invalid.
+    pub fail_fast: bool,
+    /// No progress and no final line.
+    pub quiet: bool,
+}
+
+/// Parse `PATH=v1,v2,…` for `--grid`.
+pub fn parse_grid_arg(s: &str) -> Result<(String, Vec<String>), String> {
+    let (path, values) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected PATH=v1,v2,… (e.g. pool.gpu.gpus=8,9,10), found {s:?}"))?;
+    let values: Vec<String> = values.split(',').map(|v| v.trim().to_string()).collect();
+    if path.trim().is_empty() || values.iter().any(String::is_empty) {
+        return Err(format!(
+            "expected PATH=v1,v2,… with no empty value, found {s:?}"
+        ));
+    }
+    Ok((path.trim().to_string(), values))
+}
+
+/// What a shard writes beside its rows, so that `merge` can check and
+/// rebuild the sweep.
+#[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+struct Manifest {
+    scenario: String,
+    /// FNV-1a of the scenario text, the `--set` overrides and the grid.
+    fingerprint: String,
+    shard: u32,
+    shards: u32,
+    params: Vec<String>,
+    points: Vec<Vec<String>>,
+}
+
+fn fnv(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// `surge sweep`. Returns the number of grid points that failed to load.
+pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
+    let base = load_all(&[path.to_path_buf()], &opts.overrides)?.remove(0);
+    let mut axes = base
+        .sweep
+        .as_ref()
+        .map(|s| s.axes.clone())
+        .unwrap_or_default();
+    for (p, v) in &opts.grid {
+        match axes.iter_mut().find(|(q, _)| q == p) {
+            Some(axis) => axis.1 = v.clone(),
+            None => axes.push((p.clone(), v.clone())),
+        }
+    }
+    if axes.is_empty() {
+        return Err(AppError::Input(format!(
+            "error: {}: nothing to sweep: add a [sweep] table or --grid PATH=v1,v2,…",
+            path.display()
+        )));
+    }
+    let zip = opts.zip || base.sweep.as_ref().is_some_and(|s| s.zip);
+    let grid = expand(&axes, zip)
+        .map_err(|e| AppError::Input(format!("error: {}: sweep: {e}", path.display())))?;
+
+    // Load every point; report the invalid ones with their parameters.
+    let mut scenarios: Vec<Option<Scenario>> = Vec::with_capacity(grid.points.len());
+    let mut failures = Vec::new();
+    for i in 0..grid.points.len() {
+        let mut overrides = opts.overrides.clone();
+        overrides.extend(grid.overrides(i));
+        match scenario::load_file(path, &overrides) {
+            Ok(l) => {
+                let mut s = l.scenario;
+                if let Some(seed) = opts.seed {
+                    s.seed = seed;
+                }
+                if let Some(r) = opts.replications {
+                    s.replications = r;
+                }
+                scenarios.push(Some(s));
+            }
+            Err(e) => {
+                failures.push(format!(
+                    "error: point {i} ({}) is invalid:\n{e}",
+                    grid.describe(i)
+                ));
+                scenarios.push(None);
+            }
+        }
+    }
+    for f in &failures {
+        eprintln!("{f}");
+    }
+    if !failures.is_empty() && (opts.fail_fast || failures.len() == grid.points.len()) {
+        return Err(AppError::Input(format!(
+            "error: {} of {} sweep points are invalid; nothing was run",
+            failures.len(),
+            grid.points.len()
+        )));
+    }
+
+    // Work items, numbered point-major; this shard's share.
+    let mut items = Vec::new();
+    let mut number = 0usize;
+    for (point, s) in scenarios.iter().enumerate() {
+        let reps = s.as_ref().map_or(0, |s| s.replications);
+        for rep in 0..reps {
+            if opts.shard.owns(number) {
+                items.push((point, rep));
+            }
+            number += 1;
+        }
+    }
+    let name = base.scenario.name.clone();
+    let out = opts.out.clone().unwrap_or_else(|| {
+        if opts.shard.count == 1 {
+            Path::new("output").join(&name)
+        } else {
+            Path::new("output").join(format!(
+                "{name}-shard-{}-of-{}",
+                opts.shard.index, opts.shard.count
+            ))
+        }
+    });
+
+    let started = Instant::now();
+    let bar = if opts.quiet {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::new(items.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} runs · {per_sec} · ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    };
+    let rows: Vec<(Table, Table)> = with_jobs(opts.jobs, || {
+        items
+            .par_iter()
+            .map(|&(point, rep)| {
+                let s = scenarios[point]
+                    .as_ref()
+                    .expect("items come from valid points");
+                let run = simulate(s, rep);
+                bar.inc(1);
+                let runs = [run];
+                (summary_table(s, point, &runs), pools_table(s, point, &runs))
+            })
+            .collect()
+    })?;
+    bar.finish_and_clear();
+
+    let mut summary = Table::default();
+    let mut pools = Table::default();
+    for (s, p) in rows {
+        summary.columns = s.columns;
+        pools.columns = p.columns;
+        summary.rows.extend(s.rows);
+        pools.rows.extend(p.rows);
+    }
+    if summary.columns.is_empty() {
+        summary.columns = crate::report::tables_columns().0.to_vec();
+        pools.columns = crate::report::tables_columns().1.to_vec();
+    }
+    let summary_bytes = summary.to_csv();
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let overrides: Vec<String> = opts.overrides.iter().map(|o| o.to_string()).collect();
+    let fingerprint = fnv(&format!(
+        "{text}\u{0}{}\u{0}{:?}\u{0}{:?}",
+        overrides.join("\u{1}"),
+        grid,
+        (opts.seed, opts.replications)
+    ));
+    write_sweep(
+        &out,
+        &summary_bytes,
+        &pools.to_csv(),
+        &grid,
+        opts.shard,
+        &name,
+        &fingerprint,
+    )?;
+    if !opts.quiet {
+        eprintln!(
+            "sweep {name}: {} points, {} runs{} in {:.2}s; outputs: {}/",
+            grid.points.len(),
+            items.len(),
+            if opts.shard.count > 1 {
+                format!(" (shard {})", opts.shard)
+            } else {
+                String::new()
+            },
+            started.elapsed().as_secs_f64(),
+            out.display()
+        );
+    }
+    Ok(failures.len())
+}
+
+fn io_error(e: std::io::Error, path: &Path) -> AppError {
+    AppError::Output(format!("error: cannot write {}: {e}", path.display()))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_sweep(
+    out: &Path,
+    summary: &[u8],
+    pools: &[u8],
+    grid: &Grid,
+    shard: Shard,
+    name: &str,
+    fingerprint: &str,
+) -> Result<(), AppError> {
+    std::fs::create_dir_all(out).map_err(|e| io_error(e, out))?;
+    let write = |file: &str, bytes: &[u8]| {
+        let p = out.join(file);
+        write_atomic(&p, bytes).map_err(|e| io_error(e, &p))
+    };
+    write("summary.csv", summary)?;
+    write("pools.csv", pools)?;
+    if shard.count == 1 {
+        let table = sweep_table(summary, grid).map_err(AppError::Output)?;
+        write("sweep.csv", &table)?;
+    } else {
+        let manifest = Manifest {
+            scenario: name.to_string(),
+            fingerprint: fingerprint.to_string(),
+            shard: shard.index,
+            shards: shard.count,
+            params: grid.params.clone(),
+            points: grid.points.clone(),
+        };
+        let json =
+            serde_json::to_vec_pretty(&manifest).map_err(|e| AppError::Output(e.to_string()))?;
+        write("shard.json", &json)?;
+    }
+    Ok(())
+}
+
+/// Rows of a CSV file: header and records (as text).
+fn read_rows(path: &Path) -> Result<(csv::StringRecord, Vec<csv::StringRecord>), AppError> {
+    let bad = |e: String| AppError::Input(format!("error: {}: {e}", path.display()));
+    let mut reader = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
+    let header = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
+    let rows = reader
+        .records()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(e.to_string()))?;
+    Ok((header, rows))
+}
+
+/// `surge merge`: join shard folders into one sweep, identical to an
+/// unsharded run.
+pub fn merge(dirs: &[PathBuf], out: Option<&Path>, quiet: bool) -> Result<(), AppError> {
+    let mut manifests = Vec::new();
+    for d in dirs {
+        let path = d.join("shard.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            AppError::Input(format!("error: {}: cannot read: {e}\n  hint: surge merge takes the folders written by surge sweep --shard K/N", path.display()))
+        })?;
+        let m: Manifest = serde_json::from_str(&text).map_err(|e| {
+            AppError::Input(format!(
+                "error: {}: not a shard manifest: {e}",
+                path.display()
+            ))
+        })?;
+        manifests.push(m);
+    }
+    let first = &manifests[0];
+    for (m, d) in manifests.iter().zip(dirs) {
+        if m.fingerprint != first.fingerprint || m.shards != first.shards {
+            return Err(AppError::Input(format!(
+                "error: {}: shard {}/{} of {:?} does not belong with {}: different scenario, overrides or grid",
+                d.display(),
+                m.shard,
+                m.shards,
+                m.scenario,
+                dirs[0].display()
+            )));
+        }
+    }
+    let mut seen: Vec<u32> = manifests.iter().map(|m| m.shard).collect();
+    seen.sort_unstable();
+    let expected: Vec<u32> = (1..=first.shards).collect();
+    if seen != expected {
+        let missing: Vec<String> = expected
+            .iter()
+            .filter(|k| !seen.contains(k))
+            .map(|k| format!("{k}/{}", first.shards))
+            .collect();
+        return Err(AppError::Input(format!(
+            "error: merge needs each of the {} shards exactly once; missing: {}; given: {:?}",
+            first.shards,
+            if missing.is_empty() {
+                "none (some given twice)".into()
+            } else {
+                missing.join(", ")
+            },
+            seen
+        )));
+    }
+    let grid = Grid {
+        params: first.params.clone(),
+        points: first.points.clone(),
+    };
+    let out = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| Path::new("output").join(&first.scenario));
+    let mut merged = Vec::new();
+    for file in ["summary.csv", "pools.csv"] {
+        let mut header = None;
+        let mut rows = Vec::new();
+        for d in dirs {
+            let (h, r) = read_rows(&d.join(file))?;
+            if header.as_ref().is_some_and(|x| *x != h) {
+                return Err(AppError::Input(format!(
+                    "error: {}: columns differ from the other shards",
+                    d.join(file).display()
+                )));
+            }
+            header = Some(h);
+            rows.extend(r);
+        }
+        let header = header.unwrap_or_default();
+        let key = |r: &csv::StringRecord, name: &str| -> u64 {
+            header
+                .iter()
+                .position(|h| h == name)
+                .and_then(|i| r.get(i))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        // Stable: rows of one run keep their order.
+        rows.sort_by_key(|r| (key(r, "point"), key(r, "replication")));
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(&header)
+            .map_err(|e| AppError::Output(e.to_string()))?;
+        for r in &rows {
+            w.write_record(r)
+                .map_err(|e| AppError::Output(e.to_string()))?;
+        }
+        merged.push(
+            w.into_inner()
+                .map_err(|e| AppError::Output(e.to_string()))?,
+        );
+    }
+    write_sweep(
+        &out,
+        &merged[0],
+        &merged[1],
+        &grid,
+        Shard::ALL,
+        &first.scenario,
+        &first.fingerprint,
+    )?;
+    if !quiet {
+        eprintln!(
+            "merged {} shards of {}: outputs: {}/",
+            dirs.len(),
+            first.scenario,
+            out.display()
+        );
+    }
+    Ok(())
+}
