@@ -60,5 +60,46 @@ fn bench_queue(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_mmc, bench_queue);
+/// The same M/M/8 with a FIFO policy written outside the crate and
+/// plugged in through `Simulation::pool_policy`: the cost of a custom policy.
+fn bench_custom_policy(c: &mut Criterion) {
+    use std::collections::VecDeque;
+    use surge::Simulation;
+    use surge::policy::{PoolView, QueuePolicy, QueuedRequest};
+
+    struct OutsideFifo(VecDeque<QueuedRequest>);
+    impl QueuePolicy for OutsideFifo {
+        fn name(&self) -> &str {
+            "outside-fifo"
+        }
+        fn enqueue(&mut self, r: QueuedRequest, _: &PoolView) {
+            self.0.push_back(r);
+        }
+        fn dequeue(&mut self, _: &PoolView) -> Option<QueuedRequest> {
+            self.0.pop_front()
+        }
+        fn len(&self) -> usize {
+            self.0.len()
+        }
+    }
+
+    let scenario = mmc(8, 0.9, 27_778);
+    let customers = simulate(&scenario, 0).requests;
+    let sim = Simulation::new(&scenario)
+        .pool_policy("gpu", |_| {
+            Box::new(OutsideFifo(VecDeque::new())) as Box<dyn QueuePolicy>
+        })
+        .build()
+        .expect("pool exists");
+    let mut group = c.benchmark_group("mm8_rho0.9_policy");
+    group.throughput(Throughput::Elements(customers));
+    group.sample_size(20);
+    group.bench_function("builtin_fifo", |b| {
+        b.iter(|| black_box(simulate(black_box(&scenario), 0)).events)
+    });
+    group.bench_function("custom_fifo", |b| b.iter(|| black_box(sim.run(0)).events));
+    group.finish();
+}
+
+criterion_group!(benches, bench_mmc, bench_queue, bench_custom_policy);
 criterion_main!(benches);

@@ -47,7 +47,7 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Run every grid point × replication, in parallel; write sweep.csv.
     ///
-    /// The grid comes from the scenario's [sweep] table and/or --grid.
+    /// The grid comes from the scenario's `[sweep]` table and/or --grid.
     /// Every point uses the same seed (common random numbers). With
     /// --shard K/N only every N-th run is done, from the K-th on: run the N
     /// shards anywhere (Slurm array, Kubernetes indexed Job, CI matrix) and
@@ -71,7 +71,7 @@ pub struct SweepArgs {
     #[arg(value_name = "SCENARIO")]
     pub scenario: PathBuf,
     /// A swept path and its values, e.g. pool.gpu.gpus=8,9,10 (repeatable;
-    /// replaces the [sweep] list of the same path).
+    /// replaces the `[sweep]` list of the same path).
     #[arg(long, value_name = "PATH=V1,V2,…", value_parser = crate::app::parse_grid_arg)]
     pub grid: Vec<(String, Vec<String>)>,
     /// Pair the i-th values of all swept paths instead of taking every combination.
@@ -86,6 +86,7 @@ pub struct SweepArgs {
     /// Replications per point (overrides the scenario's `replications`).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub replications: Option<u32>,
+    /// `--set` overrides.
     #[command(flatten)]
     pub set: SetArgs,
     /// Worker threads [default: all cores].
@@ -131,6 +132,7 @@ pub struct RunArgs {
     /// Independent replications (overrides the scenario's `replications`).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub replications: Option<u32>,
+    /// `--set` overrides.
     #[command(flatten)]
     pub set: SetArgs,
     /// Time-series bucket width, e.g. 30s [default: duration / 500, rounded].
@@ -162,6 +164,7 @@ pub struct ValidateArgs {
     /// Scenario files (TOML).
     #[arg(required = true, value_name = "SCENARIO")]
     pub scenarios: Vec<PathBuf>,
+    /// `--set` overrides.
     #[command(flatten)]
     pub set: SetArgs,
 }

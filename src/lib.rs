@@ -26,6 +26,8 @@
 //! assert!(wait > 0.0 && wait < 5.0);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod cli;
 pub mod engine;
@@ -35,5 +37,8 @@ pub mod policy;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+mod simulation;
 pub mod sweep;
 pub mod theory;
+
+pub use simulation::{ReadySimulation, Simulation, SimulationError};

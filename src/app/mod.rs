@@ -73,7 +73,7 @@ pub fn load_all(paths: &[PathBuf], overrides: &[Override]) -> Result<Vec<Loaded>
     let mut loaded = Vec::new();
     let mut errors = Vec::new();
     for path in paths {
-        match scenario::load_file(path, overrides) {
+        match scenario::load_file_checked(path, overrides, &[]) {
             Ok(l) => loaded.push(l),
             Err(e) => errors.push(e.to_string()),
         }

@@ -101,7 +101,7 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
     for i in 0..grid.points.len() {
         let mut overrides = opts.overrides.clone();
         overrides.extend(grid.overrides(i));
-        match scenario::load_file(path, &overrides) {
+        match scenario::load_file_checked(path, &overrides, &[]) {
             Ok(l) => {
                 let mut s = l.scenario;
                 if let Some(seed) = opts.seed {

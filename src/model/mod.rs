@@ -15,7 +15,11 @@ pub use arrivals::{ArrivalSpec, Spread, TraceSpec};
 pub use profile::{Decay, Diurnal, Interpolation, RateProfile, Spike};
 
 pub use dist::{DistError, DurationDist};
-pub use sim::{ClassResult, PoolResult, RunResult, Scope, TimeSeriesRow, simulate};
+pub use sim::{
+    ClassResult, PolicyContext, PolicyFactory, PoolResult, PopulationResult, RunResult, Scope,
+    TimeSeriesRow, simulate,
+};
+pub(crate) use sim::{PolicyOverrides, simulate_with};
 pub use spec::{
     AutoscaleSpec, BatchingSpec, CapacityChange, CapacityStep, ClassSpec, CountDist, FailureSpec,
     LimitSpec, PolicySpec, PoolSpec, PopulationSpec, RetrySpec, ReturnSpec, ScaleTrigger, Scenario,

@@ -308,9 +308,41 @@ struct Batch {
 /// Weight of a new observation in the pool's running mean service time.
 const SERVICE_EWMA_WEIGHT: f64 = 1.0 / 64.0;
 
+/// Builds a custom queue policy for a pool: see [`crate::Simulation::policy`].
+pub type PolicyFactory = dyn Fn(&PolicyContext<'_>) -> Box<dyn QueuePolicy> + Send + Sync;
+
+/// What a policy factory knows when it builds the policy of one pool.
+pub struct PolicyContext<'a> {
+    /// The whole scenario (classes, with their priorities and weights).
+    pub scenario: &'a Scenario,
+    /// Index of the pool in `scenario.pools`.
+    pub pool: usize,
+}
+
+/// Policies supplied from code: by registered name (for `kind = "custom"`)
+/// and by pool name (replacing whatever the scenario says).
+#[derive(Default, Clone)]
+pub(crate) struct PolicyOverrides {
+    pub(crate) by_name: Vec<(String, std::sync::Arc<PolicyFactory>)>,
+    pub(crate) by_pool: Vec<(String, std::sync::Arc<PolicyFactory>)>,
+}
+
 /// Build the queue discipline of a pool.
-fn make_policy(spec: &PolicySpec, sc: &Scenario) -> Box<dyn QueuePolicy> {
-    match spec {
+fn make_policy(pool: usize, sc: &Scenario, custom: &PolicyOverrides) -> Box<dyn QueuePolicy> {
+    let spec = &sc.pools[pool];
+    let ctx = PolicyContext { scenario: sc, pool };
+    if let Some((_, f)) = custom.by_pool.iter().find(|(n, _)| *n == spec.name) {
+        return f(&ctx);
+    }
+    match &spec.policy {
+        PolicySpec::Custom { name } => match custom.by_name.iter().find(|(n, _)| n == name) {
+            Some((_, f)) => f(&ctx),
+            None => panic!(
+                "pool {:?} uses the custom policy {name:?}, which is not registered: \
+                 run the scenario with surge::Simulation and .policy({name:?}, …)",
+                spec.name
+            ),
+        },
         PolicySpec::Fifo => Box::new(Fifo::new()),
         PolicySpec::Priority => Box::new(Priority::new()),
         PolicySpec::Fair => Box::new(Fair::new(sc.classes.iter().map(|c| c.weight).collect())),
@@ -611,8 +643,23 @@ impl ClassResult {
 }
 
 /// Simulate replication `replication` of `scenario` to the end.
+///
+/// # Panics
+///
+/// If a pool uses a custom policy (`kind = "custom"`): those need
+/// [`crate::Simulation`], which registers them and reports a missing one as
+/// an error.
 pub fn simulate(scenario: &Scenario, replication: u32) -> RunResult {
-    let mut sim = Sim::new(scenario, replication);
+    simulate_with(scenario, replication, &PolicyOverrides::default())
+}
+
+/// Simulate with policies supplied from code.
+pub(crate) fn simulate_with(
+    scenario: &Scenario,
+    replication: u32,
+    custom: &PolicyOverrides,
+) -> RunResult {
+    let mut sim = Sim::new(scenario, replication, custom);
     sim.run();
     sim.finish()
 }
@@ -666,7 +713,7 @@ fn sample_count(d: &CountDist, rng: &mut SimRng) -> u32 {
 }
 
 impl<'a> Sim<'a> {
-    fn new(sc: &'a Scenario, replication: u32) -> Self {
+    fn new(sc: &'a Scenario, replication: u32, custom: &PolicyOverrides) -> Self {
         let warmup = SimTime(sc.warmup.0);
         let arrivals_end = SimTime(sc.duration.0);
         let s = |name: String| stream(sc.seed, replication, &name);
@@ -756,7 +803,7 @@ impl<'a> Sim<'a> {
                 },
                 deferred: 0,
                 shed: 0,
-                policy: make_policy(&p.policy, sc),
+                policy: make_policy(i, sc, custom),
                 queue: Level::new(0, warmup, arrivals_end),
                 busy_level: Level::new(0, warmup, arrivals_end),
                 online: Level::new(u64::from(p.gpus), warmup, arrivals_end),

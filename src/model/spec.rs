@@ -167,6 +167,12 @@ pub enum PolicySpec {
         /// Indices of the classes that may be shed (all if `None`).
         classes: Option<Vec<usize>>,
     },
+    /// A policy registered from code under this name
+    /// (see [`crate::Simulation::policy`]).
+    Custom {
+        /// The registered name.
+        name: String,
+    },
 }
 
 impl PolicySpec {
@@ -178,6 +184,7 @@ impl PolicySpec {
             PolicySpec::Fair => "fair",
             PolicySpec::Deferral { .. } => "deferral",
             PolicySpec::Shed { .. } => "shed",
+            PolicySpec::Custom { .. } => "custom",
         }
     }
 }

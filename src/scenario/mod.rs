@@ -47,10 +47,34 @@ pub struct SweepSpec {
     pub axes: Vec<(String, Vec<String>)>,
 }
 
+/// Like [`load_file`], but a custom policy (`kind = "custom"`) must be one
+/// of `custom_policies`: the command line passes none, so a scenario that
+/// names one gets a located error instead of failing at run time.
+pub fn load_file_checked(
+    path: &Path,
+    overrides: &[Override],
+    custom_policies: &[&str],
+) -> Result<Loaded, LoadError> {
+    read_and(path, |text, origin, base, name| {
+        validate::load(text, origin, base, name, overrides, Some(custom_policies))
+    })
+}
+
 /// Load and validate the scenario file at `path`, applying `overrides`.
 /// Relative file references (empirical distributions) resolve against the
 /// scenario file's folder.
 pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Loaded, LoadError> {
+    read_and(path, |text, origin, base, name| {
+        validate::load(text, origin, base, name, overrides, None)
+    })
+}
+
+/// Read the file at `path` and hand its text, name in messages, folder and
+/// default scenario name to `load`.
+fn read_and(
+    path: &Path,
+    load: impl FnOnce(&str, &str, &Path, &str) -> Result<Loaded, LoadError>,
+) -> Result<Loaded, LoadError> {
     let origin = path.display().to_string();
     let file_error = |message: String| LoadError {
         diagnostics: vec![Diagnostic {
@@ -75,7 +99,7 @@ pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Loaded, LoadErro
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "scenario".into());
-    load_str(&text, &origin, base, &default_name, overrides)
+    load(&text, &origin, base, &default_name)
 }
 
 /// Load and validate a scenario from `text`. `origin` names it in messages,
@@ -88,5 +112,5 @@ pub fn load_str(
     default_name: &str,
     overrides: &[Override],
 ) -> Result<Loaded, LoadError> {
-    validate::load(text, origin, base_dir, default_name, overrides)
+    validate::load(text, origin, base_dir, default_name, overrides, None)
 }

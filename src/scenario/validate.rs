@@ -47,6 +47,8 @@ pub(crate) const SLO_METRICS: [&str; 20] = [
 ];
 
 pub(super) struct Ctx<'a> {
+    /// Names of custom policies that may be used; `None` accepts any.
+    pub(super) custom_policies: Option<&'a [&'a str]>,
     origin: &'a str,
     text: &'a str,
     overrides: &'a [Override],
@@ -288,8 +290,10 @@ pub(crate) fn load(
     base_dir: &Path,
     default_name: &str,
     overrides: &[Override],
+    custom_policies: Option<&[&str]>,
 ) -> Result<Loaded, LoadError> {
     let mut ctx = Ctx {
+        custom_policies,
         origin,
         text,
         overrides,

@@ -1013,8 +1013,7 @@ pub(super) fn build_limit(
     })
 }
 
-const POLICIES: &str =
-    "\"fifo\", \"priority\", \"fair\", { kind = \"deferral\", … }, { kind = \"shed\", … }";
+const POLICIES: &str = "\"fifo\", \"priority\", \"fair\", { kind = \"deferral\", … }, { kind = \"shed\", … }, { kind = \"custom\", name = … }";
 
 /// `policy = "fifo"`, or a table `{ kind = "shed", max_queue = 100 }`. The
 /// classes of a `shed` policy are resolved by [`resolve_shed_classes`].
@@ -1044,6 +1043,7 @@ pub(super) fn build_policy(ctx: &mut Ctx<'_>, v: &Val, key: &str) -> Option<Poli
     };
     let allowed: &[&str] = match kind.as_str() {
         "fifo" | "priority" | "fair" => &["kind"],
+        "custom" => &["kind", "name"],
         "deferral" => &["kind", "threshold", "reserved"],
         "shed" => &["kind", "max_queue", "max_wait", "classes"],
         other => {
@@ -1073,6 +1073,34 @@ pub(super) fn build_policy(ctx: &mut Ctx<'_>, v: &Val, key: &str) -> Option<Poli
     let val = |name: &str| t.get(name).map(|x| Spanned::new(span.clone(), x.clone()));
     match kind.as_str() {
         "fifo" => Some(PolicySpec::Fifo),
+        "custom" => {
+            let name = match val("name") {
+                Some(v) => ctx.string(&v, &format!("{key}.name"))?,
+                None => {
+                    ctx.error(
+                        &span,
+                        &format!("{key}.name"),
+                        "missing: expected the name the policy is registered under",
+                    );
+                    return None;
+                }
+            };
+            if let Some(known) = ctx.custom_policies
+                && !known.contains(&name.as_str())
+            {
+                ctx.error_hint(
+                    &span,
+                    &format!("{key}.name"),
+                    format!(
+                        "custom policy {name:?} is not registered; registered: {}",
+                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    ),
+                    "custom policies are registered from Rust with surge::Simulation::policy; the surge command has none",
+                );
+                return None;
+            }
+            Some(PolicySpec::Custom { name })
+        }
         "priority" => Some(PolicySpec::Priority),
         "fair" => Some(PolicySpec::Fair),
         "deferral" => {
