@@ -84,17 +84,27 @@ impl<E> EventQueue<E> {
             self.heap.push(entry);
             self.sift_up(self.heap.len() - 1);
         } else {
-            self.far.entry(at.0 >> SLOT_SHIFT).or_default().push(entry);
-            self.far_len += 1;
+            self.schedule_far(at, entry);
         }
     }
 
+    #[inline(never)]
+    fn schedule_far(&mut self, at: SimTime, entry: Entry<E>) {
+        self.far.entry(at.0 >> SLOT_SHIFT).or_default().push(entry);
+        self.far_len += 1;
+    }
+
     /// If the heap is empty, pour the earliest far slot into it.
-    #[inline]
+    #[inline(always)]
     fn refill(&mut self) {
-        if !self.heap.is_empty() {
-            return;
+        if self.heap.is_empty() && self.far_len > 0 {
+            self.pour_next_slot();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn pour_next_slot(&mut self) {
         let Some((slot, entries)) = self.far.pop_first() else {
             return;
         };
