@@ -9,6 +9,13 @@
 //!     RunResult… ──report::{summary_table, pools_table, timeseries_table}──▶ CSV / JSON
 //! ```
 //!
+//! The library API: [`scenario`] loads and validates files, [`model`] holds
+//! the scenario types and results, [`Simulation`] runs them (with custom
+//! policies implementing [`policy::QueuePolicy`]), [`report`] turns results
+//! into tables, [`sweep`] expands grids, and [`theory`] has the queueing
+//! formulas the tests check against. `app` and `cli` are the binary's
+//! plumbing (hidden from the docs).
+//!
 //! Dependencies point one way: `cli → app → {scenario, report} → {model,
 //! policy, metrics} → engine`. The [`engine`] orders events and knows
 //! nothing of GPUs; the [`model`] plays requests through pools; [`metrics`]
@@ -28,7 +35,9 @@
 
 #![warn(missing_docs)]
 
+#[doc(hidden)]
 pub mod app;
+#[doc(hidden)]
 pub mod cli;
 pub mod engine;
 pub mod metrics;
