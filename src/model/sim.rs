@@ -1401,6 +1401,7 @@ impl<'a> Sim<'a> {
     }
 
     /// Completion statistics of request `id` (latency, SLO, buckets).
+    #[inline]
     fn record_completion(&mut self, pool: usize, id: u32, now: SimTime) {
         let request = self.requests[id as usize];
         let latency = now - request.first_arrival;
@@ -1423,25 +1424,9 @@ impl<'a> Sim<'a> {
     }
 
     fn service_completed(&mut self, pool: usize, id: u32, now: SimTime) {
+        self.record_completion(pool, id, now);
         let request = self.requests[id as usize];
-        let latency = now - request.first_arrival;
-        let class = request.class as usize;
-        let target = self.scenario.classes[class].latency_target;
-        let c = &mut self.classes[class];
-        if request.first_arrival >= self.warmup {
-            c.stats.completed += 1;
-            c.stats.latency.record(latency);
-            if request.deferred {
-                c.stats.deferred_latency.record(latency);
-            }
-            if target.is_some_and(|t| latency <= t) {
-                c.stats.slo_met += 1;
-            }
-        }
-        c.bucket.completions += 1;
-        c.bucket.latency.record(latency);
         let p = &mut self.pools[pool];
-        p.bucket.completions += 1;
         p.leave_service(&mut self.requests, id);
         if request.deferred {
             p.busy_deferred -= 1;
