@@ -26,6 +26,8 @@ Examples:
   surge run scenarios/launch-day.toml --format json --quiet
   surge validate scenarios/*.toml
   surge sweep scenarios/mmc.toml --grid pool.gpu.gpus=8,9,10,12 --replications 10
+  surge plan scenarios/mmc.toml --vary pool.gpu.gpus --slo jobs:wait_mean<=100ms --replications 5
+  surge check scenarios/*.toml --junit slo-report.xml
 
 Exit codes: 0 ok, 1 an SLO or check failed, 2 bad input, 3 outputs not written.";
 
@@ -57,6 +59,31 @@ pub enum Command {
   surge sweep scenarios/launch-day.toml --grid pool.gpu-image.policy=fifo,priority --jobs 2
   surge sweep scenarios/mmc.toml --grid pool.gpu.gpus=8,9,10 --shard 2/3 --out shards/2")]
     Sweep(SweepArgs),
+    /// Evaluate each scenario's `[[slo]]` entries: exit 1 if any is violated.
+    ///
+    /// With replications, a bound fails when its whole 95% confidence
+    /// interval is beyond it, and is flagged uncertain when the interval
+    /// straddles it. --baseline DIR also flags regressions against a
+    /// previous run's summary.csv (Welch t-test at 5%, and a change beyond
+    /// --tolerance).
+    #[command(after_help = "Examples:
+  surge check scenarios/*.toml --junit slo-report.xml
+  surge check scenarios/shared-pool.toml --replications 5 --baseline output/main-branch/")]
+    Check(CheckArgs),
+    /// Compare two scenarios (or two --a/--b variants of one) on common
+    /// random numbers: paired differences per class and metric, with 95% CIs.
+    #[command(after_help = "Examples:
+  surge compare scenarios/shared-pool.toml --a pool.gpu.policy=fifo --b pool.gpu.policy=priority --replications 10
+  surge compare old.toml new.toml --replications 10")]
+    Compare(CompareArgs),
+    /// Find the least value of an integer path (e.g. GPUs) that meets the SLOs.
+    ///
+    /// Probes with replications, bracketing by doubling and then bisecting
+    /// (it assumes more of PATH never hurts; --maximize for the greatest
+    /// value that still meets them, e.g. the largest load a pool survives).
+    #[command(after_help = "Example:
+  surge plan scenarios/mmc.toml --vary pool.gpu.gpus --slo jobs:wait_mean<=100ms --replications 5")]
+    Plan(PlanArgs),
     /// Merge the output folders of a sharded sweep into one.
     ///
     /// The result is byte-identical to running the sweep unsharded.
@@ -193,5 +220,116 @@ fn parse_duration_arg(s: &str) -> Result<SimDuration, String> {
         _ => Err(format!(
             "expected a duration > 0 with a unit, like 30s or 5m, found {s:?}"
         )),
+    }
+}
+
+/// Flags shared by check, compare and plan.
+#[derive(Debug, Args)]
+pub struct CommonRunArgs {
+    /// Output folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Seed of every random stream.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Independent replications.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub replications: Option<u32>,
+    /// `--set` overrides.
+    #[command(flatten)]
+    pub set: SetArgs,
+    /// Worker threads [default: all cores].
+    #[arg(long, short, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// JSON on stdout, for scripts.
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+    /// Print no table.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Arguments of `surge check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Scenario files (TOML).
+    #[arg(required = true, value_name = "SCENARIO")]
+    pub scenarios: Vec<PathBuf>,
+    /// Write JUnit XML (one test case per SLO) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// A previous run's output folder to compare with.
+    #[arg(long, value_name = "DIR")]
+    pub baseline: Option<PathBuf>,
+    /// Relative change that is never a regression.
+    #[arg(long, default_value_t = 0.05)]
+    pub tolerance: f64,
+    /// Shared flags.
+    #[command(flatten)]
+    pub common: CommonRunArgs,
+}
+
+/// Arguments of `surge compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Scenario A.
+    #[arg(value_name = "A")]
+    pub a: PathBuf,
+    /// Scenario B [default: A again, with the --b overrides].
+    #[arg(value_name = "B")]
+    pub b: Option<PathBuf>,
+    /// Overrides for A only.
+    #[arg(long = "a", value_name = "PATH=VALUE")]
+    pub set_a: Vec<Override>,
+    /// Overrides for B only.
+    #[arg(long = "b", value_name = "PATH=VALUE")]
+    pub set_b: Vec<Override>,
+    /// Shared flags.
+    #[command(flatten)]
+    pub common: CommonRunArgs,
+}
+
+/// Arguments of `surge plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The scenario file (TOML).
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: PathBuf,
+    /// The integer path to vary, e.g. pool.gpu.gpus.
+    #[arg(long, value_name = "PATH")]
+    pub vary: String,
+    /// An SLO, CLASS:METRIC<=VALUE or >=, e.g. jobs:wait_mean<=500ms
+    /// (repeatable; added to the scenario's `[[slo]]` entries).
+    #[arg(long, value_name = "SLO", value_parser = crate::app::parse_slo_arg)]
+    pub slo: Vec<(String, String, Option<f64>, Option<f64>)>,
+    /// Find the greatest value that meets the SLOs.
+    #[arg(long)]
+    pub maximize: bool,
+    /// Least value to try.
+    #[arg(long, default_value_t = 1)]
+    pub min: u64,
+    /// Greatest value to try.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub max: u64,
+    /// Shared flags.
+    #[command(flatten)]
+    pub common: CommonRunArgs,
+}
+
+impl CommonRunArgs {
+    /// As check options.
+    pub fn options(self) -> crate::app::CheckOptions {
+        crate::app::CheckOptions {
+            out: self.out,
+            seed: self.seed,
+            replications: self.replications,
+            overrides: self.set.set,
+            junit: None,
+            json: matches!(self.format, FormatArg::Json),
+            baseline: None,
+            tolerance: 0.05,
+            jobs: self.jobs.map(usize::from),
+            quiet: self.quiet,
+        }
     }
 }

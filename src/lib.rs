@@ -47,6 +47,7 @@ pub mod report;
 pub mod rng;
 pub mod scenario;
 mod simulation;
+pub mod slo;
 pub mod sweep;
 pub mod theory;
 

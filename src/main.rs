@@ -48,6 +48,42 @@ fn main() -> ExitCode {
             }
         }
         Command::Merge(args) => app::merge(&args.dirs, args.out.as_deref(), args.quiet),
+        Command::Check(args) => {
+            let mut opts = args.common.options();
+            opts.junit = args.junit;
+            opts.baseline = args.baseline;
+            opts.tolerance = args.tolerance;
+            match app::check(&args.scenarios, &opts) {
+                Ok(true) => Ok(()),
+                Ok(false) => return ExitCode::from(1),
+                Err(e) => Err(e),
+            }
+        }
+        Command::Compare(args) => {
+            let b = args.b.clone().unwrap_or_else(|| args.a.clone());
+            app::compare(
+                &args.a,
+                &b,
+                &args.set_a,
+                &args.set_b,
+                &args.common.options(),
+            )
+        }
+        Command::Plan(args) => {
+            let opts = app::PlanOptions {
+                vary: args.vary,
+                slos: args.slo,
+                maximize: args.maximize,
+                min: args.min,
+                max: args.max,
+                common: args.common.options(),
+            };
+            match app::plan(&args.scenario, &opts) {
+                Ok(Some(_)) => Ok(()),
+                Ok(None) => return ExitCode::from(1),
+                Err(e) => Err(e),
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

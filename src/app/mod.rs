@@ -12,7 +12,11 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod check;
 mod sweep;
+pub use check::{
+    CheckOptions, PairedRow, PlanOptions, check, compare, paired_rows, parse_slo_arg, plan,
+};
 pub use sweep::{SweepOptions, merge, parse_grid_arg, sweep};
 
 /// How `surge run` prints its summary.

@@ -21,31 +21,6 @@ const MAX_REPLICATIONS: i64 = 100_000;
 /// Most time-series buckets of one run (memory: rows × scopes).
 const MAX_BUCKETS: f64 = 200_000.0;
 
-/// Metrics an `[[slo]]` may bound: the columns of `summary.csv` (without
-/// the `_s` unit suffix, which is also accepted) and outcome fractions.
-pub(crate) const SLO_METRICS: [&str; 20] = [
-    "arrivals",
-    "completed",
-    "rejected",
-    "abandoned",
-    "failed",
-    "in_system",
-    "throughput_per_s",
-    "wait_mean",
-    "wait_p50",
-    "wait_p95",
-    "wait_p99",
-    "latency_mean",
-    "latency_p50",
-    "latency_p95",
-    "latency_p99",
-    "latency_p999",
-    "slo_attainment",
-    "rejected_fraction",
-    "abandoned_fraction",
-    "failed_fraction",
-];
-
 pub(super) struct Ctx<'a> {
     /// Names of custom policies that may be used; `None` accepts any.
     pub(super) custom_policies: Option<&'a [&'a str]>,
@@ -1082,13 +1057,16 @@ fn build_slo(
         .and_then(|v| {
             let m = ctx.string(v, &format!("{key}.metric"))?;
             let base = m.strip_suffix("_s").unwrap_or(&m);
-            if SLO_METRICS.contains(&base) {
+            if crate::slo::is_known(&m) {
                 Some(base.to_string())
             } else {
                 ctx.error(
                     &v.span(),
                     &format!("{key}.metric"),
-                    format!("unknown metric {m:?}; known: {}", SLO_METRICS.join(", ")),
+                    format!(
+                        "unknown metric {m:?}; known: {}",
+                        crate::slo::METRICS.join(", ")
+                    ),
                 );
                 None
             }
@@ -1096,8 +1074,12 @@ fn build_slo(
     let is_time = metric
         .as_deref()
         .is_some_and(|m| m.starts_with("wait_") || m.starts_with("latency_"));
+    let known_metric = metric.is_some();
     let bound = |ctx: &mut Ctx<'_>, v: &Option<Val>, name: &str| -> Option<Option<f64>> {
         let Some(v) = v else { return Some(None) };
+        if !known_metric {
+            return Some(None); // the metric's error says it all
+        }
         let k = format!("{key}.{name}");
         let x = if is_time {
             ctx.duration(v, &k).map(|d| d.as_secs_f64())

@@ -1,0 +1,740 @@
+//! `surge check` (SLO gate for CI), `surge compare` (paired differences on
+//! common random numbers) and `surge plan` (least capacity meeting SLOs).
+
+use super::{AppError, load_all, run_replications, with_jobs, write_run_outputs};
+use crate::model::{RunResult, Scenario};
+use crate::report::{Estimate, estimate, format_secs, write_atomic};
+use crate::scenario::{self, Override};
+use crate::slo::{self, Verdict};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Options of `surge check`.
+#[derive(Clone, Debug, Default)]
+pub struct CheckOptions {
+    /// Output folder for the runs (default `output/NAME/`).
+    pub out: Option<PathBuf>,
+    /// Overrides the seed.
+    pub seed: Option<u64>,
+    /// Overrides the replications.
+    pub replications: Option<u32>,
+    /// `--set` overrides.
+    pub overrides: Vec<Override>,
+    /// Write JUnit XML here.
+    pub junit: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    pub json: bool,
+    /// Compare with the outputs of a previous run.
+    pub baseline: Option<PathBuf>,
+    /// Relative change below which a difference is never a regression.
+    pub tolerance: f64,
+    /// Worker threads.
+    pub jobs: Option<usize>,
+    /// No table.
+    pub quiet: bool,
+}
+
+/// One evaluated check.
+#[derive(Clone, Debug, serde::Serialize)]
+struct Outcome {
+    scenario: String,
+    name: String,
+    class: String,
+    metric: String,
+    value: Option<f64>,
+    ci_low: Option<f64>,
+    ci_high: Option<f64>,
+    n: usize,
+    verdict: &'static str,
+    detail: String,
+}
+
+fn show(metric: &str, x: f64) -> String {
+    let m = metric.strip_suffix("_s").unwrap_or(metric);
+    if m.starts_with("wait_") || m.starts_with("latency_") {
+        format_secs(x)
+    } else {
+        format!("{x:.4}")
+    }
+}
+
+fn outcome(
+    scenario: &str,
+    name: String,
+    class: &str,
+    metric: &str,
+    e: Option<Estimate>,
+    verdict: Verdict,
+    detail: String,
+) -> Outcome {
+    Outcome {
+        scenario: scenario.to_string(),
+        name,
+        class: class.to_string(),
+        metric: metric.to_string(),
+        value: e.map(|e| e.mean),
+        ci_low: e.and_then(|e| e.low()),
+        ci_high: e.and_then(|e| e.high()),
+        n: e.map_or(0, |e| e.n),
+        verdict: verdict.label(),
+        detail,
+    }
+}
+
+/// Per-replication values of `metric` for `class` in a `summary.csv`.
+fn baseline_values(path: &Path, class: &str, metric: &str) -> Result<Vec<f64>, AppError> {
+    let bad = |e: String| AppError::Input(format!("error: {}: {e}", path.display()));
+    let mut reader = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
+    let headers = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
+    let find = |name: &str| headers.iter().position(|h| h == name);
+    let m = metric.strip_suffix("_s").unwrap_or(metric);
+    let direct = find(m).or_else(|| find(&format!("{m}_s")));
+    let fraction = m.strip_suffix("_fraction").and_then(find);
+    let (c_class, c_arrivals) = (
+        find("class").ok_or_else(|| bad("no column class".into()))?,
+        find("arrivals").ok_or_else(|| bad("no column arrivals".into()))?,
+    );
+    let mut values = Vec::new();
+    for record in reader.records() {
+        let r = record.map_err(|e| bad(e.to_string()))?;
+        if &r[c_class] != class {
+            continue;
+        }
+        let v = match (direct, fraction) {
+            (Some(c), _) => r[c].parse::<f64>().ok(),
+            (None, Some(c)) => {
+                let a: f64 = r[c_arrivals].parse().unwrap_or(0.0);
+                r[c].parse::<f64>().ok().filter(|_| a > 0.0).map(|n| n / a)
+            }
+            _ => None,
+        };
+        values.extend(v);
+    }
+    Ok(values)
+}
+
+/// `surge check`: evaluate every `[[slo]]`; `Ok(false)` if any failed.
+pub fn check(paths: &[PathBuf], opts: &CheckOptions) -> Result<bool, AppError> {
+    let mut loaded = load_all(paths, &opts.overrides)?;
+    let mut outcomes = Vec::new();
+    let many = loaded.len() > 1;
+    for l in &mut loaded {
+        let s = &mut l.scenario;
+        if let Some(seed) = opts.seed {
+            s.seed = seed;
+        }
+        if let Some(r) = opts.replications {
+            s.replications = r;
+        }
+        let s = &l.scenario;
+        if s.slos.is_empty() && opts.baseline.is_none() {
+            eprintln!("warning: {}: no [[slo]] entries: nothing to check", s.name);
+        }
+        let runs = with_jobs(opts.jobs, || run_replications(s))?;
+        let out = match (&opts.out, many) {
+            (Some(o), false) => o.clone(),
+            (Some(o), true) => o.join(&s.name),
+            (None, _) => Path::new("output").join(&s.name),
+        };
+        write_run_outputs(&out, s, &runs)?;
+        for slo_spec in &s.slos {
+            let e = slo::estimate_metric(&runs, &slo_spec.class, &slo_spec.metric);
+            let verdict = slo::judge(e, slo_spec.max, slo_spec.min);
+            let mut bound = Vec::new();
+            if let Some(m) = slo_spec.min {
+                bound.push(format!("≥ {}", show(&slo_spec.metric, m)));
+            }
+            if let Some(m) = slo_spec.max {
+                bound.push(format!("≤ {}", show(&slo_spec.metric, m)));
+            }
+            let name = format!(
+                "{} {} {}",
+                slo_spec.class,
+                slo_spec.metric,
+                bound.join(" and ")
+            );
+            outcomes.push(outcome(
+                &s.name,
+                name,
+                &slo_spec.class,
+                &slo_spec.metric,
+                e,
+                verdict,
+                String::new(),
+            ));
+        }
+        if let Some(base) = &opts.baseline {
+            let file = [
+                base.join(&s.name).join("summary.csv"),
+                base.join("summary.csv"),
+            ]
+            .into_iter()
+            .find(|p| p.exists())
+            .ok_or_else(|| {
+                AppError::Input(format!(
+                    "error: --baseline {}: no summary.csv there",
+                    base.display()
+                ))
+            })?;
+            let mut metrics: Vec<(String, String)> = s
+                .slos
+                .iter()
+                .map(|x| (x.class.clone(), x.metric.clone()))
+                .collect();
+            for c in s
+                .classes
+                .iter()
+                .map(|c| c.name.clone())
+                .chain(["all".to_string()])
+            {
+                metrics.push((c, "latency_p99".into()));
+            }
+            metrics.dedup();
+            for (class, metric) in metrics {
+                let before = baseline_values(&file, &class, &metric)?;
+                let now: Vec<f64> = runs
+                    .iter()
+                    .filter_map(|r| slo::class(r, &class).and_then(|c| slo::metric(c, &metric)))
+                    .collect();
+                let (Some(eb), Some(en)) = (estimate(&before), estimate(&now)) else {
+                    continue;
+                };
+                let worse_is_up = slo::higher_is_worse(&metric);
+                let change = if eb.mean != 0.0 {
+                    (en.mean - eb.mean) / eb.mean.abs()
+                } else {
+                    0.0
+                };
+                let worse = if worse_is_up {
+                    change > opts.tolerance
+                } else {
+                    -change > opts.tolerance
+                };
+                let p = if worse_is_up {
+                    slo::welch_p_greater(&before, &now)
+                } else {
+                    slo::welch_p_greater(&now, &before)
+                };
+                let significant = p.is_none_or(|p| p < 0.05);
+                let verdict = if worse && significant {
+                    Verdict::Fail
+                } else {
+                    Verdict::Pass
+                };
+                let detail = format!(
+                    "baseline {} → {} ({:+.1}%{})",
+                    show(&metric, eb.mean),
+                    show(&metric, en.mean),
+                    change * 100.0,
+                    p.map_or(", no noise estimate: n < 2".to_string(), |p| format!(
+                        ", Welch p = {p:.3}"
+                    ))
+                );
+                outcomes.push(outcome(
+                    &s.name,
+                    format!("regression: {class} {metric}"),
+                    &class,
+                    &metric,
+                    Some(en),
+                    verdict,
+                    detail,
+                ));
+            }
+        }
+    }
+    let failed = outcomes.iter().any(|o| o.verdict == "FAIL");
+    if opts.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&outcomes).unwrap_or_default()
+        );
+    } else if !opts.quiet {
+        print!("{}", check_table(&outcomes));
+    }
+    if let Some(path) = &opts.junit {
+        write_atomic(path, junit(&outcomes).as_bytes()).map_err(|e| {
+            AppError::Output(format!("error: cannot write {}: {e}", path.display()))
+        })?;
+    }
+    Ok(!failed)
+}
+
+fn check_table(outcomes: &[Outcome]) -> String {
+    let mut out = String::new();
+    for o in outcomes {
+        let value = match (o.value, o.ci_low, o.ci_high) {
+            (Some(v), Some(lo), Some(hi)) => format!(
+                "{} [{}, {}]",
+                show(&o.metric, v),
+                show(&o.metric, lo),
+                show(&o.metric, hi)
+            ),
+            (Some(v), _, _) => show(&o.metric, v),
+            _ => "no value".into(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<5} {}: {}  {}{}",
+            o.verdict,
+            o.scenario,
+            o.name,
+            value,
+            if o.detail.is_empty() {
+                String::new()
+            } else {
+                format!("  {}", o.detail)
+            }
+        );
+    }
+    let failed = outcomes.iter().filter(|o| o.verdict == "FAIL").count();
+    let warned = outcomes.iter().filter(|o| o.verdict == "warn").count();
+    let _ = writeln!(
+        out,
+        "{} checks: {} passed, {} failed, {} uncertain (95% CI straddles the bound)",
+        outcomes.len(),
+        outcomes.len() - failed - warned,
+        failed,
+        warned
+    );
+    out
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// JUnit XML: a test suite per scenario, a test case per check.
+fn junit(outcomes: &[Outcome]) -> String {
+    let mut suites: Vec<&str> = Vec::new();
+    for o in outcomes {
+        if !suites.contains(&o.scenario.as_str()) {
+            suites.push(&o.scenario);
+        }
+    }
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"surge check\">\n",
+    );
+    for suite in suites {
+        let cases: Vec<&Outcome> = outcomes.iter().filter(|o| o.scenario == suite).collect();
+        let failures = cases.iter().filter(|o| o.verdict == "FAIL").count();
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\">",
+            xml(suite),
+            cases.len()
+        );
+        for o in cases {
+            let value = o.value.map_or("no value".into(), |v| show(&o.metric, v));
+            let _ = write!(
+                out,
+                "    <testcase classname=\"{}\" name=\"{}\"",
+                xml(suite),
+                xml(&o.name)
+            );
+            match o.verdict {
+                "FAIL" => {
+                    let _ = writeln!(
+                        out,
+                        ">\n      <failure message=\"{}\">value {}{}</failure>\n    </testcase>",
+                        xml(&format!("{} violated", o.name)),
+                        xml(&value),
+                        xml(&o.detail)
+                    );
+                }
+                "warn" => {
+                    let _ = writeln!(
+                        out,
+                        ">\n      <system-out>uncertain: the 95% CI of {} straddles the bound</system-out>\n    </testcase>",
+                        xml(&value)
+                    );
+                }
+                _ => {
+                    let _ = writeln!(out, "/>");
+                }
+            }
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+/// `surge compare`: scenario A vs B (or one scenario with two sets of
+/// overrides), replication by replication on common random numbers.
+pub fn compare(
+    a: &Path,
+    b: &Path,
+    set_a: &[Override],
+    set_b: &[Override],
+    opts: &CheckOptions,
+) -> Result<(), AppError> {
+    let load = |p: &Path, extra: &[Override]| -> Result<Scenario, AppError> {
+        let mut ov = opts.overrides.clone();
+        ov.extend_from_slice(extra);
+        let mut s = load_all(&[p.to_path_buf()], &ov)?.remove(0).scenario;
+        if let Some(seed) = opts.seed {
+            s.seed = seed;
+        }
+        if let Some(r) = opts.replications {
+            s.replications = r;
+        }
+        Ok(s)
+    };
+    let (sa, sb) = (load(a, set_a)?, load(b, set_b)?);
+    if sa.seed != sb.seed || sa.replications != sb.replications {
+        return Err(AppError::Input("error: compare needs the same seed and replications on both sides (common random numbers)".into()));
+    }
+    if sa.replications < 2 {
+        return Err(AppError::Input("error: compare needs at least 2 replications for a confidence interval: use --replications".into()));
+    }
+    let (ra, rb) = with_jobs(opts.jobs, || (run_replications(&sa), run_replications(&sb)))?;
+    let rows = paired_rows(&ra, &rb);
+    if opts.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    println!(
+        "B − A, paired by replication (n = {}), 95% CI; * = significant",
+        sa.replications
+    );
+    println!(
+        "{:<12} {:<16} {:>12} {:>12} {:>26}",
+        "class", "metric", "A", "B", "B − A [95% CI]"
+    );
+    for r in rows {
+        println!(
+            "{:<12} {:<16} {:>12} {:>12} {:>26}{}",
+            r.class,
+            r.metric,
+            show(&r.metric, r.a),
+            show(&r.metric, r.b),
+            format!(
+                "{} [{}, {}]",
+                show(&r.metric, r.diff),
+                show(&r.metric, r.ci_low),
+                show(&r.metric, r.ci_high)
+            ),
+            if r.significant { " *" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+/// One paired comparison.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PairedRow {
+    /// Class (or `all`).
+    pub class: String,
+    /// Metric.
+    pub metric: String,
+    /// Mean under A.
+    pub a: f64,
+    /// Mean under B.
+    pub b: f64,
+    /// Mean of the paired differences B − A.
+    pub diff: f64,
+    /// 95% CI of the mean difference.
+    pub ci_low: f64,
+    /// 95% CI of the mean difference.
+    pub ci_high: f64,
+    /// Whether the CI excludes 0.
+    pub significant: bool,
+}
+
+/// The metrics `compare` reports.
+pub const COMPARE_METRICS: [&str; 6] = [
+    "wait_mean",
+    "latency_p50",
+    "latency_p99",
+    "throughput_per_s",
+    "abandoned_fraction",
+    "slo_attainment",
+];
+
+/// Paired differences B − A per class and metric.
+pub fn paired_rows(ra: &[RunResult], rb: &[RunResult]) -> Vec<PairedRow> {
+    let mut rows = Vec::new();
+    let Some(first) = ra.first() else { return rows };
+    let classes: Vec<String> = first
+        .classes
+        .iter()
+        .map(|c| c.name.clone())
+        .chain(["all".to_string()])
+        .collect();
+    for class in &classes {
+        for metric in COMPARE_METRICS {
+            let mut a = Vec::new();
+            let mut b = Vec::new();
+            let mut d = Vec::new();
+            for (x, y) in ra.iter().zip(rb) {
+                let vx = slo::class(x, class).and_then(|c| slo::metric(c, metric));
+                let vy = slo::class(y, class).and_then(|c| slo::metric(c, metric));
+                if let (Some(vx), Some(vy)) = (vx, vy) {
+                    a.push(vx);
+                    b.push(vy);
+                    d.push(vy - vx);
+                }
+            }
+            let (Some(ea), Some(eb), Some(ed)) = (estimate(&a), estimate(&b), estimate(&d)) else {
+                continue;
+            };
+            let (lo, hi) = (ed.low().unwrap_or(ed.mean), ed.high().unwrap_or(ed.mean));
+            rows.push(PairedRow {
+                class: class.clone(),
+                metric: metric.to_string(),
+                a: ea.mean,
+                b: eb.mean,
+                diff: ed.mean,
+                ci_low: lo,
+                ci_high: hi,
+                significant: lo > 0.0 || hi < 0.0,
+            });
+        }
+    }
+    rows
+}
+
+/// Options of `surge plan`.
+#[derive(Clone, Debug)]
+pub struct PlanOptions {
+    /// The integer path to vary, e.g. `pool.gpu.gpus`.
+    pub vary: String,
+    /// Extra SLOs `CLASS:METRIC<=VALUE` or `>=`, added to the scenario's.
+    pub slos: Vec<(String, String, Option<f64>, Option<f64>)>,
+    /// Find the greatest passing value instead of the least.
+    pub maximize: bool,
+    /// Search range.
+    pub min: u64,
+    /// Search range.
+    pub max: u64,
+    /// Shared options.
+    pub common: CheckOptions,
+}
+
+/// Parse `CLASS:METRIC<=VALUE` / `>=`; durations allowed for time metrics.
+pub fn parse_slo_arg(s: &str) -> Result<(String, String, Option<f64>, Option<f64>), String> {
+    let (lhs, op, rhs) = if let Some((l, r)) = s.split_once("<=") {
+        (l, "<=", r)
+    } else if let Some((l, r)) = s.split_once(">=") {
+        (l, ">=", r)
+    } else {
+        return Err(format!(
+            "expected CLASS:METRIC<=VALUE or >=, e.g. jobs:wait_mean<=500ms, found {s:?}"
+        ));
+    };
+    let (class, metric) = lhs
+        .split_once(':')
+        .ok_or_else(|| format!("expected CLASS:METRIC before {op}, found {lhs:?}"))?;
+    let value = rhs
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .or_else(|| scenario::units::parse_duration(rhs.trim()).map(|d| d.as_secs_f64()))
+        .ok_or_else(|| format!("expected a number or a duration after {op}, found {rhs:?}"))?;
+    let (max, min) = if op == "<=" {
+        (Some(value), None)
+    } else {
+        (None, Some(value))
+    };
+    Ok((
+        class.trim().to_string(),
+        metric.trim().to_string(),
+        max,
+        min,
+    ))
+}
+
+/// `surge plan`: the least (or greatest) value of an integer path meeting
+/// every SLO on the mean over replications. Assumes monotonicity: brackets
+/// by doubling from `min`, then bisects.
+pub fn plan(path: &Path, opts: &PlanOptions) -> Result<Option<u64>, AppError> {
+    let base = load_all(&[path.to_path_buf()], &opts.common.overrides)?
+        .remove(0)
+        .scenario;
+    let mut slos: Vec<(String, String, Option<f64>, Option<f64>)> = base
+        .slos
+        .iter()
+        .map(|s| (s.class.clone(), s.metric.clone(), s.max, s.min))
+        .collect();
+    slos.extend(opts.slos.iter().cloned());
+    if slos.is_empty() {
+        return Err(AppError::Input(
+            "error: nothing to plan for: add [[slo]] entries or --slo CLASS:METRIC<=VALUE".into(),
+        ));
+    }
+    for (class, metric, _, _) in &slos {
+        if class != "all" && !base.classes.iter().any(|c| &c.name == class) {
+            return Err(AppError::Input(format!(
+                "error: --slo: unknown class {class:?}"
+            )));
+        }
+        if !slo::is_known(metric) {
+            return Err(AppError::Input(format!(
+                "error: --slo: unknown metric {metric:?}; known: {}",
+                slo::METRICS.join(", ")
+            )));
+        }
+    }
+    let mut probes: Vec<(u64, bool, Vec<Option<Estimate>>)> = Vec::new();
+    let mut probe = |value: u64| -> Result<bool, AppError> {
+        if let Some(p) = probes.iter().find(|p| p.0 == value) {
+            return Ok(p.1);
+        }
+        let mut ov = opts.common.overrides.clone();
+        ov.push(Override {
+            path: opts.vary.clone(),
+            value: value.to_string(),
+        });
+        let mut s = load_all(&[path.to_path_buf()], &ov)?.remove(0).scenario;
+        if let Some(seed) = opts.common.seed {
+            s.seed = seed;
+        }
+        if let Some(r) = opts.common.replications {
+            s.replications = r;
+        }
+        let runs = with_jobs(opts.common.jobs, || run_replications(&s))?;
+        let estimates: Vec<Option<Estimate>> = slos
+            .iter()
+            .map(|(c, m, _, _)| slo::estimate_metric(&runs, c, m))
+            .collect();
+        let pass = slos.iter().zip(&estimates).all(|((_, _, max, min), e)| {
+            e.is_some_and(|e| max.is_none_or(|m| e.mean <= m) && min.is_none_or(|m| e.mean >= m))
+        });
+        if !opts.common.quiet {
+            eprintln!(
+                "probe {}={value}: {}",
+                opts.vary,
+                if pass { "meets the SLOs" } else { "misses" }
+            );
+        }
+        probes.push((value, pass, estimates));
+        Ok(pass)
+    };
+    // For --maximize, passing is monotone the other way.
+    let good = |pass: bool| pass != opts.maximize;
+    let answer = if !opts.maximize {
+        // Least passing value: double until it passes, then bisect.
+        let mut lo = opts.min;
+        let mut hi = lo;
+        while !probe(hi)? {
+            lo = hi + 1;
+            if hi >= opts.max {
+                return finish_plan(path, opts, &slos, &probes, None);
+            }
+            hi = (hi.max(1) * 2).min(opts.max);
+        }
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if probe(mid)? { hi = mid } else { lo = mid + 1 }
+        }
+        Some(hi)
+    } else {
+        // Greatest passing value: bisect on [min, max].
+        if !probe(opts.min)? {
+            return finish_plan(path, opts, &slos, &probes, None);
+        }
+        let (mut lo, mut hi) = (opts.min, opts.max);
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if good(!probe(mid)?) {
+                lo = mid
+            } else {
+                hi = mid - 1
+            }
+        }
+        Some(lo)
+    };
+    finish_plan(path, opts, &slos, &probes, answer)
+}
+
+#[allow(clippy::type_complexity)]
+fn finish_plan(
+    path: &Path,
+    opts: &PlanOptions,
+    slos: &[(String, String, Option<f64>, Option<f64>)],
+    probes: &[(u64, bool, Vec<Option<Estimate>>)],
+    answer: Option<u64>,
+) -> Result<Option<u64>, AppError> {
+    let mut sorted: Vec<&(u64, bool, Vec<Option<Estimate>>)> = probes.iter().collect();
+    sorted.sort_by_key(|p| p.0);
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec![opts.vary.clone(), "meets_slos".into()];
+    for (c, m, _, _) in slos {
+        for stat in ["mean", "ci_low", "ci_high"] {
+            header.push(format!("{c}.{m}_{stat}"));
+        }
+    }
+    let _ = w.write_record(&header);
+    let cell = |x: Option<f64>| crate::report::Cell::Num(x).to_csv();
+    for (value, pass, est) in &sorted {
+        let mut row = vec![value.to_string(), pass.to_string()];
+        for e in est {
+            row.push(cell(e.map(|e| e.mean)));
+            row.push(cell(e.and_then(|e| e.low())));
+            row.push(cell(e.and_then(|e| e.high())));
+        }
+        let _ = w.write_record(&row);
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| AppError::Output(e.to_string()))?;
+    let name = path
+        .file_stem()
+        .map_or("plan".into(), |s| s.to_string_lossy().into_owned());
+    let out = opts
+        .common
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(name));
+    std::fs::create_dir_all(&out)
+        .map_err(|e| AppError::Output(format!("error: cannot write {}: {e}", out.display())))?;
+    let file = out.join("plan.csv");
+    write_atomic(&file, &bytes)
+        .map_err(|e| AppError::Output(format!("error: cannot write {}: {e}", file.display())))?;
+    if !opts.common.quiet {
+        println!("{:>10}  SLOs (mean [95% CI])", opts.vary);
+        for (value, pass, est) in &sorted {
+            let parts: Vec<String> = slos
+                .iter()
+                .zip(est.iter())
+                .map(|((c, m, _, _), e)| match e {
+                    Some(e) => format!(
+                        "{c}.{m} {} [{}, {}]",
+                        show(m, e.mean),
+                        show(m, e.low().unwrap_or(e.mean)),
+                        show(m, e.high().unwrap_or(e.mean))
+                    ),
+                    None => format!("{c}.{m} -"),
+                })
+                .collect();
+            println!(
+                "{value:>10}  {}  {}",
+                if *pass { "meets " } else { "misses" },
+                parts.join("; ")
+            );
+        }
+        match answer {
+            Some(v) => println!(
+                "answer: {} = {v} ({} the SLOs on the mean over replications); probes in {}",
+                opts.vary,
+                if opts.maximize {
+                    "the greatest value meeting"
+                } else {
+                    "the least value meeting"
+                },
+                file.display()
+            ),
+            None => println!(
+                "answer: no value of {} in [{}, {}] meets the SLOs",
+                opts.vary, opts.min, opts.max
+            ),
+        }
+    }
+    Ok(answer)
+}

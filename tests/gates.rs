@@ -1,0 +1,276 @@
+//! `surge check`, `surge plan` and `surge compare`: verdicts for CI and
+//! planners.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::path::Path;
+use surge::app::{CheckOptions, PlanOptions, paired_rows, plan, run_replications};
+use surge::scenario::{Override, load_str};
+use surge::theory;
+use tempfile::TempDir;
+
+fn surge() -> Command {
+    Command::cargo_bin("surge").expect("binary builds")
+}
+
+fn scenario(gpus: u32, slo: &str) -> String {
+    format!(
+        r#"name = "gate"
+duration = "1h"
+warmup = "5m"
+seed = 9
+replications = 4
+
+[[pool]]
+name = "gpu"
+gpus = {gpus}
+
+[[class]]
+name = "jobs"
+pool = "gpu"
+arrivals = {{ process = "poisson", rate = "7.2/s" }}
+service = {{ dist = "exponential", mean = "1s" }}
+
+{slo}
+"#
+    )
+}
+
+const SLOS: &str = r#"[[slo]]
+class = "jobs"
+metric = "wait_mean"
+max = "200ms"
+
+[[slo]]
+class = "all"
+metric = "throughput_per_s"
+min = 7.0
+"#;
+
+#[test]
+fn check_passes_met_slos_and_fails_violated_ones_with_junit() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("ok.toml"), scenario(12, SLOS)).unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        scenario(8, SLOS).replace("name = \"gate\"", "name = \"gate8\""),
+    )
+    .unwrap();
+    surge()
+        .arg("check")
+        .arg(dir.path().join("ok.toml"))
+        .arg("--out")
+        .arg(dir.path().join("o1"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "pass  gate: jobs wait_mean ≤ 200.0ms",
+        ));
+    let junit = dir.path().join("report.xml");
+    surge()
+        .arg("check")
+        .arg(dir.path().join("ok.toml"))
+        .arg(dir.path().join("bad.toml"))
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--out")
+        .arg(dir.path().join("o2"))
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("FAIL  gate8: jobs wait_mean"));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("valid XML");
+    let suites: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .collect();
+    assert_eq!(suites.len(), 2);
+    let cases = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .count();
+    assert_eq!(cases, 4, "one test case per SLO");
+    let failures: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .collect();
+    assert_eq!(failures.len(), 1);
+    assert_eq!(
+        failures[0].parent().unwrap().attribute("classname"),
+        Some("gate8")
+    );
+}
+
+#[test]
+fn slo_with_unknown_metric_or_class_is_bad_input() {
+    let dir = TempDir::new().unwrap();
+    let text = scenario(
+        12,
+        "[[slo]]\nclass = \"jobs\"\nmetric = \"latency_p42\"\nmax = \"1s\"\n",
+    );
+    std::fs::write(dir.path().join("bad.toml"), text).unwrap();
+    surge()
+        .arg("check")
+        .arg(dir.path().join("bad.toml"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "bad.toml:19:10: slo.0.metric: unknown metric \"latency_p42\"",
+        ));
+    let text = scenario(
+        12,
+        "[[slo]]\nclass = \"chat\"\nmetric = \"latency_p99\"\nmax = \"1s\"\n",
+    );
+    std::fs::write(dir.path().join("bad.toml"), text).unwrap();
+    surge()
+        .arg("check")
+        .arg(dir.path().join("bad.toml"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "bad.toml:18:9: slo.0.class: unknown class \"chat\"",
+        ));
+}
+
+#[test]
+fn baseline_flags_a_real_regression_but_not_noise() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("s.toml"), scenario(10, "")).unwrap();
+    let run = |name: &str, extra: &[&str], code: i32| {
+        surge()
+            .arg("check")
+            .arg(dir.path().join("s.toml"))
+            .args(["--replications", "6", "--out"])
+            .arg(dir.path().join(name))
+            .args(extra)
+            .assert()
+            .code(code)
+    };
+    run("base", &[], 0);
+    let base = dir.path().join("base");
+    let base = base.to_str().unwrap();
+    // Same scenario, another seed: differences are noise.
+    run("again", &["--seed", "77", "--baseline", base], 0);
+    // One GPU fewer: waits triple.
+    run(
+        "worse",
+        &["--set", "pool.gpu.gpus=9", "--baseline", base],
+        1,
+    )
+    .stdout(predicate::str::contains(
+        "FAIL  gate: regression: jobs latency_p99",
+    ));
+}
+
+#[test]
+fn plan_finds_the_gpu_count_that_erlang_c_gives() {
+    for (lambda, bound_between) in [(7.2, 9u32), (3.0, 5), (20.0, 23)] {
+        // SLO halfway (geometrically) between the mean waits of c − 1 and
+        // c GPUs, so that noise cannot move the answer.
+        let (w_hi, w_lo) = (
+            theory::mmc_mean_wait(bound_between - 1, lambda, 1.0),
+            theory::mmc_mean_wait(bound_between, lambda, 1.0),
+        );
+        let bound = (w_hi * w_lo).sqrt();
+        let expected = theory::mmc_min_gpus_for_mean_wait(lambda, 1.0, bound);
+        assert_eq!(expected, bound_between);
+        let dir = TempDir::new().unwrap();
+        let file = dir.path().join("m.toml");
+        std::fs::write(
+            &file,
+            scenario(1, "")
+                .replace("7.2/s", &format!("{lambda}/s"))
+                .replace("duration = \"1h\"", "duration = \"4h\""),
+        )
+        .unwrap();
+        let opts = PlanOptions {
+            vary: "pool.gpu.gpus".into(),
+            slos: vec![("jobs".into(), "wait_mean".into(), Some(bound), None)],
+            maximize: false,
+            min: lambda.floor() as u64 + 1,
+            max: 1000,
+            common: CheckOptions {
+                out: Some(dir.path().join("out")),
+                quiet: true,
+                ..CheckOptions::default()
+            },
+        };
+        let answer = plan(&file, &opts).expect("plan runs");
+        assert_eq!(
+            answer,
+            Some(u64::from(expected)),
+            "λ = {lambda}, bound {bound}"
+        );
+        assert!(dir.path().join("out/plan.csv").exists());
+    }
+}
+
+#[test]
+fn common_random_numbers_make_paired_intervals_much_narrower() {
+    let load = |gpus: u32, seed: u64| {
+        let text = scenario(gpus, "")
+            .replace("seed = 9", &format!("seed = {seed}"))
+            .replace("replications = 4", "replications = 8");
+        load_str(
+            &text,
+            "<t>",
+            Path::new("."),
+            "t",
+            &[Override::parse("duration=2h").unwrap()],
+        )
+        .unwrap()
+        .scenario
+    };
+    let a = run_replications(&load(9, 1));
+    let b_paired = run_replications(&load(10, 1));
+    let b_independent = run_replications(&load(10, 2));
+    let width = |rows: &[surge::app::PairedRow], metric: &str| {
+        let r = rows
+            .iter()
+            .find(|r| r.class == "jobs" && r.metric == metric)
+            .unwrap();
+        r.ci_high - r.ci_low
+    };
+    let (pr, ir) = (paired_rows(&a, &b_paired), paired_rows(&a, &b_independent));
+    for metric in [
+        "wait_mean",
+        "latency_p50",
+        "latency_p99",
+        "throughput_per_s",
+    ] {
+        let (paired, independent) = (width(&pr, metric), width(&ir, metric));
+        eprintln!("{metric}: paired {paired} independent {independent}");
+    }
+    for metric in ["latency_p50", "throughput_per_s"] {
+        let (paired, independent) = (width(&pr, metric), width(&ir, metric));
+        assert!(
+            paired < 0.5 * independent,
+            "{metric}: paired {paired} vs independent {independent}"
+        );
+    }
+    assert!(width(&pr, "wait_mean") < width(&ir, "wait_mean"));
+    let row = paired_rows(&a, &b_paired)
+        .into_iter()
+        .find(|r| r.class == "jobs" && r.metric == "wait_mean")
+        .unwrap();
+    assert!(
+        row.significant && row.diff < 0.0,
+        "a tenth GPU shortens waits: {row:?}"
+    );
+}
+
+#[test]
+fn compare_prints_paired_differences() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("s.toml"), scenario(9, "")).unwrap();
+    surge()
+        .arg("compare")
+        .arg(dir.path().join("s.toml"))
+        .args(["--b", "pool.gpu.gpus=10"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "B − A, paired by replication (n = 4)",
+        ))
+        .stdout(predicate::str::contains("wait_mean"));
+}
