@@ -25,9 +25,43 @@ pub const DURATION_EXPECTED: &str =
 pub const RATE_EXPECTED: &str =
     "a rate string like \"7.2/s\", \"1200/min\", \"1M/h\" or \"100M/d\"";
 
-/// Parse a duration with a unit into nanoseconds. Negative values are refused.
+/// Parse a duration with a unit into nanoseconds: `"1.5h"`, or a compound
+/// of whole-unit parts from largest to smallest, `"1h30m"`, `"2m30s"`.
+/// Negative values are refused.
 pub fn parse_duration(s: &str) -> Option<SimDuration> {
     let s = s.trim();
+    parse_simple_duration(s).or_else(|| parse_compound_duration(s))
+}
+
+/// `"1h30m"`: parts of a number and a unit, units strictly decreasing.
+fn parse_compound_duration(s: &str) -> Option<SimDuration> {
+    let mut total = 0.0f64;
+    let mut last_scale = f64::INFINITY;
+    let mut rest = s;
+    let mut parts = 0;
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let unit_end = rest[num_end..]
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .map_or(rest.len(), |i| num_end + i);
+        let value: f64 = rest[..num_end].parse().ok()?;
+        let unit = &rest[num_end..unit_end];
+        let scale = TIME_UNITS.iter().find(|(u, _)| *u == unit)?.1;
+        if scale >= last_scale {
+            return None;
+        }
+        last_scale = scale;
+        total += value * scale;
+        rest = &rest[unit_end..];
+        parts += 1;
+    }
+    if parts < 2 || total * 1e9 >= u64::MAX as f64 {
+        return None;
+    }
+    Some(SimDuration::from_secs_f64(total))
+}
+
+fn parse_simple_duration(s: &str) -> Option<SimDuration> {
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == 'e'))
         .unwrap_or(s.len());
@@ -105,6 +139,12 @@ mod tests {
         assert_eq!(parse_duration("1.5h"), Some(SimDuration::from_secs(5400)));
         assert_eq!(parse_duration("0s"), Some(SimDuration::ZERO));
         assert_eq!(parse_duration(" 2 h "), Some(SimDuration::from_secs(7200)));
+        assert_eq!(parse_duration("1h30m"), Some(SimDuration::from_secs(5400)));
+        assert_eq!(parse_duration("2m30s"), Some(SimDuration::from_secs(150)));
+        assert_eq!(
+            parse_duration("1d12h"),
+            Some(SimDuration::from_secs(129_600))
+        );
     }
 
     #[test]
