@@ -84,6 +84,9 @@ pub enum Command {
     #[command(after_help = "Example:
   surge plan scenarios/mmc.toml --vary pool.gpu.gpus --slo jobs:wait_mean<=100ms --replications 5")]
     Plan(PlanArgs),
+    /// Redraw the charts of an existing output folder from its CSVs.
+    #[command(after_help = "Example:\n  surge chart output/launch-day --charts svg")]
+    Chart(ChartArgs),
     /// Merge the output folders of a sharded sweep into one.
     ///
     /// The result is byte-identical to running the sweep unsharded.
@@ -171,6 +174,10 @@ pub struct RunArgs {
     /// Print no summary (warnings and errors still go to stderr).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Charts under OUT/charts/: latency and arrivals per class, queue and
+    /// GPU saturation per pool, outcomes where there are setbacks.
+    #[arg(long, value_enum, default_value_t = ChartsArg::Png)]
+    pub charts: ChartsArg,
     /// Worker threads for replications [default: all cores].
     #[arg(long, short, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
@@ -332,4 +339,37 @@ impl CommonRunArgs {
             quiet: self.quiet,
         }
     }
+}
+
+/// `--charts` values.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ChartsArg {
+    /// PNG images.
+    Png,
+    /// SVG images.
+    Svg,
+    /// No charts.
+    None,
+}
+
+impl ChartsArg {
+    /// The chart format, if any.
+    pub fn format(self) -> Option<crate::report::ChartFormat> {
+        match self {
+            ChartsArg::Png => Some(crate::report::ChartFormat::Png),
+            ChartsArg::Svg => Some(crate::report::ChartFormat::Svg),
+            ChartsArg::None => None,
+        }
+    }
+}
+
+/// Arguments of `surge chart`.
+#[derive(Debug, Args)]
+pub struct ChartArgs {
+    /// An output folder of `surge run`.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Image format.
+    #[arg(long, value_enum, default_value_t = ChartsArg::Png)]
+    pub charts: ChartsArg,
 }

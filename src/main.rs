@@ -19,6 +19,7 @@ fn main() -> ExitCode {
                 format: args.format.into(),
                 quiet: args.quiet,
                 jobs: args.jobs.map(usize::from),
+                charts: args.charts.format(),
             };
             app::run(&args.scenarios, &opts)
         }
@@ -47,6 +48,14 @@ fn main() -> ExitCode {
                 Err(e) => Err(e),
             }
         }
+        Command::Chart(args) => match args.charts.format() {
+            Some(format) => app::draw_charts(&args.dir, format).map(|files| {
+                for f in files {
+                    println!("{}", f.display());
+                }
+            }),
+            None => Ok(()),
+        },
         Command::Merge(args) => app::merge(&args.dirs, args.out.as_deref(), args.quiet),
         Command::Check(args) => {
             let mut opts = args.common.options();

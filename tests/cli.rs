@@ -73,6 +73,8 @@ fn run_writes_the_three_csvs_with_the_spec_columns() {
         .args([
             "run",
             "--quiet",
+            "--charts",
+            "none",
             "--set",
             "duration=20m",
             "--set",
@@ -805,4 +807,84 @@ fn batching_with_failures_is_rejected() {
     );
     let err = assert_rejected(&text, 9, "pool.gpu.batching");
     assert!(err.contains("not supported yet"), "{err}");
+}
+
+// ---- charts ----
+
+#[test]
+fn run_draws_png_charts_that_decode_and_are_not_blank() {
+    let dir = TempDir::new().unwrap();
+    let out = dir.path().join("o");
+    surge()
+        .args([
+            "run",
+            "--quiet",
+            "--set",
+            "duration=30m",
+            "--set",
+            "warmup=1m",
+        ])
+        .arg(repo("scenarios/mmc.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    for name in ["latency-jobs.png", "pool-gpu.png"] {
+        let img = image::open(out.join("charts").join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .to_rgb8();
+        assert_eq!(img.dimensions(), (1200, 800), "{name}");
+        let first = *img.get_pixel(0, 0);
+        let different = img.pixels().filter(|p| **p != first).count();
+        assert!(
+            different > 10_000,
+            "{name} is nearly blank: {different} pixels differ"
+        );
+        let colours: std::collections::HashSet<_> = img.pixels().map(|p| p.0).collect();
+        assert!(colours.len() > 20, "{name} has {} colours", colours.len());
+    }
+    // No setbacks in M/M/c: no outcomes chart.
+    assert!(!out.join("charts/outcomes-jobs.png").exists());
+}
+
+#[test]
+fn chart_redraws_svg_from_the_csvs_and_none_draws_nothing() {
+    let dir = TempDir::new().unwrap();
+    let out = dir.path().join("o");
+    surge()
+        .args([
+            "run",
+            "--quiet",
+            "--charts",
+            "none",
+            "--set",
+            "duration=20m",
+            "--set",
+            "warmup=1m",
+        ])
+        .arg(repo("scenarios/mmc.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    assert!(!out.join("charts").exists());
+    surge()
+        .args(["chart", "--charts", "svg"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("latency-jobs.svg"));
+    let svg = std::fs::read_to_string(out.join("charts/latency-jobs.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("valid SVG (XML)");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    assert!(
+        svg.contains("latency of completions"),
+        "text is rendered as text"
+    );
+    surge()
+        .arg("chart")
+        .arg(dir.path().join("missing"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("timeseries.csv"));
 }

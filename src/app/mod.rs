@@ -48,6 +48,8 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Worker threads (default: all cores).
     pub jobs: Option<usize>,
+    /// Charts to draw under `charts/` (`None`: none).
+    pub charts: Option<crate::report::ChartFormat>,
 }
 
 /// Why a command failed.
@@ -144,6 +146,9 @@ pub fn run(paths: &[PathBuf], opts: &RunOptions) -> Result<(), AppError> {
         let runs = with_jobs(opts.jobs, || run_replications(scenario))?;
         let wall = started.elapsed();
         write_run_outputs(out, scenario, &runs)?;
+        if let Some(format) = opts.charts {
+            draw_charts(out, format)?;
+        }
         match opts.format {
             Format::Table if !opts.quiet => {
                 print!("{}", summary_text(scenario, &runs, wall));
@@ -211,6 +216,23 @@ pub fn write_run_outputs(
         write_atomic(&path, &table.to_csv()).map_err(|e| io(e, &path))?;
     }
     Ok(())
+}
+
+/// Draw the charts of the run in `out` (from its `timeseries.csv`) into
+/// `out/charts/`.
+pub fn draw_charts(
+    out: &Path,
+    format: crate::report::ChartFormat,
+) -> Result<Vec<PathBuf>, AppError> {
+    let ts = out.join("timeseries.csv");
+    let bytes = std::fs::read(&ts).map_err(|e| {
+        AppError::Input(format!(
+            "error: {}: cannot read: {e}\n  hint: surge chart takes the output folder of surge run",
+            ts.display()
+        ))
+    })?;
+    crate::report::run_charts(&bytes, &out.join("charts"), format)
+        .map_err(|e| AppError::Output(format!("error: charts for {}: {e}", out.display())))
 }
 
 fn run_json(

@@ -1072,8 +1072,13 @@ impl<'a> Sim<'a> {
         match &spec.returns {
             Some(r) if unit(rng) < r.probability => {
                 let after = r.after.sample(rng);
-                self.events
-                    .schedule(now + after, Event::UserReturns { user });
+                if now + after < self.arrivals_end {
+                    self.events
+                        .schedule(now + after, Event::UserReturns { user });
+                } else {
+                    // Would come back after arrivals end: gone for this run.
+                    self.user_leaves(user, now);
+                }
             }
             _ => self.user_leaves(user, now),
         }

@@ -3,10 +3,12 @@
 //! Everything here is a pure function of the results; files are written
 //! atomically by [`write_atomic`].
 
+mod charts;
 mod stats;
 mod tables;
 mod text;
 
+pub use charts::{ChartFormat, run_charts};
 pub use stats::{Estimate, estimate};
 pub use tables::{Cell, Table, pools_table, summary_table, timeseries_table};
 
