@@ -153,34 +153,16 @@ pub struct RunArgs {
     /// Scenario files (TOML).
     #[arg(required = true, value_name = "SCENARIO")]
     pub scenarios: Vec<PathBuf>,
-    /// Output folder [default: output/NAME/; with several scenarios, DIR/NAME/].
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Seed of every random stream (overrides the scenario's `seed`).
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Independent replications (overrides the scenario's `replications`).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    pub replications: Option<u32>,
-    /// `--set` overrides.
-    #[command(flatten)]
-    pub set: SetArgs,
     /// Time-series bucket width, e.g. 30s [default: duration / 500, rounded].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub bucket: Option<SimDuration>,
-    /// Summary format on stdout.
-    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
-    pub format: FormatArg,
-    /// Print no summary (warnings and errors still go to stderr).
-    #[arg(long, short)]
-    pub quiet: bool,
     /// Charts under OUT/charts/: latency and arrivals per class, queue and
     /// GPU saturation per pool, outcomes where there are setbacks.
     #[arg(long, value_enum, default_value_t = ChartsArg::Png)]
     pub charts: ChartsArg,
-    /// Worker threads for replications [default: all cores].
-    #[arg(long, short, value_parser = clap::value_parser!(u16).range(1..))]
-    pub jobs: Option<u16>,
+    /// Shared flags.
+    #[command(flatten)]
+    pub common: CommonRunArgs,
 }
 
 /// `--set`, shared by every command that loads scenarios.
@@ -230,16 +212,16 @@ fn parse_duration_arg(s: &str) -> Result<SimDuration, String> {
     }
 }
 
-/// Flags shared by check, compare and plan.
+/// Flags shared by run, check, compare and plan.
 #[derive(Debug, Args)]
 pub struct CommonRunArgs {
-    /// Output folder.
+    /// Output folder [default: output/NAME/; with several scenarios, DIR/NAME/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Seed of every random stream.
+    /// Seed of every random stream (overrides the scenario's `seed`).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Independent replications.
+    /// Independent replications (overrides the scenario's `replications`).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub replications: Option<u32>,
     /// `--set` overrides.
@@ -248,10 +230,10 @@ pub struct CommonRunArgs {
     /// Worker threads [default: all cores].
     #[arg(long, short, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
-    /// JSON on stdout, for scripts.
+    /// Output format on stdout: tables, or JSON for scripts.
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
     pub format: FormatArg,
-    /// Print no table.
+    /// Print no table (warnings and errors still go to stderr).
     #[arg(long, short)]
     pub quiet: bool,
 }

@@ -10,15 +10,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => {
+            let c = args.common;
             let opts = RunOptions {
-                out: args.out,
-                seed: args.seed,
-                replications: args.replications,
-                overrides: args.set.set,
+                out: c.out,
+                seed: c.seed,
+                replications: c.replications,
+                overrides: c.set.set,
                 bucket: args.bucket,
-                format: args.format.into(),
-                quiet: args.quiet,
-                jobs: args.jobs.map(usize::from),
+                format: c.format.into(),
+                quiet: c.quiet,
+                jobs: c.jobs.map(usize::from),
                 charts: args.charts.format(),
             };
             app::run(&args.scenarios, &opts)

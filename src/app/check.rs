@@ -616,8 +616,6 @@ pub fn plan(path: &Path, opts: &PlanOptions) -> Result<Option<u64>, AppError> {
         probes.push((value, pass, estimates));
         Ok(pass)
     };
-    // For --maximize, passing is monotone the other way.
-    let good = |pass: bool| pass != opts.maximize;
     let answer = if !opts.maximize {
         // Least passing value: double until it passes, then bisect.
         let mut lo = opts.min;
@@ -642,11 +640,7 @@ pub fn plan(path: &Path, opts: &PlanOptions) -> Result<Option<u64>, AppError> {
         let (mut lo, mut hi) = (opts.min, opts.max);
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);
-            if good(!probe(mid)?) {
-                lo = mid
-            } else {
-                hi = mid - 1
-            }
+            if probe(mid)? { lo = mid } else { hi = mid - 1 }
         }
         Some(lo)
     };

@@ -95,13 +95,15 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
     let grid = expand(&axes, zip)
         .map_err(|e| AppError::Input(format!("error: {}: sweep: {e}", path.display())))?;
 
-    // Load every point; report the invalid ones with their parameters.
+    // Load every point from one reading of the file; report the invalid
+    // ones with their parameters.
+    let text = scenario::read_text(path).map_err(|e| AppError::Input(e.to_string()))?;
     let mut scenarios: Vec<Option<Scenario>> = Vec::with_capacity(grid.points.len());
     let mut failures = Vec::new();
     for i in 0..grid.points.len() {
         let mut overrides = opts.overrides.clone();
         overrides.extend(grid.overrides(i));
-        match scenario::load_file_checked(path, &overrides, &[]) {
+        match scenario::load_text(&text, path, &overrides, Some(&[])) {
             Ok(l) => {
                 let mut s = l.scenario;
                 if let Some(seed) = opts.seed {
@@ -183,20 +185,20 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
     })?;
     bar.finish_and_clear();
 
-    let mut summary = Table::default();
-    let mut pools = Table::default();
+    let (summary_columns, pools_columns) = crate::report::tables_columns();
+    let mut summary = Table {
+        columns: summary_columns.to_vec(),
+        rows: Vec::new(),
+    };
+    let mut pools = Table {
+        columns: pools_columns.to_vec(),
+        rows: Vec::new(),
+    };
     for (s, p) in rows {
-        summary.columns = s.columns;
-        pools.columns = p.columns;
         summary.rows.extend(s.rows);
         pools.rows.extend(p.rows);
     }
-    if summary.columns.is_empty() {
-        summary.columns = crate::report::tables_columns().0.to_vec();
-        pools.columns = crate::report::tables_columns().1.to_vec();
-    }
     let summary_bytes = summary.to_csv();
-    let text = std::fs::read_to_string(path).unwrap_or_default();
     let overrides: Vec<String> = opts.overrides.iter().map(|o| o.to_string()).collect();
     let fingerprint = fnv(&format!(
         "{text}\u{0}{}\u{0}{:?}\u{0}{:?}",

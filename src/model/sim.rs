@@ -231,6 +231,10 @@ struct PoolState {
     last_scale: Option<SimTime>,
     /// Requests in service (kept only when the pool has failures).
     in_service: Vec<u32>,
+    /// Whether the pool has failures, i.e. keeps `in_service`.
+    tracks_in_service: bool,
+    /// Whether the pool batches requests.
+    batching: bool,
     failure_rng: SimRng,
     failures_lost: u64,
     /// Batching pools: when a free GPU stops waiting to fill a batch.
@@ -776,6 +780,8 @@ impl<'a> Sim<'a> {
                 failure_generation: 0,
                 last_scale: None,
                 in_service: Vec::new(),
+                tracks_in_service: p.failures.is_some(),
+                batching: p.batching.is_some(),
                 failure_rng: s(format!("pool/{}/failures", p.name)),
                 failures_lost: 0,
                 fill_deadline: None,
@@ -1218,7 +1224,7 @@ impl<'a> Sim<'a> {
 
     /// Start service on free GPUs while requests wait.
     fn dispatch(&mut self, pool: usize, now: SimTime) {
-        if self.scenario.pools[pool].batching.is_some() {
+        if self.pools[pool].batching {
             self.dispatch_batches(pool, now);
             return;
         }
@@ -1234,7 +1240,7 @@ impl<'a> Sim<'a> {
                 continue; // left behind by an abandoned attempt
             }
             request.state = State::InService;
-            if self.scenario.pools[pool].failures.is_some() {
+            if p.tracks_in_service {
                 request.in_service_slot = p.in_service.len() as u32;
                 p.in_service.push(q.id);
             }

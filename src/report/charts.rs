@@ -201,56 +201,55 @@ fn panel<DB: DrawingBackend>(
         let mut c = chart
             .build_cartesian_2d(0.0..x_max, (lo..hi).log_scale())
             .map_err(err)?;
-        c.configure_mesh()
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .label_style((FONT, 16))
-            .axis_desc_style((FONT, 18))
-            .draw()
-            .map_err(err)?;
-        for (label, color, pts) in lines {
-            let pts: Vec<(f64, f64)> = pts.iter().copied().filter(|p| p.1 > 0.0).collect();
-            c.draw_series(LineSeries::new(pts, color.stroke_width(2)))
-                .map_err(err)?
-                .label(*label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-                });
-        }
-        c.configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 16))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(err)?;
+        // A log axis cannot show zeros.
+        let positive: Vec<Line<'_>> = lines
+            .iter()
+            .map(|(l, c, pts)| (*l, *c, pts.iter().copied().filter(|p| p.1 > 0.0).collect()))
+            .collect();
+        draw_lines(&mut c, x_label, y_label, &positive)
     } else {
         let hi = if hi <= lo { lo + 1.0 } else { hi * 1.1 };
         let lo = lo.min(0.0);
         let mut c = chart.build_cartesian_2d(0.0..x_max, lo..hi).map_err(err)?;
-        c.configure_mesh()
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .label_style((FONT, 16))
-            .axis_desc_style((FONT, 18))
-            .draw()
-            .map_err(err)?;
-        for (label, color, pts) in lines {
-            c.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
-                .map_err(err)?
-                .label(*label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-                });
-        }
-        c.configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 16))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(err)?;
+        draw_lines(&mut c, x_label, y_label, lines)
     }
+}
+
+/// Axes, lines and legend of a panel, whatever its y scale.
+fn draw_lines<'a, DB, Y>(
+    c: &mut ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
+    x_label: &str,
+    y_label: &str,
+    lines: &[Line<'_>],
+) -> Result<(), String>
+where
+    DB: DrawingBackend + 'a,
+    Y: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    c.configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .label_style((FONT, 16))
+        .axis_desc_style((FONT, 18))
+        .draw()
+        .map_err(err)?;
+    for (label, color, pts) in lines {
+        let color = *color;
+        c.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+            .map_err(err)?
+            .label(label.to_string())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+            });
+    }
+    c.configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT, 16))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(err)?;
     Ok(())
 }
 

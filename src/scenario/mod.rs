@@ -55,31 +55,22 @@ pub fn load_file_checked(
     overrides: &[Override],
     custom_policies: &[&str],
 ) -> Result<Loaded, LoadError> {
-    read_and(path, |text, origin, base, name| {
-        validate::load(text, origin, base, name, overrides, Some(custom_policies))
-    })
+    load_text(&read_text(path)?, path, overrides, Some(custom_policies))
 }
 
 /// Load and validate the scenario file at `path`, applying `overrides`.
-/// Relative file references (empirical distributions) resolve against the
-/// scenario file's folder.
+/// Relative file references (empirical distributions, traces) resolve
+/// against the scenario file's folder.
 pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Loaded, LoadError> {
-    read_and(path, |text, origin, base, name| {
-        validate::load(text, origin, base, name, overrides, None)
-    })
+    load_text(&read_text(path)?, path, overrides, None)
 }
 
-/// Read the file at `path` and hand its text, name in messages, folder and
-/// default scenario name to `load`.
-fn read_and(
-    path: &Path,
-    load: impl FnOnce(&str, &str, &Path, &str) -> Result<Loaded, LoadError>,
-) -> Result<Loaded, LoadError> {
-    let origin = path.display().to_string();
+/// The text of the scenario file at `path`, or a located error.
+pub fn read_text(path: &Path) -> Result<String, LoadError> {
     let file_error = |message: String| LoadError {
         diagnostics: vec![Diagnostic {
             severity: Severity::Error,
-            origin: origin.clone(),
+            origin: path.display().to_string(),
             place: Place::File,
             key: String::new(),
             message,
@@ -88,18 +79,38 @@ fn read_and(
     };
     let bytes =
         std::fs::read(path).map_err(|e| file_error(format!("cannot read the file: {e}")))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
+    String::from_utf8(bytes).map_err(|e| {
         file_error(format!(
             "expected UTF-8 text, found invalid bytes at offset {}",
             e.utf8_error().valid_up_to()
         ))
-    })?;
+    })
+}
+
+/// Load `text`, read from `path` (which names it in messages, gives the
+/// folder for relative files and the default name), applying `overrides`;
+/// `custom_policies` as in [`load_file_checked`] (`None` accepts any).
+/// Sweeps read a file once and load it once per grid point with this.
+pub fn load_text(
+    text: &str,
+    path: &Path,
+    overrides: &[Override],
+    custom_policies: Option<&[&str]>,
+) -> Result<Loaded, LoadError> {
+    let origin = path.display().to_string();
     let base = path.parent().unwrap_or(Path::new("."));
     let default_name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "scenario".into());
-    load(&text, &origin, base, &default_name)
+    validate::load(
+        text,
+        &origin,
+        base,
+        &default_name,
+        overrides,
+        custom_policies,
+    )
 }
 
 /// Load and validate a scenario from `text`. `origin` names it in messages,

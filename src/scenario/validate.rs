@@ -687,9 +687,17 @@ fn build_classes(
             let name = ctx
                 .required(&c.name, &span, &format!("{key}.name"), "a class name")
                 .and_then(|v| ctx.name(v, &format!("{key}.name")));
-            names.push((name.clone(), c.name.as_ref().map_or(span.clone(), |v| v.span())));
+            names.push((
+                name.clone(),
+                c.name.as_ref().map_or(span.clone(), |v| v.span()),
+            ));
             let pool = ctx
-                .required(&c.pool, &span, &format!("{key}.pool"), "the name of a [[pool]]")
+                .required(
+                    &c.pool,
+                    &span,
+                    &format!("{key}.pool"),
+                    "the name of a [[pool]]",
+                )
                 .and_then(|v| {
                     let s = ctx.string(v, &format!("{key}.pool"))?;
                     match pool_index.get(&s) {
@@ -700,34 +708,44 @@ fn build_classes(
                                 &format!("{key}.pool"),
                                 format!(
                                     "unknown pool {s:?}; known: {}",
-                                    if pool_names.is_empty() { "none".into() } else { pool_names.join(", ") }
+                                    if pool_names.is_empty() {
+                                        "none".into()
+                                    } else {
+                                        pool_names.join(", ")
+                                    }
                                 ),
                             );
                             None
                         }
                     }
                 });
-            let arrivals = match &c.arrivals {
-                Some(a) => workload::build_arrivals(
-                    ctx,
-                    a,
+            let arrivals = ctx
+                .required(
+                    &c.arrivals,
+                    &span,
                     &format!("{key}.arrivals"),
-                    Some(population_index),
-                ),
-                None => {
-                    ctx.error(&span, &format!("{key}.arrivals"), "missing: expected e.g. arrivals = { process = \"poisson\", rate = \"7.2/s\" }");
-                    None
-                }
-            };
-            let service = match &c.service {
-                Some(d) => build_dist(ctx, d, &format!("{key}.service")),
-                None => {
-                    ctx.error(&span, &format!("{key}.service"), "missing: expected e.g. service = { dist = \"exponential\", mean = \"1s\" }");
-                    None
-                }
-            };
+                    "e.g. arrivals = { process = \"poisson\", rate = \"7.2/s\" }",
+                )
+                .and_then(|a| {
+                    workload::build_arrivals(
+                        ctx,
+                        a,
+                        &format!("{key}.arrivals"),
+                        Some(population_index),
+                    )
+                });
+            let service = ctx
+                .required(
+                    &c.service,
+                    &span,
+                    &format!("{key}.service"),
+                    "e.g. service = { dist = \"exponential\", mean = \"1s\" }",
+                )
+                .and_then(|d| build_dist(ctx, d, &format!("{key}.service")));
             let latency_target = match &c.latency_target {
-                Some(v) => ctx.positive_duration(v, &format!("{key}.latency_target")).map(Some),
+                Some(v) => ctx
+                    .positive_duration(v, &format!("{key}.latency_target"))
+                    .map(Some),
                 None => Some(None),
             };
             let patience = match &c.patience {

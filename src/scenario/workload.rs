@@ -862,20 +862,12 @@ pub(super) fn build_populations(
             if let Some(n) = &name {
                 index.entry(n.clone()).or_insert(i);
             }
-            let signups = match &p.signups {
-                Some(a) => build_arrivals(ctx, a, &format!("{key}.signups"), None),
-                None => {
-                    ctx.error(&span, &format!("{key}.signups"), "missing: expected e.g. signups = { process = \"poisson\", rate = \"1M/h\" }");
-                    None
-                }
-            };
-            let requests = match &p.requests {
-                Some(d) => build_count(ctx, d, &format!("{key}.requests")),
-                None => {
-                    ctx.error(&span, &format!("{key}.requests"), "missing: expected requests per session, e.g. requests = { dist = \"geometric\", mean = 5 }");
-                    None
-                }
-            };
+            let signups = ctx
+                .required(&p.signups, &span, &format!("{key}.signups"), "e.g. signups = { process = \"poisson\", rate = \"1M/h\" }")
+                .and_then(|a| build_arrivals(ctx, a, &format!("{key}.signups"), None));
+            let requests = ctx
+                .required(&p.requests, &span, &format!("{key}.requests"), "requests per session, e.g. requests = { dist = \"geometric\", mean = 5 }")
+                .and_then(|d| build_count(ctx, d, &format!("{key}.requests")));
             let think = match &p.think {
                 Some(d) => build_dist(ctx, d, &format!("{key}.think")),
                 None => DurationDist::deterministic(0.0).ok(),
@@ -888,13 +880,9 @@ pub(super) fn build_populations(
                     let probability = ctx
                         .required(&r.probability, &sr.span(), &format!("{rk}.probability"), "a probability in [0, 1)")
                         .and_then(|v| ctx.number(v, &format!("{rk}.probability"), "a probability in [0, 1)", |x| (0.0..1.0).contains(&x)));
-                    let after = match &r.after {
-                        Some(d) => build_dist(ctx, d, &format!("{rk}.after")),
-                        None => {
-                            ctx.error(&sr.span(), &format!("{rk}.after"), "missing: expected the delay before a return visit, e.g. after = { dist = \"deterministic\", value = \"1d\" }");
-                            None
-                        }
-                    };
+                    let after = ctx
+                        .required(&r.after, &sr.span(), &format!("{rk}.after"), "the delay before a return visit, e.g. after = { dist = \"deterministic\", value = \"1d\" }")
+                        .and_then(|d| build_dist(ctx, d, &format!("{rk}.after")));
                     match (probability, after) {
                         (Some(probability), Some(after)) => Some(Some(ReturnSpec { probability, after })),
                         _ => None,
