@@ -84,7 +84,8 @@ pub enum Command {
     #[command(after_help = "Example:
   surge plan scenarios/mmc.toml --vary pool.gpu.gpus --slo jobs:wait_mean<=100ms --replications 5")]
     Plan(PlanArgs),
-    /// Redraw the charts of an existing output folder from its CSVs.
+    /// Redraw the charts and report.html of a run or sweep output folder
+    /// from its CSVs (no simulation).
     #[command(after_help = "Example:\n  surge chart output/launch-day --charts svg")]
     Chart(ChartArgs),
     /// Merge the output folders of a sharded sweep into one.
@@ -128,6 +129,11 @@ pub struct SweepArgs {
     /// Stop before running anything if any point is invalid.
     #[arg(long)]
     pub fail_fast: bool,
+    /// Charts under OUT/charts/ and OUT/report.html: metric vs parameter
+    /// with 95% bands, heatmaps for two parameters (not for a shard: merge
+    /// draws them).
+    #[arg(long, value_enum, default_value_t = ChartsArg::Png)]
+    pub charts: ChartsArg,
     /// No progress bar and no final line.
     #[arg(long, short)]
     pub quiet: bool,
@@ -142,6 +148,9 @@ pub struct MergeArgs {
     /// Output folder [default: output/NAME/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Charts under OUT/charts/ and OUT/report.html, as `surge sweep` draws them.
+    #[arg(long, value_enum, default_value_t = ChartsArg::Png)]
+    pub charts: ChartsArg,
     /// No final line.
     #[arg(long, short)]
     pub quiet: bool,
@@ -156,8 +165,9 @@ pub struct RunArgs {
     /// Time-series bucket width, e.g. 30s [default: duration / 500, rounded].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub bucket: Option<SimDuration>,
-    /// Charts under OUT/charts/: latency and arrivals per class, queue and
-    /// GPU saturation per pool, outcomes where there are setbacks.
+    /// Charts under OUT/charts/ and OUT/report.html: latency and arrivals
+    /// per class, queue and GPU saturation per pool, outcomes where there
+    /// are setbacks (none: neither charts nor report).
     #[arg(long, value_enum, default_value_t = ChartsArg::Png)]
     pub charts: ChartsArg,
     /// Shared flags.

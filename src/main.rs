@@ -39,6 +39,7 @@ fn main() -> ExitCode {
                 shard: args.shard,
                 fail_fast: args.fail_fast,
                 quiet: args.quiet,
+                charts: args.charts.format(),
             };
             match app::sweep(&args.scenario, &opts) {
                 Ok(0) => Ok(()),
@@ -57,7 +58,12 @@ fn main() -> ExitCode {
             }),
             None => Ok(()),
         },
-        Command::Merge(args) => app::merge(&args.dirs, args.out.as_deref(), args.quiet),
+        Command::Merge(args) => app::merge(
+            &args.dirs,
+            args.out.as_deref(),
+            args.charts.format(),
+            args.quiet,
+        ),
         Command::Check(args) => {
             let mut opts = args.common.options();
             opts.junit = args.junit;

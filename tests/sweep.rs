@@ -36,8 +36,19 @@ fn setup() -> TempDir {
     dir
 }
 
+/// Every output a sweep writes, charts and report included.
+const OUTPUTS: [&str; 7] = [
+    "summary.csv",
+    "pools.csv",
+    "sweep.csv",
+    "scenario.json",
+    "report.html",
+    "charts/sweep-latency_p99_s-jobs.png",
+    "charts/heatmap-latency_p99_s-jobs.png",
+];
+
 fn files(dir: &Path) -> Vec<Vec<u8>> {
-    ["summary.csv", "pools.csv", "sweep.csv"]
+    OUTPUTS
         .iter()
         .map(|f| {
             std::fs::read(dir.join(f)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(f).display()))
@@ -75,6 +86,59 @@ fn sweep_writes_one_row_per_point_and_class_with_confidence_intervals() {
     // 6 points × 3 replications × 2 rows in summary.csv.
     let summary = std::fs::read_to_string(dir.path().join("all/summary.csv")).unwrap();
     assert_eq!(summary.lines().count(), 1 + 6 * 3 * 2);
+}
+
+#[test]
+fn sweep_charts_show_each_metric_against_the_parameter_and_a_heatmap() {
+    let dir = setup();
+    sweep(dir.path(), "all", &[]);
+    let charts = dir.path().join("all/charts");
+    let mut names: Vec<String> = std::fs::read_dir(&charts)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    // GPUs are numeric, so they are the x axis and the policy makes the
+    // lines; no class has a latency target and no pool a price, so there
+    // is no SLO or cost chart; everything completes, so no completion chart.
+    assert_eq!(
+        names,
+        [
+            "heatmap-latency_p99_s-jobs.png",
+            "sweep-latency_p99_s-jobs.png"
+        ]
+    );
+    for name in &names {
+        let img = image::open(charts.join(name)).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (1200, 800));
+        let colours: std::collections::HashSet<_> = img.pixels().map(|p| p.0).collect();
+        assert!(colours.len() > 20, "{name} has {} colours", colours.len());
+    }
+    let report = std::fs::read_to_string(dir.path().join("all/report.html")).unwrap();
+    assert_eq!(report.matches("<img ").count(), 2);
+    assert!(report.contains("<h2>Sweep</h2>"));
+    // Redrawing from the CSVs gives the same bytes.
+    let before = files(&dir.path().join("all"));
+    surge()
+        .arg("chart")
+        .arg(dir.path().join("all"))
+        .assert()
+        .success();
+    assert_eq!(before, files(&dir.path().join("all")));
+}
+
+#[test]
+fn a_shard_draws_no_charts() {
+    let dir = setup();
+    sweep(dir.path(), "s1", &["--shard", "1/2"]);
+    assert!(!dir.path().join("s1/charts").exists());
+    assert!(!dir.path().join("s1/report.html").exists());
+    surge()
+        .arg("chart")
+        .arg(dir.path().join("s1"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("surge merge"));
 }
 
 #[test]

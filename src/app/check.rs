@@ -1,7 +1,7 @@
 //! `surge check` (SLO gate for CI), `surge compare` (paired differences on
 //! common random numbers) and `surge plan` (least capacity meeting SLOs).
 
-use super::{AppError, load_all, run_replications, with_jobs, write_run_outputs};
+use super::{AppError, load_all, run_info, run_replications, with_jobs, write_run_outputs};
 use crate::model::{RunResult, Scenario};
 use crate::report::{Estimate, estimate, format_secs, write_atomic};
 use crate::scenario::{self, Override};
@@ -118,7 +118,7 @@ pub fn check(paths: &[PathBuf], opts: &CheckOptions) -> Result<bool, AppError> {
     let mut loaded = load_all(paths, &opts.overrides)?;
     let mut outcomes = Vec::new();
     let many = loaded.len() > 1;
-    for l in &mut loaded {
+    for (l, path) in loaded.iter_mut().zip(paths) {
         let s = &mut l.scenario;
         if let Some(seed) = opts.seed {
             s.seed = seed;
@@ -136,7 +136,8 @@ pub fn check(paths: &[PathBuf], opts: &CheckOptions) -> Result<bool, AppError> {
             (Some(o), true) => o.join(&s.name),
             (None, _) => Path::new("output").join(&s.name),
         };
-        write_run_outputs(&out, s, &runs)?;
+        let info = run_info("check", path, l, &opts.overrides);
+        write_run_outputs(&out, s, &runs, &info)?;
         for slo_spec in &s.slos {
             let e = slo::estimate_metric(&runs, &slo_spec.class, &slo_spec.metric);
             let verdict = slo::judge(e, slo_spec.max, slo_spec.min);

@@ -6,7 +6,10 @@
 
 use crate::engine::SimDuration;
 use crate::model::{RunResult, Scenario, simulate};
-use crate::report::{pools_table, summary_table, summary_text, timeseries_table, write_atomic};
+use crate::report::{
+    ChartFormat, ReportInput, RunInfo, pools_table, report_html, summary_table, summary_text,
+    timeseries_table, write_atomic,
+};
 use crate::scenario::{self, Loaded, Override, Severity};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -140,12 +143,13 @@ pub fn run(paths: &[PathBuf], opts: &RunOptions) -> Result<(), AppError> {
     }
     let outs = output_dirs(&loaded, opts.out.as_deref())?;
     let mut json = Vec::new();
-    for (l, out) in loaded.iter().zip(&outs) {
+    for ((l, out), path) in loaded.iter().zip(&outs).zip(paths) {
         let scenario = &l.scenario;
         let started = Instant::now();
         let runs = with_jobs(opts.jobs, || run_replications(scenario))?;
         let wall = started.elapsed();
-        write_run_outputs(out, scenario, &runs)?;
+        let info = run_info("run", path, l, &opts.overrides);
+        write_run_outputs(out, scenario, &runs, &info)?;
         if let Some(format) = opts.charts {
             draw_charts(out, format)?;
         }
@@ -196,11 +200,50 @@ fn output_dirs(loaded: &[Loaded], out: Option<&Path>) -> Result<Vec<PathBuf>, Ap
     Ok(dirs)
 }
 
-/// Write `summary.csv`, `pools.csv` and `timeseries.csv` into `out`.
+/// What was run, for `scenario.json` and the report.
+pub(crate) fn run_info(
+    command: &str,
+    file: &Path,
+    loaded: &Loaded,
+    overrides: &[Override],
+) -> RunInfo {
+    let s = &loaded.scenario;
+    RunInfo {
+        command: command.into(),
+        scenario: s.name.clone(),
+        description: s.description.clone(),
+        file: file.display().to_string(),
+        seed: s.seed,
+        replications: s.replications,
+        overrides: overrides.iter().map(|o| o.to_string()).collect(),
+        grid: Vec::new(),
+        warnings: loaded
+            .warnings
+            .iter()
+            .filter(|w| w.severity == Severity::Warning)
+            .map(|w| w.to_string())
+            .collect(),
+        resolved: describe(s),
+        surge_version: env!("CARGO_PKG_VERSION").into(),
+    }
+}
+
+/// Write `scenario.json` (what was run) into `out`.
+pub(crate) fn write_info(out: &Path, info: &RunInfo) -> Result<(), AppError> {
+    let path = out.join("scenario.json");
+    let mut bytes = serde_json::to_vec_pretty(info).map_err(|e| AppError::Output(e.to_string()))?;
+    bytes.push(b'\n');
+    write_atomic(&path, &bytes)
+        .map_err(|e| AppError::Output(format!("error: cannot write {}: {e}", path.display())))
+}
+
+/// Write `summary.csv`, `pools.csv`, `timeseries.csv` and `scenario.json`
+/// into `out`.
 pub fn write_run_outputs(
     out: &Path,
     scenario: &Scenario,
     runs: &[RunResult],
+    info: &RunInfo,
 ) -> Result<(), AppError> {
     let io = |e: std::io::Error, what: &Path| {
         AppError::Output(format!("error: cannot write {}: {e}", what.display()))
@@ -215,24 +258,65 @@ pub fn write_run_outputs(
         let path = out.join(name);
         write_atomic(&path, &table.to_csv()).map_err(|e| io(e, &path))?;
     }
-    Ok(())
+    write_info(out, info)
 }
 
-/// Draw the charts of the run in `out` (from its `timeseries.csv`) into
-/// `out/charts/`.
-pub fn draw_charts(
-    out: &Path,
-    format: crate::report::ChartFormat,
-) -> Result<Vec<PathBuf>, AppError> {
-    let ts = out.join("timeseries.csv");
-    let bytes = std::fs::read(&ts).map_err(|e| {
-        AppError::Input(format!(
-            "error: {}: cannot read: {e}\n  hint: surge chart takes the output folder of surge run",
-            ts.display()
-        ))
-    })?;
-    crate::report::run_charts(&bytes, &out.join("charts"), format)
-        .map_err(|e| AppError::Output(format!("error: charts for {}: {e}", out.display())))
+/// Draw the charts of the run or sweep in `out` (from its CSVs) into
+/// `out/charts/`, then write `out/report.html`. Returns the files written.
+pub fn draw_charts(out: &Path, format: ChartFormat) -> Result<Vec<PathBuf>, AppError> {
+    let read = |name: &str| {
+        let path = out.join(name);
+        std::fs::read(&path).map_err(|e| {
+            AppError::Input(format!(
+                "error: {}: cannot read: {e}\n  hint: surge chart takes the output folder of surge run or surge sweep (after surge merge, for shards)",
+                path.display()
+            ))
+        })
+    };
+    let summary = read("summary.csv")?;
+    let pools = read("pools.csv")?;
+    let sweep = out
+        .join("sweep.csv")
+        .exists()
+        .then(|| read("sweep.csv"))
+        .transpose()?;
+    let info: Option<RunInfo> = match std::fs::read(out.join("scenario.json")) {
+        Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
+            AppError::Input(format!(
+                "error: {}: not a surge scenario.json: {e}",
+                out.join("scenario.json").display()
+            ))
+        })?),
+        Err(_) => None,
+    };
+    let dir = out.join("charts");
+    let failed = |e: String| AppError::Output(format!("error: charts for {}: {e}", out.display()));
+    let names = match &sweep {
+        Some(s) => crate::report::sweep_charts(s, Some(&pools), &dir, format).map_err(failed)?,
+        None => {
+            crate::report::run_charts(&read("timeseries.csv")?, &dir, format).map_err(failed)?
+        }
+    };
+    let mut charts = Vec::new();
+    for n in &names {
+        let bytes =
+            std::fs::read(dir.join(n)).map_err(|e| failed(format!("cannot read back {n}: {e}")))?;
+        charts.push((n.clone(), bytes));
+    }
+    let html = report_html(&ReportInput {
+        info: info.as_ref(),
+        summary_csv: &summary,
+        pools_csv: &pools,
+        sweep_csv: sweep.as_deref(),
+        charts,
+    })
+    .map_err(failed)?;
+    let report = out.join("report.html");
+    write_atomic(&report, html.as_bytes())
+        .map_err(|e| AppError::Output(format!("error: cannot write {}: {e}", report.display())))?;
+    let mut written: Vec<PathBuf> = names.iter().map(|n| dir.join(n)).collect();
+    written.push(report);
+    Ok(written)
 }
 
 fn run_json(

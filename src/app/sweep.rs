@@ -1,8 +1,8 @@
 //! `surge sweep` and `surge merge`.
 
-use super::{AppError, load_all, with_jobs};
+use super::{AppError, draw_charts, load_all, run_info, with_jobs, write_info};
 use crate::model::{Scenario, simulate};
-use crate::report::{Table, pools_table, summary_table, write_atomic};
+use crate::report::{ChartFormat, RunInfo, Table, pools_table, summary_table, write_atomic};
 use crate::scenario::{self, Override};
 use crate::sweep::{Grid, Shard, expand, sweep_table};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -33,6 +33,8 @@ pub struct SweepOptions {
     pub fail_fast: bool,
     /// No progress and no final line.
     pub quiet: bool,
+    /// Charts (and `report.html`) of an unsharded sweep; `None`: none.
+    pub charts: Option<ChartFormat>,
 }
 
 /// Parse `PATH=v1,v2,…` for `--grid`.
@@ -206,6 +208,14 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
         grid,
         (opts.seed, opts.replications)
     ));
+    let mut info = run_info("sweep", path, &base, &opts.overrides);
+    info.grid = axes.clone();
+    if let Some(seed) = opts.seed {
+        info.seed = seed;
+    }
+    if let Some(r) = opts.replications {
+        info.replications = r;
+    }
     write_sweep(
         &out,
         &summary_bytes,
@@ -214,7 +224,11 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
         opts.shard,
         &name,
         &fingerprint,
+        &info,
     )?;
+    if let (Some(format), 1) = (opts.charts, opts.shard.count) {
+        draw_charts(&out, format)?;
+    }
     if !opts.quiet {
         eprintln!(
             "sweep {name}: {} points, {} runs{} in {:.2}s; outputs: {}/",
@@ -245,8 +259,10 @@ fn write_sweep(
     shard: Shard,
     name: &str,
     fingerprint: &str,
+    info: &RunInfo,
 ) -> Result<(), AppError> {
     std::fs::create_dir_all(out).map_err(|e| io_error(e, out))?;
+    write_info(out, info)?;
     let write = |file: &str, bytes: &[u8]| {
         let p = out.join(file);
         write_atomic(&p, bytes).map_err(|e| io_error(e, &p))
@@ -286,7 +302,12 @@ fn read_rows(path: &Path) -> Result<(csv::StringRecord, Vec<csv::StringRecord>),
 
 /// `surge merge`: join shard folders into one sweep, identical to an
 /// unsharded run.
-pub fn merge(dirs: &[PathBuf], out: Option<&Path>, quiet: bool) -> Result<(), AppError> {
+pub fn merge(
+    dirs: &[PathBuf],
+    out: Option<&Path>,
+    charts: Option<ChartFormat>,
+    quiet: bool,
+) -> Result<(), AppError> {
     let mut manifests = Vec::new();
     for d in dirs {
         let path = d.join("shard.json");
@@ -379,6 +400,11 @@ pub fn merge(dirs: &[PathBuf], out: Option<&Path>, quiet: bool) -> Result<(), Ap
                 .map_err(|e| AppError::Output(e.to_string()))?,
         );
     }
+    let info_path = dirs[0].join("scenario.json");
+    let info: RunInfo = std::fs::read(&info_path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        .map_err(|e| AppError::Input(format!("error: {}: {e}", info_path.display())))?;
     write_sweep(
         &out,
         &merged[0],
@@ -387,7 +413,11 @@ pub fn merge(dirs: &[PathBuf], out: Option<&Path>, quiet: bool) -> Result<(), Ap
         Shard::ALL,
         &first.scenario,
         &first.fingerprint,
+        &info,
     )?;
+    if let Some(format) = charts {
+        draw_charts(&out, format)?;
+    }
     if !quiet {
         eprintln!(
             "merged {} shards of {}: outputs: {}/",

@@ -442,6 +442,8 @@ pub struct TimeSeriesRow {
     pub latency_p50_s: Option<f64>,
     /// 99th percentile latency of the bucket's completions, seconds.
     pub latency_p99_s: Option<f64>,
+    /// 95th percentile latency of the bucket's completions, seconds.
+    pub latency_p95_s: Option<f64>,
 }
 
 impl TimeSeriesRow {
@@ -463,6 +465,7 @@ impl TimeSeriesRow {
             users_online: None,
             latency_p50_s: None,
             latency_p99_s: None,
+            latency_p95_s: None,
         }
     }
 }
@@ -1682,6 +1685,7 @@ impl<'a> Sim<'a> {
                 queue_max: Some(queue_max),
                 latency_p50_s: b.latency.quantile_s(0.5),
                 latency_p99_s: b.latency.quantile_s(0.99),
+                latency_p95_s: b.latency.quantile_s(0.95),
                 ..TimeSeriesRow::empty(start, width, Scope::Class(i))
             });
         }
@@ -1710,6 +1714,7 @@ impl<'a> Sim<'a> {
                 online_gpus_mean: Some(online),
                 latency_p50_s: b.latency.quantile_s(0.5),
                 latency_p99_s: b.latency.quantile_s(0.99),
+                latency_p95_s: b.latency.quantile_s(0.95),
                 ..TimeSeriesRow::empty(start, width, Scope::Pool(i))
             });
             p.bucket.clear();

@@ -224,7 +224,7 @@ pub fn pools_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -> Tab
 }
 
 /// Columns of `timeseries.csv`.
-pub const TIMESERIES_COLUMNS: [&str; 22] = [
+pub const TIMESERIES_COLUMNS: [&str; 23] = [
     "scenario",
     "point",
     "replication",
@@ -247,6 +247,7 @@ pub const TIMESERIES_COLUMNS: [&str; 22] = [
     "users_online",
     "latency_p50_s",
     "latency_p99_s",
+    "latency_p95_s",
 ];
 
 /// One row per (replication, bucket, class, pool or population).
@@ -289,6 +290,7 @@ pub fn timeseries_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -
                 Cell::Num(r.users_online),
                 Cell::Num(r.latency_p50_s),
                 Cell::Num(r.latency_p99_s),
+                Cell::Num(r.latency_p95_s),
             ]);
         }
     }

@@ -27,7 +27,7 @@ pub fn format_secs(x: f64) -> String {
 }
 
 /// An integer with thousands separators, for the printed table only.
-fn group(n: f64) -> String {
+pub(crate) fn group(n: f64) -> String {
     let s = format!("{:.0}", n.round());
     let (sign, digits) = s.strip_prefix('-').map_or(("", s.as_str()), |d| ("-", d));
     let mut out = String::new();

@@ -1,0 +1,330 @@
+//! Run charts, from `timeseries.csv`: arrivals and latency per class,
+//! queue and GPU saturation per pool, stacked outcomes per class.
+
+use super::{
+    Area, Axis, BLUE, Chart, ChartFormat, GREEN, GREY, ORANGE, PURPLE, RED, SIZE, Series,
+    draw_panel, err, frame, prepare, save, slug,
+};
+use plotters::prelude::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One row of `timeseries.csv` (the columns the charts use).
+#[derive(Clone, Debug, Default)]
+struct Row {
+    t: f64,
+    width: f64,
+    arrivals: f64,
+    retries: f64,
+    completions: f64,
+    rejected: f64,
+    abandoned: f64,
+    failed: f64,
+    queue_mean: Option<f64>,
+    busy: Option<f64>,
+    online: Option<f64>,
+    p50: Option<f64>,
+    p95: Option<f64>,
+    p99: Option<f64>,
+}
+
+/// Series by (scope kind, scope name), of point 0, replication 0.
+fn read(timeseries_csv: &[u8]) -> Result<BTreeMap<(String, String), Vec<Row>>, String> {
+    let mut reader = csv::Reader::from_reader(timeseries_csv);
+    let headers = reader.headers().map_err(|e| e.to_string())?.clone();
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or(format!("timeseries.csv has no column {name}"))
+    };
+    let c = [
+        "point",
+        "replication",
+        "time_s",
+        "bucket_s",
+        "scope_kind",
+        "scope",
+        "arrivals",
+        "retries",
+        "completions",
+        "rejected",
+        "abandoned",
+        "failed",
+        "queue_mean",
+        "busy_gpus_mean",
+        "online_gpus_mean",
+        "latency_p50_s",
+        "latency_p99_s",
+    ]
+    .map(col);
+    // Older folders have no p95 column.
+    let c_p95 = headers.iter().position(|h| h == "latency_p95_s");
+    let c: Vec<usize> = c.into_iter().collect::<Result<_, _>>()?;
+    let mut series: BTreeMap<(String, String), Vec<Row>> = BTreeMap::new();
+    for record in reader.records() {
+        let r = record.map_err(|e| e.to_string())?;
+        if &r[c[0]] != "0" || &r[c[1]] != "0" {
+            continue;
+        }
+        let num = |i: usize| r[c[i]].parse::<f64>().unwrap_or(0.0);
+        let opt = |i: usize| r[c[i]].parse::<f64>().ok();
+        series
+            .entry((r[c[4]].to_string(), r[c[5]].to_string()))
+            .or_default()
+            .push(Row {
+                t: num(2),
+                width: num(3).max(1e-9),
+                arrivals: num(6),
+                retries: num(7),
+                completions: num(8),
+                rejected: num(9),
+                abandoned: num(10),
+                failed: num(11),
+                queue_mean: opt(12),
+                busy: opt(13),
+                online: opt(14),
+                p50: opt(15),
+                p99: opt(16),
+                p95: c_p95.and_then(|i| r[i].parse().ok()),
+            });
+    }
+    Ok(series)
+}
+
+/// End of the activity: the end of the last bucket with arrivals,
+/// completions or a queue (the rest of a long drain is empty).
+fn active_end(rows: &[Row]) -> f64 {
+    rows.iter()
+        .filter(|r| {
+            r.arrivals + r.completions + r.queue_mean.unwrap_or(0.0) + r.busy.unwrap_or(0.0) > 0.0
+        })
+        .map(|r| r.t + r.width)
+        .fold(0.0, f64::max)
+        .max(rows.first().map_or(1.0, |r| r.width))
+}
+
+/// Time axis: hours for long runs, minutes otherwise.
+fn time_axis(rows: &[Row], labelled: bool) -> (Axis, f64) {
+    let end = active_end(rows);
+    let (unit, name) = if end > 3.0 * 3600.0 {
+        (3600.0, "hours")
+    } else if end > 180.0 {
+        (60.0, "minutes")
+    } else {
+        (1.0, "seconds")
+    };
+    let desc = if labelled {
+        format!("time ({name})")
+    } else {
+        String::new()
+    };
+    (Axis::linear(desc, 0.0, end / unit), unit)
+}
+
+/// Points (t, f(row)) of the rows where `f` has a value.
+fn points(rows: &[Row], unit: f64, f: impl Fn(&Row) -> Option<f64>) -> Vec<(f64, f64)> {
+    rows.iter()
+        .filter_map(|r| Some((r.t / unit, f(r)?)))
+        .collect()
+}
+
+/// A panel of lines with a y axis fitted to them.
+fn lines_panel<DB: DrawingBackend>(
+    area: &Area<DB>,
+    title: &str,
+    x: &Axis,
+    y_desc: &str,
+    log: bool,
+    series: &[Series],
+) -> Result<(), String> {
+    let mut y = Axis::fit(
+        y_desc,
+        series.iter().flat_map(|s| s.points.iter().map(|p| p.1)),
+        log,
+    );
+    if series.iter().any(|s| !s.label.is_empty()) {
+        y = y.with_headroom();
+    }
+    draw_panel(area, title, x, &y, series)
+}
+
+/// Arrival rate above, latency percentiles below, for one class.
+struct LatencyChart<'a> {
+    class: &'a str,
+    rows: &'a [Row],
+}
+
+impl Chart for LatencyChart<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Result<(), String> {
+        let (top, bottom) = root.split_vertically(SIZE.1 / 3);
+        let (x, unit) = time_axis(self.rows, false);
+        let mut lines = vec![Series::line(
+            "new requests",
+            BLUE,
+            points(self.rows, unit, |r| Some(r.arrivals / r.width)),
+        )];
+        if self.rows.iter().any(|r| r.retries > 0.0) {
+            lines.push(Series::line(
+                "retries",
+                ORANGE,
+                points(self.rows, unit, |r| Some(r.retries / r.width)),
+            ));
+        }
+        let title = format!("{}: arrivals", self.class);
+        lines_panel(&top, &title, &x, "requests / s", false, &lines)?;
+        let (x, unit) = time_axis(self.rows, true);
+        let mut lines = vec![
+            Series::line("p50", GREEN, points(self.rows, unit, |r| r.p50)),
+            Series::line("p95", ORANGE, points(self.rows, unit, |r| r.p95)),
+            Series::line("p99", RED, points(self.rows, unit, |r| r.p99)),
+        ];
+        lines.retain(|s| !s.points.is_empty());
+        let title = format!("{}: latency of completions (log scale)", self.class);
+        lines_panel(&bottom, &title, &x, "latency (s)", true, &lines)
+    }
+}
+
+/// Queue length, busy and online GPUs, and utilisation, for one pool.
+struct PoolChart<'a> {
+    pool: &'a str,
+    rows: &'a [Row],
+}
+
+impl Chart for PoolChart<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Result<(), String> {
+        let panels = root.split_evenly((3, 1));
+        let (x, unit) = time_axis(self.rows, false);
+        let queue = points(self.rows, unit, |r| r.queue_mean);
+        let title = format!("pool {}: waiting requests", self.pool);
+        lines_panel(
+            &panels[0],
+            &title,
+            &x,
+            "queue (mean)",
+            false,
+            &[Series::line("", PURPLE, queue)],
+        )?;
+        let online = points(self.rows, unit, |r| r.online);
+        let busy = points(self.rows, unit, |r| r.busy);
+        let title = format!("pool {}: GPUs", self.pool);
+        lines_panel(
+            &panels[1],
+            &title,
+            &x,
+            "GPUs (mean)",
+            false,
+            &[
+                Series::line("online", GREY, online),
+                Series::line("busy", BLUE, busy),
+            ],
+        )?;
+        let (x, unit) = time_axis(self.rows, true);
+        let util = points(self.rows, unit, |r| match (r.busy, r.online) {
+            (Some(b), Some(o)) if o > 0.0 => Some(100.0 * b / o),
+            _ => None,
+        });
+        let title = format!("pool {}: utilisation (busy / online)", self.pool);
+        let y = Axis::linear("utilisation (%)", 0.0, 105.0);
+        draw_panel(&panels[2], &title, &x, &y, &[Series::line("", BLUE, util)])
+    }
+}
+
+/// Outcomes per second over time, stacked, for one class.
+struct OutcomeChart<'a> {
+    class: &'a str,
+    rows: &'a [Row],
+}
+
+/// A labelled, coloured layer of a stacked chart and how to read it.
+type Layer = (&'static str, RGBColor, fn(&Row) -> f64);
+
+impl Chart for OutcomeChart<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Result<(), String> {
+        let (x, unit) = time_axis(self.rows, true);
+        let layers: [Layer; 4] = [
+            ("completed", GREEN, |r| r.completions),
+            ("rejected", ORANGE, |r| r.rejected),
+            ("abandoned", RED, |r| r.abandoned),
+            ("failed", PURPLE, |r| r.failed),
+        ];
+        let totals = self
+            .rows
+            .iter()
+            .map(|r| layers.iter().map(|l| (l.2)(r)).sum::<f64>() / r.width);
+        let y = Axis::fit("attempts / s", totals, false).with_headroom();
+        let title = format!("{}: outcomes of attempts (stacked)", self.class);
+        let mut c = frame(root, &title, &x, &y, true)?;
+        // Draw cumulative layers from the top down so each shows its band.
+        for k in (0..layers.len()).rev() {
+            let (label, color, _) = layers[k];
+            let pts: Vec<(f64, f64)> = self
+                .rows
+                .iter()
+                .map(|r| {
+                    (
+                        r.t / unit,
+                        layers[..=k].iter().map(|l| (l.2)(r)).sum::<f64>() / r.width,
+                    )
+                })
+                .collect();
+            c.draw_series(AreaSeries::new(pts, 0.0, color.mix(0.8)).border_style(color))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 6), (x + 16, y + 6)], color.filled())
+                });
+        }
+        c.configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((super::FONT, 16))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+/// Draw the run charts from `timeseries.csv` bytes into `dir`; returns the
+/// names of the files written, in a stable order.
+pub fn run_charts(
+    timeseries_csv: &[u8],
+    dir: &Path,
+    format: ChartFormat,
+) -> Result<Vec<String>, String> {
+    prepare(dir)?;
+    let series = read(timeseries_csv)?;
+    let mut written = Vec::new();
+    for ((kind, name), rows) in &series {
+        match kind.as_str() {
+            "class" => {
+                let chart = LatencyChart { class: name, rows };
+                written.push(save(
+                    &chart,
+                    dir,
+                    &format!("latency-{}", slug(name)),
+                    format,
+                )?);
+                if rows
+                    .iter()
+                    .any(|r| r.rejected + r.abandoned + r.failed > 0.0)
+                {
+                    let chart = OutcomeChart { class: name, rows };
+                    written.push(save(
+                        &chart,
+                        dir,
+                        &format!("outcomes-{}", slug(name)),
+                        format,
+                    )?);
+                }
+            }
+            "pool" => {
+                let chart = PoolChart { pool: name, rows };
+                written.push(save(&chart, dir, &format!("pool-{}", slug(name)), format)?);
+            }
+            _ => {}
+        }
+    }
+    Ok(written)
+}
