@@ -257,7 +257,10 @@ impl Chart for OutcomeChart<'_> {
         let mut c = frame(root, &title, &x, &y, true)?;
         // Draw cumulative layers from the top down so each shows its band.
         for k in (0..layers.len()).rev() {
-            let (label, color, _) = layers[k];
+            let (label, color, value) = layers[k];
+            if k > 0 && self.rows.iter().all(|r| value(r) == 0.0) {
+                continue; // An outcome that never happened: no band, no legend.
+            }
             let pts: Vec<(f64, f64)> = self
                 .rows
                 .iter()
@@ -268,7 +271,8 @@ impl Chart for OutcomeChart<'_> {
                     )
                 })
                 .collect();
-            c.draw_series(AreaSeries::new(pts, 0.0, color.mix(0.8)).border_style(color))
+            // Opaque: each layer covers the one drawn before it.
+            c.draw_series(AreaSeries::new(pts, 0.0, color.filled()).border_style(color))
                 .map_err(err)?
                 .label(label)
                 .legend(move |(x, y)| {
@@ -327,4 +331,81 @@ pub fn run_charts(
         }
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A synthetic time series: one class with a spike at t = 60..120 s
+    /// and some rejections, one pool.
+    fn series() -> String {
+        let mut csv = String::from(
+            "point,replication,time_s,bucket_s,scope_kind,scope,arrivals,retries,completions,\
+             rejected,abandoned,failed,queue_mean,busy_gpus_mean,online_gpus_mean,\
+             latency_p50_s,latency_p99_s,latency_p95_s\n",
+        );
+        for k in 0..30 {
+            let t = k * 10;
+            let spike = (6..12).contains(&k);
+            let (arr, p50, p99) = if spike {
+                (500, 20.0, 90.0)
+            } else {
+                (50, 1.0, 4.0)
+            };
+            let rej = if spike { 40 } else { 0 };
+            csv += &format!(
+                "0,0,{t},10,class,jobs,{arr},0,{},{rej},0,0,1,,,{p50},{p99},{}\n",
+                arr - rej,
+                p99 * 0.8
+            );
+            csv += &format!(
+                "0,0,{t},10,pool,gpu,{arr},0,{},{rej},0,0,{},{},8,,,\n",
+                arr - rej,
+                if spike { 100 } else { 0 },
+                if spike { 8 } else { 3 }
+            );
+            // Another replication is ignored.
+            csv += &format!("0,1,{t},10,class,jobs,1,0,1,0,0,0,0,,,1,1,1\n");
+        }
+        csv
+    }
+
+    #[test]
+    fn draws_latency_outcomes_and_pool_charts_from_a_synthetic_series() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let names = run_charts(series().as_bytes(), dir.path(), ChartFormat::Png).unwrap();
+        assert_eq!(
+            names,
+            ["latency-jobs.png", "outcomes-jobs.png", "pool-gpu.png"]
+        );
+        let count = |name: &str, c: RGBColor| {
+            let img = image::open(dir.path().join(name)).unwrap().to_rgb8();
+            assert_eq!(img.dimensions(), SIZE);
+            img.pixels().filter(|p| p.0 == [c.0, c.1, c.2]).count()
+        };
+        // The lines are drawn in their colours: p99 red, arrivals blue.
+        assert!(count("latency-jobs.png", RED) > 300);
+        assert!(count("latency-jobs.png", BLUE) > 300);
+        assert!(count("pool-gpu.png", PURPLE) > 300, "the queue line");
+        // The rejected band is visible in the stacked chart.
+        assert!(count("outcomes-jobs.png", ORANGE) > 1000);
+    }
+
+    #[test]
+    fn a_series_without_the_needed_columns_is_an_error() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let e = run_charts(b"time_s,arrivals\n0,1\n", dir.path(), ChartFormat::Svg).unwrap_err();
+        assert!(e.contains("timeseries.csv has no column"), "{e}");
+    }
+
+    #[test]
+    fn svg_charts_are_text_with_the_titles() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let names = run_charts(series().as_bytes(), dir.path(), ChartFormat::Svg).unwrap();
+        let svg = std::fs::read_to_string(dir.path().join(&names[0])).unwrap();
+        assert!(svg.starts_with("<svg"));
+        assert!(svg.contains("jobs: latency of completions (log scale)"));
+        assert!(svg.contains("time (minutes)"), "5 minutes of data: minutes");
+    }
 }

@@ -811,3 +811,56 @@ s,3,12,fair,all,2,1.5,0.1,1.3,1.7
         assert!((s.value(0.5) - 10.0).abs() < 1e-9);
     }
 }
+
+#[cfg(test)]
+mod drawing_tests {
+    use super::*;
+
+    #[test]
+    fn draws_a_line_chart_per_class_and_a_heatmap_from_a_synthetic_sweep() {
+        let sweep = "\
+scenario,point,gpus,rate,class,n,latency_p99_s_mean,latency_p99_s_sd,latency_p99_s_ci_low,latency_p99_s_ci_high,slo_attainment_mean,slo_attainment_sd,slo_attainment_ci_low,slo_attainment_ci_high
+s,0,8,6/s,a,3,10,1,8,12,0.5,0.1,0.4,0.6
+s,0,8,6/s,all,3,10,1,8,12,0.5,0.1,0.4,0.6
+s,1,8,7/s,a,3,30,1,28,32,0.2,0.1,0.1,0.3
+s,1,8,7/s,all,3,30,1,28,32,0.2,0.1,0.1,0.3
+s,2,16,6/s,a,3,2,1,1,3,0.99,0.01,0.98,1
+s,2,16,6/s,all,3,2,1,1,3,0.99,0.01,0.98,1
+s,3,16,7/s,a,3,3,1,2,4,0.95,0.01,0.94,0.96
+s,3,16,7/s,all,3,3,1,2,4,0.95,0.01,0.94,0.96
+";
+        let dir = tempfile::TempDir::new().unwrap();
+        let names = sweep_charts(sweep.as_bytes(), None, dir.path(), ChartFormat::Png).unwrap();
+        assert_eq!(
+            names,
+            [
+                "sweep-latency_p99_s-a.png",
+                "heatmap-latency_p99_s-a.png",
+                "sweep-slo_attainment-a.png",
+                "heatmap-slo_attainment-a.png",
+            ]
+        );
+        // The heatmap's extreme cells take the ends of the colour scale.
+        let img = image::open(dir.path().join("heatmap-latency_p99_s-a.png"))
+            .unwrap()
+            .to_rgb8();
+        let has = |c: RGBColor| img.pixels().any(|p| p.0 == [c.0, c.1, c.2]);
+        assert!(has(viridis(0.0)) && has(viridis(1.0)));
+        // Two lines (one per rate), each with its colour.
+        let img = image::open(dir.path().join("sweep-latency_p99_s-a.png"))
+            .unwrap()
+            .to_rgb8();
+        for c in &PALETTE[..2] {
+            let n = img.pixels().filter(|p| p.0 == [c.0, c.1, c.2]).count();
+            assert!(n > 200, "{c:?}: {n} pixels");
+        }
+    }
+
+    #[test]
+    fn a_sweep_without_parameters_draws_nothing() {
+        let sweep = "scenario,point,class,n,latency_p99_s_mean\ns,0,a,1,2\n";
+        let dir = tempfile::TempDir::new().unwrap();
+        let names = sweep_charts(sweep.as_bytes(), None, dir.path(), ChartFormat::Png).unwrap();
+        assert!(names.is_empty());
+    }
+}
