@@ -170,6 +170,10 @@ pub struct RunArgs {
     /// are setbacks (none: neither charts nor report).
     #[arg(long, value_enum, default_value_t = ChartsArg::Png)]
     pub charts: ChartsArg,
+    /// Write OUT/requests.csv: the first N requests after warm-up of each
+    /// replication, one row each (arrival, start, end, outcome, attempts).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub trace: Option<u64>,
     /// Shared flags.
     #[command(flatten)]
     pub common: CommonRunArgs,

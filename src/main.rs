@@ -21,6 +21,7 @@ fn main() -> ExitCode {
                 quiet: c.quiet,
                 jobs: c.jobs.map(usize::from),
                 charts: args.charts.format(),
+                trace: args.trace,
             };
             app::run(&args.scenarios, &opts)
         }

@@ -819,6 +819,63 @@ fn batching_with_failures_is_rejected() {
     assert!(err.contains("not supported yet"), "{err}");
 }
 
+// ---- --trace ----
+
+#[test]
+fn trace_writes_the_first_requests_of_each_replication() {
+    let dir = TempDir::new().unwrap();
+    let out = dir.path().join("o");
+    surge()
+        .args(["run", "--quiet", "--charts", "none", "--trace", "50"])
+        .args([
+            "--replications",
+            "2",
+            "--set",
+            "duration=10m",
+            "--set",
+            "warmup=1m",
+        ])
+        .arg(repo("scenarios/mmc.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(out.join("requests.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("scenario,point,replication,id,class,arrival_s,start_s,end_s,outcome,attempts")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2 * 50);
+    for (k, r) in rows.iter().enumerate() {
+        assert_eq!(r[2], (k / 50).to_string(), "replication");
+        assert_eq!(r[3], (k % 50).to_string(), "id");
+        let arrival: f64 = r[5].parse().unwrap();
+        let start: f64 = r[6].parse().unwrap();
+        let end: f64 = r[7].parse().unwrap();
+        assert!(arrival >= 60.0 && start >= arrival && end > start, "{r:?}");
+        assert_eq!((r[4], r[8], r[9]), ("jobs", "completed", "1"));
+    }
+    // Without --trace, no requests.csv.
+    let plain = dir.path().join("plain");
+    surge()
+        .args([
+            "run",
+            "--quiet",
+            "--charts",
+            "none",
+            "--set",
+            "duration=20m",
+        ])
+        .arg(repo("scenarios/mmc.toml"))
+        .arg("--out")
+        .arg(&plain)
+        .assert()
+        .success();
+    assert!(!plain.join("requests.csv").exists());
+}
+
 // ---- charts ----
 
 #[test]

@@ -142,3 +142,54 @@ fn pool_speed_divides_service_demand() {
     // 1.5 s each on a speed-2 GPU: waits 0 and 1.5.
     assert!(close(r.classes[0].wait.mean_s().unwrap(), 0.75));
 }
+
+/// `--trace`: the same five jobs, traced: arrival, start and end of each,
+/// in arrival order; the limit keeps the first three.
+#[test]
+fn the_trace_follows_each_request() {
+    let loaded = load_str(
+        r#"
+        duration = "20s"
+        [[pool]]
+        name = "gpu"
+        gpus = 1
+        [[class]]
+        name = "jobs"
+        pool = "gpu"
+        arrivals = { process = "explicit", at = ["0s", "1s", "2s", "3s", "10s"] }
+        service = { dist = "deterministic", value = "2.5s" }
+    "#,
+        "<test>",
+        Path::new("."),
+        "test",
+        &[],
+    )
+    .expect("valid scenario");
+    let mut s = loaded.scenario;
+    s.trace = 3;
+    let r = simulate(&s, 0);
+    /// id, arrival, start, end, outcome, attempts.
+    type Row<'a> = (u64, f64, Option<f64>, Option<f64>, &'a str, u32);
+    let rows: Vec<Row<'_>> = r
+        .trace
+        .iter()
+        .map(|t| {
+            (
+                t.id,
+                t.arrival.as_secs_f64(),
+                t.start.map(|x| x.as_secs_f64()),
+                t.end.map(|x| x.as_secs_f64()),
+                t.outcome.as_str(),
+                t.attempts,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (0, 0.0, Some(0.0), Some(2.5), "completed", 1),
+            (1, 1.0, Some(2.5), Some(5.0), "completed", 1),
+            (2, 2.0, Some(5.0), Some(7.5), "completed", 1),
+        ]
+    );
+}

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use std::path::Path;
-use surge::engine::SimDuration;
+use surge::engine::{SimDuration, SimTime};
 use surge::model::{Scope, simulate};
 use surge::scenario::{Override, load_str};
 
@@ -202,4 +202,43 @@ fn resizing_a_pool_keeps_arrivals_and_job_sizes() {
     // And a different replication draws different arrivals.
     let c = simulate(&small, 1);
     assert_ne!(arrivals(&a), arrivals(&c));
+}
+
+/// Tracing every request accounts for every measured request: the trace's
+/// outcomes add up to the class counts, and its times are ordered.
+#[test]
+fn a_full_trace_matches_the_class_counts() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/retry-storm.toml");
+    let overrides = ["duration=90m".parse().unwrap()];
+    let mut s = surge::scenario::load_file(&path, &overrides)
+        .expect("valid scenario")
+        .scenario;
+    s.trace = u64::MAX;
+    let r = surge::model::simulate(&s, 0);
+    for (i, c) in r.classes.iter().enumerate() {
+        let mine: Vec<_> = r.trace.iter().filter(|t| t.class == i).collect();
+        let count = |o: &str| mine.iter().filter(|t| t.outcome.as_str() == o).count() as u64;
+        assert_eq!(mine.len() as u64, c.arrivals, "{}", c.name);
+        assert_eq!(count("completed"), c.completed);
+        assert_eq!(count("rejected"), c.rejected);
+        assert_eq!(count("abandoned"), c.abandoned);
+        assert_eq!(count("failed"), c.failed);
+        assert_eq!(count("in_system"), c.in_system);
+        let attempts: u64 = mine.iter().map(|t| u64::from(t.attempts)).sum();
+        assert_eq!(attempts, c.attempts, "attempts of {}", c.name);
+    }
+    assert!(r.trace.iter().any(|t| t.attempts > 1), "the storm retries");
+    for (k, t) in r.trace.iter().enumerate() {
+        assert_eq!(t.id, k as u64);
+        assert!(t.arrival >= SimTime(s.warmup.0));
+        if let Some(start) = t.start {
+            assert!(start >= t.arrival);
+        }
+        if let Some(end) = t.end {
+            assert!(end >= t.start.unwrap_or(t.arrival));
+        }
+        assert_eq!(t.end.is_none(), t.outcome.as_str() == "in_system");
+    }
+    let arrivals: Vec<_> = r.trace.iter().map(|t| t.arrival).collect();
+    assert!(arrivals.windows(2).all(|w| w[0] <= w[1]), "arrival order");
 }

@@ -64,3 +64,11 @@ latency_p99_s,latency_p999_s,slo_attainment,attempts_per_request,completed_fract
 rejected_fraction,abandoned_fraction,failed_fraction"
     );
 }
+
+#[test]
+fn requests_columns_are_pinned() {
+    assert_eq!(
+        surge::report::requests_columns().join(","),
+        "scenario,point,replication,id,class,arrival_s,start_s,end_s,outcome,attempts"
+    );
+}

@@ -7,8 +7,8 @@
 use crate::engine::SimDuration;
 use crate::model::{RunResult, Scenario, simulate};
 use crate::report::{
-    ChartFormat, ReportInput, RunInfo, pools_table, report_html, summary_table, summary_text,
-    timeseries_table, write_atomic,
+    ChartFormat, ReportInput, RunInfo, pools_table, report_html, requests_table, summary_table,
+    summary_text, timeseries_table, write_atomic,
 };
 use crate::scenario::{self, Loaded, Override, Severity};
 use rayon::prelude::*;
@@ -53,6 +53,9 @@ pub struct RunOptions {
     pub jobs: Option<usize>,
     /// Charts to draw under `charts/` (`None`: none).
     pub charts: Option<crate::report::ChartFormat>,
+    /// Write `requests.csv` with the first N measured requests of each
+    /// replication.
+    pub trace: Option<u64>,
 }
 
 /// Why a command failed.
@@ -139,6 +142,9 @@ pub fn run(paths: &[PathBuf], opts: &RunOptions) -> Result<(), AppError> {
         }
         if let Some(b) = opts.bucket {
             l.scenario.bucket = Some(b);
+        }
+        if let Some(n) = opts.trace {
+            l.scenario.trace = n;
         }
     }
     let outs = output_dirs(&loaded, opts.out.as_deref())?;
@@ -256,6 +262,11 @@ pub fn write_run_outputs(
     ];
     for (name, table) in files {
         let path = out.join(name);
+        write_atomic(&path, &table.to_csv()).map_err(|e| io(e, &path))?;
+    }
+    if scenario.trace > 0 {
+        let path = out.join("requests.csv");
+        let table = requests_table(scenario, 0, runs);
         write_atomic(&path, &table.to_csv()).map_err(|e| io(e, &path))?;
     }
     write_info(out, info)

@@ -10,9 +10,11 @@ mod dist;
 mod profile;
 mod sim;
 mod spec;
+mod trace;
 
 pub use arrivals::{ArrivalSpec, Spread, TraceSpec};
 pub use profile::{Decay, Diurnal, Interpolation, RateProfile, Spike};
+pub use trace::{Outcome, TraceRecord};
 
 pub use dist::{DistError, DurationDist};
 pub use sim::{

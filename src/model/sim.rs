@@ -21,6 +21,7 @@
 
 use super::arrivals::{ArrivalSpec, ArrivalState};
 use super::spec::{CapacityChange, CountDist, PolicySpec, ScaleTrigger, Scenario};
+use super::trace::{Outcome, TraceRecord, Tracer};
 use crate::engine::{EventQueue, SimDuration, SimTime};
 use crate::metrics::{CompactHistogram, DurationHistogram, Level};
 use crate::policy::{
@@ -593,6 +594,8 @@ pub struct RunResult {
     pub end_time: SimTime,
     /// Length of the measurement window, seconds.
     pub window_s: f64,
+    /// The first `Scenario::trace` measured requests, in arrival order.
+    pub trace: Vec<TraceRecord>,
 }
 
 impl ClassResult {
@@ -691,6 +694,7 @@ struct Sim<'a> {
     total_arrivals: u64,
     total_finished: u64,
     last_event: SimTime,
+    tracer: Tracer,
 }
 
 /// A uniform draw in [0, 1) with 53 random bits.
@@ -840,6 +844,7 @@ impl<'a> Sim<'a> {
             total_arrivals: 0,
             total_finished: 0,
             last_event: SimTime::ZERO,
+            tracer: Tracer::new(sc.trace),
         }
     }
 
@@ -1138,6 +1143,9 @@ impl<'a> Sim<'a> {
                 (self.requests.len() - 1) as u32
             }
         };
+        if now >= self.warmup {
+            self.tracer.arrived(id, class, now);
+        }
         self.submit(id, now);
     }
 
@@ -1248,6 +1256,7 @@ impl<'a> Sim<'a> {
                 p.in_service.push(q.id);
             }
             let request = *request;
+            self.tracer.started(q.id, now);
             p.policy.started(&q, &view);
             p.busy += 1;
             p.waiting -= 1;
@@ -1320,6 +1329,7 @@ impl<'a> Sim<'a> {
                 }
                 request.state = State::InService;
                 let request = *request;
+                self.tracer.started(q.id, now);
                 p.policy.started(&q, &view);
                 p.waiting -= 1;
                 if request.deferred {
@@ -1435,6 +1445,8 @@ impl<'a> Sim<'a> {
         c.bucket.completions += 1;
         c.bucket.latency.record(latency);
         self.pools[pool].bucket.completions += 1;
+        self.tracer
+            .finished(id, now, Outcome::Completed, request.attempt);
     }
 
     fn service_completed(&mut self, pool: usize, id: u32, now: SimTime) {
@@ -1517,6 +1529,12 @@ impl<'a> Sim<'a> {
                         Setback::Failed => c.stats.failed += 1,
                     }
                 }
+                let outcome = match how {
+                    Setback::Rejected => Outcome::Rejected,
+                    Setback::Abandoned => Outcome::Abandoned,
+                    Setback::Failed => Outcome::Failed,
+                };
+                self.tracer.finished(id, now, outcome, r.attempt);
                 self.release(id, now);
             }
         }
@@ -1834,9 +1852,13 @@ impl<'a> Sim<'a> {
             })
             .collect();
 
+        let requests = &self.requests;
+        let trace =
+            std::mem::take(&mut self.tracer).into_records(|slot| requests[slot as usize].attempt);
         RunResult {
             replication: self.replication,
             seed: sc.seed,
+            trace,
             classes,
             all,
             pools,

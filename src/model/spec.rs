@@ -26,6 +26,9 @@ pub struct Scenario {
     pub replications: u32,
     /// Width of a time-series bucket; `None` picks duration / 500, rounded.
     pub bucket: Option<SimDuration>,
+    /// Trace the first this many measured requests of each replication
+    /// (`--trace N`, `requests.csv`); 0 traces none.
+    pub trace: u64,
     /// The GPU pools.
     pub pools: Vec<PoolSpec>,
     /// The workload classes.
@@ -337,6 +340,7 @@ impl Scenario {
             seed: 1,
             replications: 1,
             bucket: None,
+            trace: 0,
             pools: vec![PoolSpec {
                 name: "gpu".into(),
                 gpus,

@@ -12,7 +12,12 @@ mod text;
 pub use charts::{ChartFormat, run_charts, sweep_charts};
 pub use html::{ReportInput, RunInfo, report_html};
 pub use stats::{Estimate, estimate};
-pub use tables::{Cell, Table, pools_table, summary_table, timeseries_table};
+pub use tables::{Cell, Table, pools_table, requests_table, summary_table, timeseries_table};
+
+/// The columns of `requests.csv` (`--trace N`).
+pub fn requests_columns() -> &'static [&'static str] {
+    &tables::REQUESTS_COLUMNS
+}
 
 /// The columns of `summary.csv` and `pools.csv`.
 pub fn tables_columns() -> (&'static [&'static str], &'static [&'static str]) {

@@ -297,6 +297,47 @@ pub fn timeseries_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -
     table
 }
 
+/// Columns of `requests.csv`.
+pub const REQUESTS_COLUMNS: [&str; 10] = [
+    "scenario",
+    "point",
+    "replication",
+    "id",
+    "class",
+    "arrival_s",
+    "start_s",
+    "end_s",
+    "outcome",
+    "attempts",
+];
+
+/// One row per traced request (`--trace N`): per replication, the first
+/// N measured requests in arrival order.
+pub fn requests_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -> Table {
+    let mut table = Table {
+        columns: REQUESTS_COLUMNS.to_vec(),
+        rows: Vec::new(),
+    };
+    let secs = |t: Option<crate::engine::SimTime>| Cell::Num(t.map(|t| t.as_secs_f64()));
+    for run in runs {
+        for r in &run.trace {
+            table.rows.push(vec![
+                Cell::Text(scenario.name.clone()),
+                Cell::Int(point as u64),
+                Cell::Int(u64::from(run.replication)),
+                Cell::Int(r.id),
+                Cell::Text(scenario.classes[r.class].name.clone()),
+                secs(Some(r.arrival)),
+                secs(r.start),
+                secs(r.end),
+                Cell::Text(r.outcome.as_str().into()),
+                Cell::Int(u64::from(r.attempts)),
+            ]);
+        }
+    }
+    table
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

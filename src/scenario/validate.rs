@@ -507,6 +507,7 @@ fn build(
         seed: seed?,
         replications: replications?,
         bucket,
+        trace: 0,
         pools: pools.into_iter().collect::<Option<Vec<_>>>()?,
         classes: classes.into_iter().collect::<Option<Vec<_>>>()?,
         populations: populations.into_iter().collect::<Option<Vec<_>>>()?,
