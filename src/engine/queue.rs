@@ -1,15 +1,17 @@
-//! The future event list: a 4-ary min-heap of the near future, keyed by
-//! `(time, sequence number)`, and unsorted slots for the far future.
+//! The future event list, keyed by `(time, sequence number)`: unsorted
+//! slots for the far future, a sorted run for the current slot, and a
+//! small 4-ary min-heap for what is scheduled into the current slot.
 //!
-//! A 4-ary heap is shallower than a binary one (log₄ n levels), and its four
-//! children share a cache line or two. But a viral launch keeps hundreds of
-//! thousands of users waiting to come back hours later, and a heap that
-//! large misses the cache on every level. So only events before the
-//! *horizon* live in the heap; later ones are appended, unsorted, to the
-//! slot of width 2^SLOT_SHIFT ns (≈ 8.6 s) they fall in. When the heap runs
-//! dry the earliest slot is poured into it and the horizon moves to that
-//! slot's end. Events keep their sequence numbers, so the order is still
-//! exactly `(time, sequence)`.
+//! A viral launch keeps hundreds of thousands of users waiting to come
+//! back hours later; one heap that large misses the cache on every level
+//! of every pop. So events are appended, unsorted, to the slot of width
+//! 2^SLOT_SHIFT ns (≈ 8.6 s) they fall in. When the current slot is used
+//! up, the earliest slot is sorted in one go (sequential, cache-friendly
+//! work) and becomes the *run*, popped from its end; the horizon moves to
+//! that slot's end. Events scheduled before the horizon after that go to
+//! the heap, which stays small: a pop takes the earlier of the run's next
+//! event and the heap's top. Events keep their sequence numbers, so the
+//! order is exactly `(time, sequence)`.
 
 use super::SimTime;
 use std::collections::BTreeMap;
@@ -29,11 +31,16 @@ const SLOT_SHIFT: u32 = 33;
 /// debug assertion).
 #[derive(Debug)]
 pub struct EventQueue<E> {
+    /// Events before `horizon` scheduled after `run` was sorted.
     heap: Vec<Entry<E>>,
+    /// The current slot's events, sorted by decreasing key: the next one
+    /// is at the end.
+    run: Vec<Entry<E>>,
     /// Events at or after `horizon`, by slot (time >> SLOT_SHIFT).
     far: BTreeMap<u64, Vec<Entry<E>>>,
     far_len: usize,
-    /// Every event in `heap` is before it; every event in `far` at or after.
+    /// Every event in `heap` and `run` is before it; every event in `far`
+    /// at or after.
     horizon: u64,
     next_seq: u64,
     now: SimTime,
@@ -58,6 +65,7 @@ impl<E> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
             heap: Vec::new(),
+            run: Vec::new(),
             far: BTreeMap::new(),
             far_len: 0,
             horizon: 1 << SLOT_SHIFT,
@@ -94,10 +102,11 @@ impl<E> EventQueue<E> {
         self.far_len += 1;
     }
 
-    /// If the heap is empty, pour the earliest far slot into it.
+    /// If the current slot is used up, sort the earliest far slot into
+    /// the run.
     #[inline(always)]
     fn refill(&mut self) {
-        if self.heap.is_empty() && self.far_len > 0 {
+        if self.heap.is_empty() && self.run.is_empty() && self.far_len > 0 {
             self.pour_next_slot();
         }
     }
@@ -105,14 +114,24 @@ impl<E> EventQueue<E> {
     #[cold]
     #[inline(never)]
     fn pour_next_slot(&mut self) {
-        let Some((slot, entries)) = self.far.pop_first() else {
+        let Some((slot, mut entries)) = self.far.pop_first() else {
             return;
         };
         self.far_len -= entries.len();
         self.horizon = (slot + 1) << SLOT_SHIFT;
-        for entry in entries {
-            self.heap.push(entry);
-            self.sift_up(self.heap.len() - 1);
+        // Keys are unique (sequence numbers), so an unstable sort is exact.
+        entries.sort_unstable_by_key(|e| std::cmp::Reverse(e.key));
+        // (Reusing the spent run's allocation for a new far slot would
+        // leave hundreds of far slots each holding a whole slot's capacity.)
+        self.run = entries;
+    }
+
+    /// Whether the next event is the heap's top (else the run's end).
+    #[inline(always)]
+    fn next_in_heap(&self) -> bool {
+        match (self.heap.first(), self.run.last()) {
+            (Some(h), Some(r)) => h.key < r.key,
+            (h, _) => h.is_some(),
         }
     }
 
@@ -120,13 +139,17 @@ impl<E> EventQueue<E> {
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         self.refill();
-        let last = self.heap.pop()?;
-        let entry = if self.heap.is_empty() {
-            last
+        let entry = if self.next_in_heap() {
+            let last = self.heap.pop()?;
+            if self.heap.is_empty() {
+                last
+            } else {
+                let root = std::mem::replace(&mut self.heap[0], last);
+                self.sift_down(0);
+                root
+            }
         } else {
-            let root = std::mem::replace(&mut self.heap[0], last);
-            self.sift_down(0);
-            root
+            self.run.pop()?
         };
         let at = SimTime((entry.key >> 64) as u64);
         self.now = at;
@@ -178,17 +201,22 @@ impl<E> EventQueue<E> {
     #[inline]
     pub fn peek_time(&mut self) -> Option<SimTime> {
         self.refill();
-        self.heap.first().map(|e| SimTime((e.key >> 64) as u64))
+        let next = if self.next_in_heap() {
+            self.heap.first()
+        } else {
+            self.run.last()
+        };
+        next.map(|e| SimTime((e.key >> 64) as u64))
     }
 
     /// Number of pending events.
     pub fn len(&self) -> usize {
-        self.heap.len() + self.far_len
+        self.heap.len() + self.run.len() + self.far_len
     }
 
     /// Whether no event is pending.
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty() && self.far_len == 0
+        self.len() == 0
     }
 
     /// Total number of events popped so far.
