@@ -8,18 +8,24 @@ const SUB: u64 = 1 << SUB_BITS;
 /// Number of cells: exact cells 0..64, then 64 cells for each power of two
 /// from 2^6 to 2^63.
 const CELLS: usize = ((64 - SUB_BITS) as usize) * SUB as usize + SUB as usize;
+/// Blocks of SUB cells, each with its total, so that a quantile walks the
+/// blocks and then one block's cells.
+const BLOCKS: usize = CELLS / SUB as usize;
 
 /// A log-linear histogram of nanosecond durations: values below 64 ns are
 /// exact, larger ones fall into one of 64 equal cells per power of two, and
 /// a quantile is reported as its cell's midpoint, so the relative error is
 /// at most 1/128 (≈ 0.8%).
 ///
-/// It tracks the range of cells in use, so that resetting it and reading a
-/// quantile cost time proportional to the spread of the values, not to the
-/// size of the histogram: the time series resets one per class per bucket.
+/// It tracks the range of cells in use, so that resetting it costs time
+/// proportional to the spread of the values, not to the size of the
+/// histogram (the time series resets one per class per bucket), and a
+/// total per block of 64 cells, so that a quantile walks at most 59 blocks
+/// and 64 cells.
 #[derive(Clone, Debug)]
 pub struct CompactHistogram {
     counts: Vec<u32>,
+    blocks: Vec<u64>,
     lo: usize,
     hi: usize,
     total: u64,
@@ -60,6 +66,7 @@ impl CompactHistogram {
     pub fn new() -> Self {
         CompactHistogram {
             counts: vec![0; CELLS],
+            blocks: vec![0; BLOCKS],
             lo: CELLS,
             hi: 0,
             total: 0,
@@ -71,6 +78,7 @@ impl CompactHistogram {
     pub fn record(&mut self, d: SimDuration) {
         let c = cell_of(d.0);
         self.counts[c] = self.counts[c].saturating_add(1);
+        self.blocks[c / SUB as usize] += 1;
         self.lo = self.lo.min(c);
         self.hi = self.hi.max(c);
         self.total += 1;
@@ -83,18 +91,42 @@ impl CompactHistogram {
 
     /// The `q`-quantile (nearest rank) in seconds; `None` if empty.
     pub fn quantile_s(&self, q: f64) -> Option<f64> {
+        self.quantiles_s([q])[0]
+    }
+
+    /// Several quantiles (nearest rank, `qs` increasing) in one pass over
+    /// the cells; `None`s if empty.
+    pub fn quantiles_s<const N: usize>(&self, qs: [f64; N]) -> [Option<f64>; N] {
+        let mut out = [None; N];
         if self.total == 0 {
-            return None;
+            return out;
         }
-        let rank = ((q * self.total as f64).ceil() as u64).clamp(1, self.total);
+        debug_assert!(qs.windows(2).all(|w| w[0] <= w[1]), "increasing quantiles");
+        let ranks = qs.map(|q| ((q * self.total as f64).ceil() as u64).clamp(1, self.total));
+        // `seen` counts the values in the blocks before `b`.
         let mut seen = 0u64;
-        for c in self.lo..=self.hi {
-            seen += u64::from(self.counts[c]);
-            if seen >= rank {
-                return Some(value_of(c) as f64 / 1e9);
+        let mut b = self.lo / SUB as usize;
+        for (k, &rank) in ranks.iter().enumerate() {
+            while b < BLOCKS && seen + self.blocks[b] < rank {
+                seen += self.blocks[b];
+                b += 1;
             }
+            if b == BLOCKS {
+                out[k] = Some(value_of(self.hi) as f64 / 1e9);
+                continue;
+            }
+            // The rank falls in block b: walk its cells.
+            let mut in_block = seen;
+            let start = b * SUB as usize;
+            let cell = (start..start + SUB as usize)
+                .find(|&c| {
+                    in_block += u64::from(self.counts[c]);
+                    in_block >= rank
+                })
+                .unwrap_or(self.hi);
+            out[k] = Some(value_of(cell) as f64 / 1e9);
         }
-        Some(value_of(self.hi) as f64 / 1e9)
+        out
     }
 
     /// Add every value of `other`.
@@ -105,6 +137,9 @@ impl CompactHistogram {
         for c in other.lo..=other.hi {
             self.counts[c] = self.counts[c].saturating_add(other.counts[c]);
         }
+        for b in other.lo / SUB as usize..=other.hi / SUB as usize {
+            self.blocks[b] += other.blocks[b];
+        }
         self.lo = self.lo.min(other.lo);
         self.hi = self.hi.max(other.hi);
         self.total += other.total;
@@ -114,6 +149,7 @@ impl CompactHistogram {
     pub fn reset(&mut self) {
         if self.total > 0 {
             self.counts[self.lo..=self.hi].fill(0);
+            self.blocks[self.lo / SUB as usize..=self.hi / SUB as usize].fill(0);
         }
         self.lo = CELLS;
         self.hi = 0;
@@ -124,6 +160,43 @@ impl CompactHistogram {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Several quantiles at once, after a reset and a merge (which
+        /// must keep the block totals right), against sorted values.
+        #[test]
+        fn one_pass_quantiles_match_sorted_values(
+            old in proptest::collection::vec(0u64..1u64 << 40, 0..50),
+            a in proptest::collection::vec(0u64..1u64 << 40, 1..300),
+            b in proptest::collection::vec(0u64..1u64 << 36, 0..300),
+        ) {
+            let mut h = CompactHistogram::new();
+            for &x in &old {
+                h.record(SimDuration(x));
+            }
+            h.reset();
+            let mut other = CompactHistogram::new();
+            for &x in &a {
+                h.record(SimDuration(x));
+            }
+            for &x in &b {
+                other.record(SimDuration(x));
+            }
+            h.merge(&other);
+            let mut xs: Vec<u64> = a.iter().chain(&b).copied().collect();
+            xs.sort_unstable();
+            let qs = [0.0, 0.25, 0.5, 0.95, 0.99, 1.0];
+            for (q, got) in qs.iter().zip(h.quantiles_s(qs)) {
+                let rank = ((q * xs.len() as f64).ceil() as usize).clamp(1, xs.len());
+                let exact = xs[rank - 1] as f64 / 1e9;
+                let got = got.unwrap();
+                proptest::prop_assert!(
+                    (got - exact).abs() <= exact / 128.0 + 1e-9,
+                    "q = {}: {} vs {}", q, got, exact
+                );
+            }
+        }
+    }
 
     #[test]
     fn cells_are_monotone_and_cover_u64() {

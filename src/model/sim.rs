@@ -1692,6 +1692,7 @@ impl<'a> Sim<'a> {
         for (i, c) in self.classes.iter_mut().enumerate() {
             let (queue_mean, queue_max) = c.queued.close_bucket(end);
             let b = &c.bucket;
+            let [p50, p95, p99] = b.latency.quantiles_s([0.5, 0.95, 0.99]);
             self.timeseries.push(TimeSeriesRow {
                 arrivals: b.arrivals,
                 retries: b.retries,
@@ -1701,9 +1702,9 @@ impl<'a> Sim<'a> {
                 failed: b.failed,
                 queue_mean: Some(queue_mean),
                 queue_max: Some(queue_max),
-                latency_p50_s: b.latency.quantile_s(0.5),
-                latency_p99_s: b.latency.quantile_s(0.99),
-                latency_p95_s: b.latency.quantile_s(0.95),
+                latency_p50_s: p50,
+                latency_p99_s: p99,
+                latency_p95_s: p95,
                 ..TimeSeriesRow::empty(start, width, Scope::Class(i))
             });
         }
@@ -1719,6 +1720,7 @@ impl<'a> Sim<'a> {
             let (busy, _) = p.busy_level.close_bucket(end);
             let (online, _) = p.online.close_bucket(end);
             let b = &p.bucket;
+            let [p50, p95, p99] = b.latency.quantiles_s([0.5, 0.95, 0.99]);
             self.timeseries.push(TimeSeriesRow {
                 arrivals: b.arrivals,
                 retries: b.retries,
@@ -1730,9 +1732,9 @@ impl<'a> Sim<'a> {
                 queue_max: Some(queue_max),
                 busy_gpus_mean: Some(busy),
                 online_gpus_mean: Some(online),
-                latency_p50_s: b.latency.quantile_s(0.5),
-                latency_p99_s: b.latency.quantile_s(0.99),
-                latency_p95_s: b.latency.quantile_s(0.95),
+                latency_p50_s: p50,
+                latency_p99_s: p99,
+                latency_p95_s: p95,
                 ..TimeSeriesRow::empty(start, width, Scope::Pool(i))
             });
             p.bucket.clear();
