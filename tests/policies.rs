@@ -6,7 +6,7 @@ mod common;
 use common::assert_matches;
 use std::path::Path;
 use surge::app::run_replications;
-use surge::model::{RunResult, Scenario, simulate};
+use surge::model::{RunResult, Scenario, Scope, simulate};
 use surge::scenario::load_str;
 use surge::theory;
 
@@ -229,6 +229,18 @@ fn deferral_bounds_regular_waits_and_serves_every_deferred_request() {
     assert_eq!(a.arrivals, a.completed + a.in_system);
     assert_eq!((a.in_system, b.in_system), (0, 0));
     assert_eq!(r.pools[0].deferred, a.deferred);
+    // The time series counts deferrals per bucket, warm-up included: at
+    // least the measured ones, and the same for the class and its pool.
+    let per_scope = |scope: Scope| -> u64 {
+        r.timeseries
+            .iter()
+            .filter(|row| row.scope == scope)
+            .map(|row| row.deferred)
+            .sum()
+    };
+    assert!(per_scope(Scope::Class(0)) >= a.deferred);
+    assert_eq!(per_scope(Scope::Class(1)), 0);
+    assert_eq!(per_scope(Scope::Pool(0)), per_scope(Scope::Class(0)));
     // Regular requests wait about as long as the threshold-implied bound:
     // a regular arrival is only queued behind at most ~threshold of work.
     let regular_p99 = b.wait.quantile_s(0.99).unwrap();

@@ -47,7 +47,7 @@ fn timeseries_columns_are_pinned() {
         header,
         "scenario,point,replication,seed,time_s,bucket_s,scope_kind,scope,arrivals,retries,completions,\
 rejected,abandoned,failed,queue_mean,queue_max,busy_gpus_mean,online_gpus_mean,utilization,\
-users_online,latency_p50_s,latency_p99_s,latency_p95_s"
+users_online,latency_p50_s,latency_p99_s,latency_p95_s,deferred"
     );
 }
 

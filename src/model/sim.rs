@@ -381,6 +381,7 @@ struct BucketCounts {
     rejected: u64,
     abandoned: u64,
     failed: u64,
+    deferred: u64,
     latency: CompactHistogram,
 }
 
@@ -392,6 +393,7 @@ impl BucketCounts {
         self.rejected = 0;
         self.abandoned = 0;
         self.failed = 0;
+        self.deferred = 0;
         self.latency.reset();
     }
 }
@@ -445,6 +447,9 @@ pub struct TimeSeriesRow {
     pub latency_p99_s: Option<f64>,
     /// 95th percentile latency of the bucket's completions, seconds.
     pub latency_p95_s: Option<f64>,
+    /// Attempts moved to the asynchronous queue in the bucket (classes
+    /// and pools).
+    pub deferred: u64,
 }
 
 impl TimeSeriesRow {
@@ -467,6 +472,7 @@ impl TimeSeriesRow {
             latency_p50_s: None,
             latency_p99_s: None,
             latency_p95_s: None,
+            deferred: 0,
         }
     }
 }
@@ -1192,6 +1198,8 @@ impl<'a> Sim<'a> {
             Admission::Defer => {
                 queued.deferred = true;
                 p.waiting_deferred += 1;
+                p.bucket.deferred += 1;
+                c.bucket.deferred += 1;
                 if r.first_arrival >= self.warmup {
                     p.deferred += 1;
                 }
@@ -1700,6 +1708,7 @@ impl<'a> Sim<'a> {
                 rejected: b.rejected,
                 abandoned: b.abandoned,
                 failed: b.failed,
+                deferred: b.deferred,
                 queue_mean: Some(queue_mean),
                 queue_max: Some(queue_max),
                 latency_p50_s: p50,
@@ -1728,6 +1737,7 @@ impl<'a> Sim<'a> {
                 rejected: b.rejected,
                 abandoned: b.abandoned,
                 failed: b.failed,
+                deferred: b.deferred,
                 queue_mean: Some(queue_mean),
                 queue_max: Some(queue_max),
                 busy_gpus_mean: Some(busy),

@@ -224,7 +224,7 @@ pub fn pools_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -> Tab
 }
 
 /// Columns of `timeseries.csv`.
-pub const TIMESERIES_COLUMNS: [&str; 23] = [
+pub const TIMESERIES_COLUMNS: [&str; 24] = [
     "scenario",
     "point",
     "replication",
@@ -248,6 +248,7 @@ pub const TIMESERIES_COLUMNS: [&str; 23] = [
     "latency_p50_s",
     "latency_p99_s",
     "latency_p95_s",
+    "deferred",
 ];
 
 /// One row per (replication, bucket, class, pool or population).
@@ -291,6 +292,7 @@ pub fn timeseries_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -
                 Cell::Num(r.latency_p50_s),
                 Cell::Num(r.latency_p99_s),
                 Cell::Num(r.latency_p95_s),
+                Cell::Int(r.deferred),
             ]);
         }
     }

@@ -26,6 +26,7 @@ struct Row {
     p50: Option<f64>,
     p95: Option<f64>,
     p99: Option<f64>,
+    deferred: f64,
 }
 
 /// Series by (scope kind, scope name), of point 0, replication 0.
@@ -60,6 +61,7 @@ fn read(timeseries_csv: &[u8]) -> Result<BTreeMap<(String, String), Vec<Row>>, S
     .map(col);
     // Older folders have no p95 column.
     let c_p95 = headers.iter().position(|h| h == "latency_p95_s");
+    let c_deferred = headers.iter().position(|h| h == "deferred");
     let c: Vec<usize> = c.into_iter().collect::<Result<_, _>>()?;
     let mut series: BTreeMap<(String, String), Vec<Row>> = BTreeMap::new();
     for record in reader.records() {
@@ -87,6 +89,7 @@ fn read(timeseries_csv: &[u8]) -> Result<BTreeMap<(String, String), Vec<Row>>, S
                 p50: opt(15),
                 p99: opt(16),
                 p95: c_p95.and_then(|i| r[i].parse().ok()),
+                deferred: c_deferred.and_then(|i| r[i].parse().ok()).unwrap_or(0.0),
             });
     }
     Ok(series)
@@ -251,7 +254,7 @@ impl Chart for OutcomeChart<'_> {
         let totals = self
             .rows
             .iter()
-            .map(|r| layers.iter().map(|l| (l.2)(r)).sum::<f64>() / r.width);
+            .map(|r| layers.iter().map(|l| (l.2)(r)).sum::<f64>().max(r.deferred) / r.width);
         let y = Axis::fit("attempts / s", totals, false).with_headroom();
         let title = format!("{}: outcomes of attempts (stacked)", self.class);
         let mut c = frame(root, &title, &x, &y, true)?;
@@ -277,6 +280,21 @@ impl Chart for OutcomeChart<'_> {
                 .label(label)
                 .legend(move |(x, y)| {
                     Rectangle::new([(x, y - 6), (x + 16, y + 6)], color.filled())
+                });
+        }
+        // Deferral is not an outcome (a deferred request still completes,
+        // is abandoned, …): a line over the bands, not a band.
+        if self.rows.iter().any(|r| r.deferred > 0.0) {
+            let pts: Vec<(f64, f64)> = self
+                .rows
+                .iter()
+                .map(|r| (r.t / unit, r.deferred / r.width))
+                .collect();
+            c.draw_series(LineSeries::new(pts, BLACK.stroke_width(2)))
+                .map_err(err)?
+                .label("deferred to the async queue (a line, not stacked)")
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(3))
                 });
         }
         c.configure_series_labels()
@@ -312,7 +330,7 @@ pub fn run_charts(
                 )?);
                 if rows
                     .iter()
-                    .any(|r| r.rejected + r.abandoned + r.failed > 0.0)
+                    .any(|r| r.rejected + r.abandoned + r.failed + r.deferred > 0.0)
                 {
                     let chart = OutcomeChart { class: name, rows };
                     written.push(save(
