@@ -34,10 +34,12 @@ Exit codes: 0 ok, 1 an SLO or check failed, 2 bad input, 3 outputs not written."
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Simulate scenarios, print a summary, write CSV outputs.
+    /// Simulate scenarios, print a summary, write CSVs, charts and a report.
     ///
-    /// Writes summary.csv, pools.csv and timeseries.csv into the output
-    /// folder (default output/NAME/), each atomically.
+    /// Writes summary.csv, pools.csv, timeseries.csv, scenario.json, the
+    /// charts under charts/ and report.html (one self-contained page) into
+    /// the output folder (default output/NAME/), each atomically;
+    /// requests.csv too with --trace N.
     #[command(
         after_help = "Example:\n  surge run scenarios/mmc.toml --set pool.gpu.gpus=9 --out /tmp/mmc9"
     )]
@@ -49,6 +51,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Run every grid point × replication, in parallel; write sweep.csv.
     ///
+    /// Also draws metric-vs-parameter charts with 95% bands (heatmaps for
+    /// two swept paths) and report.html.
     /// The grid comes from the scenario's `[sweep]` table and/or --grid.
     /// Every point uses the same seed (common random numbers). With
     /// --shard K/N only every N-th run is done, from the K-th on: run the N
@@ -362,7 +366,7 @@ impl ChartsArg {
 /// Arguments of `surge chart`.
 #[derive(Debug, Args)]
 pub struct ChartArgs {
-    /// An output folder of `surge run`.
+    /// An output folder of `surge run` or `surge sweep` (or `surge merge`).
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
     /// Image format.
