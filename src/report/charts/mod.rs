@@ -246,17 +246,6 @@ impl Axis {
         axis
     }
 
-    /// Room above the data for a legend: a third more of the range (a
-    /// factor of 3 on a log axis).
-    fn with_headroom(mut self) -> Self {
-        if self.log {
-            self.hi *= 3.0;
-        } else {
-            self.hi += (self.hi - self.lo) * 0.3;
-        }
-        self
-    }
-
     /// Coordinate of a data value (`None` for a value a log axis cannot show).
     fn map(&self, v: f64) -> Option<f64> {
         if !v.is_finite() {
@@ -488,7 +477,43 @@ fn draw_panel<DB: DrawingBackend>(
                 .map_err(err)?;
         }
     }
-    if series.iter().any(|s| !s.label.is_empty()) {
+    let entries: Vec<LegendEntry> = series
+        .iter()
+        .filter(|s| !s.label.is_empty())
+        .map(|s| (s.label.clone(), s.color, false))
+        .collect();
+    legend(area, &mut chart, y, &entries)
+}
+
+/// A legend entry: label, colour, and whether its swatch is a filled
+/// square (a band) rather than a line.
+type LegendEntry = (String, RGBColor, bool);
+
+/// The legend, on one line above the plot's top right, beside the y
+/// description, so that it never hides data; inside the plot's upper
+/// right corner if it is too wide for that line.
+fn legend<'a, DB: DrawingBackend + 'a>(
+    area: &Area<DB>,
+    chart: &mut ChartContext<'a, DB, Coords>,
+    y: &Axis,
+    entries: &[LegendEntry],
+) -> Result<(), String> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let style = TextStyle::from((FONT, 16).into_font());
+    let (xs, ys) = chart.plotting_area().get_pixel_range();
+    let base = area.get_base_pixel();
+    let (left, right, top) = (xs.start - base.0, xs.end - base.0, ys.start - base.1);
+    let width = |text: &str| -> i32 {
+        area.estimate_text_size(text, &style)
+            .map_or(8 * text.len() as i32, |(w, _)| w as i32)
+    };
+    const SWATCH: i32 = 22;
+    let widths: Vec<i32> = entries.iter().map(|e| SWATCH + 6 + width(&e.0)).collect();
+    let total: i32 = widths.iter().sum::<i32>() + 18 * (entries.len() as i32 - 1);
+    let room = right - left - width(&y.desc) - 60;
+    if total > room {
         chart
             .configure_series_labels()
             .background_style(WHITE.mix(0.85))
@@ -497,6 +522,28 @@ fn draw_panel<DB: DrawingBackend>(
             .position(SeriesLabelPosition::UpperRight)
             .draw()
             .map_err(err)?;
+        return Ok(());
+    }
+    let mid = top - 16;
+    let mut x = right - total;
+    for ((label, color, filled), w) in entries.iter().zip(&widths) {
+        if *filled {
+            area.draw(&Rectangle::new(
+                [(x, mid - 7), (x + SWATCH, mid + 7)],
+                color.filled(),
+            ))
+            .map_err(err)?;
+        } else {
+            area.draw(&PathElement::new(
+                vec![(x, mid), (x + SWATCH, mid)],
+                color.stroke_width(3),
+            ))
+            .map_err(err)?;
+        }
+        let text = style.clone().pos(Pos::new(HPos::Left, VPos::Center));
+        area.draw(&Text::new(label.clone(), (x + SWATCH + 6, mid), text))
+            .map_err(err)?;
+        x += w + 18;
     }
     Ok(())
 }

@@ -2,8 +2,8 @@
 //! queue and GPU saturation per pool, stacked outcomes per class.
 
 use super::{
-    Area, Axis, BLUE, Chart, ChartFormat, GREEN, GREY, ORANGE, PURPLE, RED, SIZE, Series,
-    draw_panel, err, frame, prepare, save, slug,
+    Area, Axis, BLUE, Chart, ChartFormat, GREEN, GREY, LegendEntry, ORANGE, PURPLE, RED, SIZE,
+    Series, draw_panel, err, frame, legend, prepare, save, slug,
 };
 use plotters::prelude::*;
 use std::collections::BTreeMap;
@@ -141,14 +141,11 @@ fn lines_panel<DB: DrawingBackend>(
     log: bool,
     series: &[Series],
 ) -> Result<(), String> {
-    let mut y = Axis::fit(
+    let y = Axis::fit(
         y_desc,
         series.iter().flat_map(|s| s.points.iter().map(|p| p.1)),
         log,
     );
-    if series.iter().any(|s| !s.label.is_empty()) {
-        y = y.with_headroom();
-    }
     draw_panel(area, title, x, &y, series)
 }
 
@@ -255,7 +252,7 @@ impl Chart for OutcomeChart<'_> {
             .rows
             .iter()
             .map(|r| layers.iter().map(|l| (l.2)(r)).sum::<f64>().max(r.deferred) / r.width);
-        let y = Axis::fit("attempts / s", totals, false).with_headroom();
+        let y = Axis::fit("attempts / s", totals, false);
         let title = format!("{}: outcomes of attempts (stacked)", self.class);
         let mut c = frame(root, &title, &x, &y, true)?;
         // Draw cumulative layers from the top down so each shows its band.
@@ -292,19 +289,22 @@ impl Chart for OutcomeChart<'_> {
                 .collect();
             c.draw_series(LineSeries::new(pts, BLACK.stroke_width(2)))
                 .map_err(err)?
-                .label("deferred to the async queue (a line, not stacked)")
+                .label("deferred (a line, not stacked)")
                 .legend(|(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(3))
                 });
         }
-        c.configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((super::FONT, 16))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        // Bottom band first in the legend, as they stack.
+        let mut entries: Vec<LegendEntry> = layers
+            .iter()
+            .enumerate()
+            .filter(|(k, l)| *k == 0 || self.rows.iter().any(|r| (l.2)(r) > 0.0))
+            .map(|(_, l)| (l.0.to_string(), l.1, true))
+            .collect();
+        if self.rows.iter().any(|r| r.deferred > 0.0) {
+            entries.push(("deferred (a line, not stacked)".into(), BLACK, false));
+        }
+        legend(root, &mut c, &y, &entries)
     }
 }
 

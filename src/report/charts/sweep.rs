@@ -356,7 +356,7 @@ impl Chart for LineChart<'_> {
         } else {
             self.metric.axis.to_string()
         };
-        let y = Axis::fit(desc, values.into_iter(), log).with_headroom();
+        let y = Axis::fit(desc, values.into_iter(), log);
         draw_panel(root, &self.title, &self.layout.x_axis, &y, &self.series)
     }
 }
