@@ -107,10 +107,13 @@ fn active_end(rows: &[Row]) -> f64 {
         .max(rows.first().map_or(1.0, |r| r.width))
 }
 
-/// Time axis: hours for long runs, minutes otherwise.
+/// Time axis: days, hours, minutes or seconds, whichever keeps the
+/// numbers between about 3 and a few hundred.
 fn time_axis(rows: &[Row], labelled: bool) -> (Axis, f64) {
     let end = active_end(rows);
-    let (unit, name) = if end > 3.0 * 3600.0 {
+    let (unit, name) = if end > 3.0 * 86_400.0 {
+        (86_400.0, "days")
+    } else if end > 3.0 * 3600.0 {
         (3600.0, "hours")
     } else if end > 180.0 {
         (60.0, "minutes")
@@ -408,6 +411,23 @@ mod tests {
         assert!(count("pool-gpu.png", PURPLE) > 300, "the queue line");
         // The rejected band is visible in the stacked chart.
         assert!(count("outcomes-jobs.png", ORANGE) > 1000);
+    }
+
+    #[test]
+    fn the_time_axis_unit_follows_the_length_of_the_run() {
+        let rows = |end: f64| {
+            vec![Row {
+                t: 0.0,
+                width: end,
+                arrivals: 1.0,
+                ..Row::default()
+            }]
+        };
+        let unit = |end: f64| time_axis(&rows(end), true).0.desc;
+        assert_eq!(unit(100.0), "time (seconds)");
+        assert_eq!(unit(3600.0), "time (minutes)");
+        assert_eq!(unit(86_400.0), "time (hours)");
+        assert_eq!(unit(7.0 * 86_400.0), "time (days)");
     }
 
     #[test]
