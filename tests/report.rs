@@ -154,11 +154,21 @@ fn headless_chromium_renders_the_report_with_its_charts() {
     let out = launch_day();
     let shot = dir.path().join("shot.png");
     let profile = dir.path().join("profile");
-    let status = std::process::Command::new(&browser)
+    // Under coreutils `timeout` where there is one, so a browser that
+    // hangs fails the test instead of stalling CI.
+    let mut command = if Path::new("/usr/bin/timeout").exists() {
+        let mut c = std::process::Command::new("/usr/bin/timeout");
+        c.arg("180").arg(&browser);
+        c
+    } else {
+        std::process::Command::new(&browser)
+    };
+    let status = command
         .args([
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
+            "--disable-dev-shm-usage",
             "--disable-background-networking",
             "--disable-extensions",
             "--hide-scrollbars",
