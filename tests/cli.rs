@@ -2,6 +2,8 @@
 //! test per kind of bad input (exit code 2, file:line and key on stderr,
 //! and no output folder).
 
+mod common;
+
 use assert_cmd::Command;
 use predicates::prelude::*;
 use std::path::{Path, PathBuf};
@@ -157,13 +159,8 @@ fn run_writes_the_three_csvs_with_the_spec_columns() {
     }
     // Exactly these files (run with --charts none): no temporary files
     // are left behind by the atomic writes.
-    let mut names: Vec<String> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
     assert_eq!(
-        names,
+        common::file_names(&out),
         [
             "pools.csv",
             "scenario.json",

@@ -4,6 +4,8 @@
 //! it). Where no chromium is installed the check says so and passes,
 //! unless `SURGE_REQUIRE_CHROMIUM` is set, as `.ci/run` does.
 
+mod common;
+
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -52,12 +54,7 @@ fn launch_day() -> &'static Path {
 }
 
 fn chart_files(out: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(out.join("charts"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
+    common::file_names(&out.join("charts"))
 }
 
 #[test]

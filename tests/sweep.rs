@@ -1,5 +1,7 @@
 //! `surge sweep` and `surge merge` as a user runs them.
 
+mod common;
+
 use assert_cmd::Command;
 use predicates::prelude::*;
 use std::path::Path;
@@ -93,11 +95,7 @@ fn sweep_charts_show_each_metric_against_the_parameter_and_a_heatmap() {
     let dir = setup();
     sweep(dir.path(), "all", &[]);
     let charts = dir.path().join("all/charts");
-    let mut names: Vec<String> = std::fs::read_dir(&charts)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = common::file_names(&charts);
     // GPUs are numeric, so they are the x axis and the policy makes the
     // lines; no class has a latency target and no pool a price, so there
     // is no SLO or cost chart; everything completes, so no completion chart.

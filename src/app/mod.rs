@@ -302,18 +302,13 @@ pub fn draw_charts(out: &Path, format: ChartFormat) -> Result<Vec<PathBuf>, AppE
     };
     let dir = out.join("charts");
     let failed = |e: String| AppError::Output(format!("error: charts for {}: {e}", out.display()));
-    let names = match &sweep {
+    let charts = match &sweep {
         Some(s) => crate::report::sweep_charts(s, Some(&pools), &dir, format).map_err(failed)?,
         None => {
             crate::report::run_charts(&read("timeseries.csv")?, &dir, format).map_err(failed)?
         }
     };
-    let mut charts = Vec::new();
-    for n in &names {
-        let bytes =
-            std::fs::read(dir.join(n)).map_err(|e| failed(format!("cannot read back {n}: {e}")))?;
-        charts.push((n.clone(), bytes));
-    }
+    let mut written: Vec<PathBuf> = charts.iter().map(|c| dir.join(&c.0)).collect();
     let html = report_html(&ReportInput {
         info: info.as_ref(),
         summary_csv: &summary,
@@ -325,7 +320,6 @@ pub fn draw_charts(out: &Path, format: ChartFormat) -> Result<Vec<PathBuf>, AppE
     let report = out.join("report.html");
     write_atomic(&report, html.as_bytes())
         .map_err(|e| AppError::Output(format!("error: cannot write {}: {e}", report.display())))?;
-    let mut written: Vec<PathBuf> = names.iter().map(|n| dir.join(n)).collect();
     written.push(report);
     Ok(written)
 }

@@ -3,7 +3,8 @@
 //! tables and every chart. A pure function of the output folder's files,
 //! so `surge chart DIR` rewrites it.
 
-use super::stats::{Estimate, estimate};
+use super::csvdata::Csv;
+use super::stats::Estimate;
 use super::text::{format_secs, group};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -49,7 +50,7 @@ pub struct ReportInput<'a> {
     /// `sweep.csv`, for a sweep.
     pub sweep_csv: Option<&'a [u8]>,
     /// Charts: file name and bytes (PNG or SVG).
-    pub charts: Vec<(String, Vec<u8>)>,
+    pub charts: Vec<super::ChartFile>,
 }
 
 fn esc(s: &str) -> String {
@@ -65,56 +66,6 @@ fn esc(s: &str) -> String {
         }
     }
     out
-}
-
-/// A CSV file's header and records.
-struct Csv {
-    headers: csv::StringRecord,
-    rows: Vec<csv::StringRecord>,
-}
-
-impl Csv {
-    fn parse(name: &str, bytes: &[u8]) -> Result<Self, String> {
-        let mut reader = csv::Reader::from_reader(bytes);
-        let headers = reader
-            .headers()
-            .map_err(|e| format!("{name}: {e}"))?
-            .clone();
-        let rows = reader
-            .records()
-            .collect::<Result<_, _>>()
-            .map_err(|e| format!("{name}: {e}"))?;
-        Ok(Csv { headers, rows })
-    }
-
-    fn col(&self, name: &str) -> Option<usize> {
-        self.headers.iter().position(|h| h == name)
-    }
-
-    /// Distinct values of a column, in first-seen order.
-    fn distinct(&self, name: &str) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        if let Some(c) = self.col(name) {
-            for r in &self.rows {
-                if !out.iter().any(|v| v == &r[c]) {
-                    out.push(r[c].to_string());
-                }
-            }
-        }
-        out
-    }
-
-    /// The estimate of a numeric column over the rows where `key` = `value`.
-    fn estimate(&self, key: &str, value: &str, column: &str) -> Option<Estimate> {
-        let (k, c) = (self.col(key)?, self.col(column)?);
-        let values: Vec<f64> = self
-            .rows
-            .iter()
-            .filter(|r| &r[k] == value)
-            .filter_map(|r| r[c].parse().ok())
-            .collect();
-        estimate(&values)
-    }
 }
 
 /// How a column's values read in the report.

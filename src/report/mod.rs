@@ -4,12 +4,13 @@
 //! atomically by [`write_atomic`].
 
 mod charts;
+mod csvdata;
 mod html;
 mod stats;
 mod tables;
 mod text;
 
-pub use charts::{ChartFormat, run_charts, sweep_charts};
+pub use charts::{ChartFile, ChartFormat, run_charts, sweep_charts};
 pub use html::{ReportInput, RunInfo, report_html};
 pub use stats::{Estimate, estimate};
 pub use tables::{Cell, Table, pools_table, requests_table, summary_table, timeseries_table};

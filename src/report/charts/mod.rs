@@ -586,19 +586,22 @@ fn render<C: Chart>(chart: &C, format: ChartFormat) -> Result<Vec<u8>, String> {
     })
 }
 
-/// Draw `chart` and write it atomically to `dir/<stem>.<ext>`; returns
-/// the file name.
+/// A chart written: its file name under `charts/`, and its bytes (for the
+/// report, without reading the file back).
+pub type ChartFile = (String, Vec<u8>);
+
+/// Draw `chart` and write it atomically to `dir/<stem>.<ext>`.
 fn save<C: Chart>(
     chart: &C,
     dir: &Path,
     stem: &str,
     format: ChartFormat,
-) -> Result<String, String> {
+) -> Result<ChartFile, String> {
     let bytes = render(chart, format)?;
     let name = format!("{stem}.{}", format.extension());
     let path = dir.join(&name);
     write_atomic(&path, &bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(name)
+    Ok((name, bytes))
 }
 
 /// Create the charts folder and make the font available.

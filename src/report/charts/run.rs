@@ -2,9 +2,10 @@
 //! queue and GPU saturation per pool, stacked outcomes per class.
 
 use super::{
-    Area, Axis, BLUE, Chart, ChartFormat, GREEN, GREY, LegendEntry, ORANGE, PURPLE, RED, SIZE,
-    Series, draw_panel, err, frame, legend, prepare, save, slug,
+    Area, Axis, BLUE, Chart, ChartFile, ChartFormat, GREEN, GREY, LegendEntry, ORANGE, PURPLE, RED,
+    SIZE, Series, draw_panel, err, frame, legend, prepare, save, slug,
 };
+use crate::report::csvdata::Csv;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -31,14 +32,7 @@ struct Row {
 
 /// Series by (scope kind, scope name), of point 0, replication 0.
 fn read(timeseries_csv: &[u8]) -> Result<BTreeMap<(String, String), Vec<Row>>, String> {
-    let mut reader = csv::Reader::from_reader(timeseries_csv);
-    let headers = reader.headers().map_err(|e| e.to_string())?.clone();
-    let col = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .ok_or(format!("timeseries.csv has no column {name}"))
-    };
+    let csv = Csv::parse("timeseries.csv", timeseries_csv)?;
     let c = [
         "point",
         "replication",
@@ -58,14 +52,13 @@ fn read(timeseries_csv: &[u8]) -> Result<BTreeMap<(String, String), Vec<Row>>, S
         "latency_p50_s",
         "latency_p99_s",
     ]
-    .map(col);
-    // Older folders have no p95 column.
-    let c_p95 = headers.iter().position(|h| h == "latency_p95_s");
-    let c_deferred = headers.iter().position(|h| h == "deferred");
+    .map(|name| csv.need(name));
+    // Older folders have no p95 or deferred column.
+    let c_p95 = csv.col("latency_p95_s");
+    let c_deferred = csv.col("deferred");
     let c: Vec<usize> = c.into_iter().collect::<Result<_, _>>()?;
     let mut series: BTreeMap<(String, String), Vec<Row>> = BTreeMap::new();
-    for record in reader.records() {
-        let r = record.map_err(|e| e.to_string())?;
+    for r in &csv.rows {
         if &r[c[0]] != "0" || &r[c[1]] != "0" {
             continue;
         }
@@ -312,12 +305,12 @@ impl Chart for OutcomeChart<'_> {
 }
 
 /// Draw the run charts from `timeseries.csv` bytes into `dir`; returns the
-/// names of the files written, in a stable order.
+/// files written, in a stable order.
 pub fn run_charts(
     timeseries_csv: &[u8],
     dir: &Path,
     format: ChartFormat,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<ChartFile>, String> {
     prepare(dir)?;
     let series = read(timeseries_csv)?;
     let mut written = Vec::new();
@@ -395,7 +388,8 @@ mod tests {
     #[test]
     fn draws_latency_outcomes_and_pool_charts_from_a_synthetic_series() {
         let dir = tempfile::TempDir::new().unwrap();
-        let names = run_charts(series().as_bytes(), dir.path(), ChartFormat::Png).unwrap();
+        let files = run_charts(series().as_bytes(), dir.path(), ChartFormat::Png).unwrap();
+        let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
         assert_eq!(
             names,
             ["latency-jobs.png", "outcomes-jobs.png", "pool-gpu.png"]
@@ -440,8 +434,8 @@ mod tests {
     #[test]
     fn svg_charts_are_text_with_the_titles() {
         let dir = tempfile::TempDir::new().unwrap();
-        let names = run_charts(series().as_bytes(), dir.path(), ChartFormat::Svg).unwrap();
-        let svg = std::fs::read_to_string(dir.path().join(&names[0])).unwrap();
+        let files = run_charts(series().as_bytes(), dir.path(), ChartFormat::Svg).unwrap();
+        let svg = std::fs::read_to_string(dir.path().join(&files[0].0)).unwrap();
         assert!(svg.starts_with("<svg"));
         assert!(svg.contains("jobs: latency of completions (log scale)"));
         assert!(svg.contains("time (minutes)"), "5 minutes of data: minutes");

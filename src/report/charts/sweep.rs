@@ -5,9 +5,10 @@
 //! written in each cell.
 
 use super::{
-    Area, Axis, Chart, ChartFormat, FONT, PALETTE, SIZE, Series, draw_panel, err, frame, prepare,
-    save, slug, tick_label,
+    Area, Axis, Chart, ChartFile, ChartFormat, FONT, PALETTE, SIZE, Series, draw_panel, err, frame,
+    prepare, save, slug, tick_label,
 };
+use crate::report::csvdata::{Csv, distinct};
 use crate::report::{estimate, format_secs};
 use crate::scenario::units::{parse_duration, parse_rate};
 use plotters::prelude::*;
@@ -97,20 +98,14 @@ fn dollars(x: f64) -> String {
 const TOTAL: &str = "";
 
 fn read(sweep_csv: &[u8], pools_csv: Option<&[u8]>) -> Result<SweepData, String> {
-    let mut reader = csv::Reader::from_reader(sweep_csv);
-    let headers = reader.headers().map_err(err)?.clone();
-    let col = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .ok_or(format!("sweep.csv has no column {name}"))
-    };
-    let (c_point, c_class) = (col("point")?, col("class")?);
+    let csv = Csv::parse("sweep.csv", sweep_csv)?;
+    let (c_point, c_class) = (csv.need("point")?, csv.need("class")?);
     if c_class <= c_point {
         return Err("sweep.csv: expected the swept parameters between point and class".into());
     }
     let mut data = SweepData {
-        params: headers
+        params: csv
+            .headers
             .iter()
             .skip(c_point + 1)
             .take(c_class - c_point - 1)
@@ -122,12 +117,11 @@ fn read(sweep_csv: &[u8], pools_csv: Option<&[u8]>) -> Result<SweepData, String>
         [LATENCY.column, SLO.column, COMPLETED.column]
             .into_iter()
             .map(|m| {
-                let c = |s: &str| headers.iter().position(|h| h == format!("{m}_{s}"));
+                let c = |s: &str| csv.col(&format!("{m}_{s}"));
                 (m, [c("mean"), c("ci_low"), c("ci_high")])
             })
             .collect();
-    for record in reader.records() {
-        let r = record.map_err(err)?;
+    for r in &csv.rows {
         let point: usize = r[c_point]
             .parse()
             .map_err(|_| format!("sweep.csv: bad point {:?}", &r[c_point]))?;
@@ -161,17 +155,14 @@ fn read(sweep_csv: &[u8], pools_csv: Option<&[u8]>) -> Result<SweepData, String>
 /// Cost per point: the sum over pools in each replication, then the mean
 /// and 95% interval over replications.
 fn read_cost(pools_csv: &[u8], data: &mut SweepData) -> Result<(), String> {
-    let mut reader = csv::Reader::from_reader(pools_csv);
-    let headers = reader.headers().map_err(err)?.clone();
-    let col = |name: &str| headers.iter().position(|h| h == name);
-    let (Some(c_point), Some(c_rep), Some(c_cost)) =
-        (col("point"), col("replication"), col("cost_usd"))
-    else {
-        return Err("pools.csv lacks point, replication or cost_usd".into());
-    };
+    let csv = Csv::parse("pools.csv", pools_csv)?;
+    let (c_point, c_rep, c_cost) = (
+        csv.need("point")?,
+        csv.need("replication")?,
+        csv.need("cost_usd")?,
+    );
     let mut sums: BTreeMap<(usize, u64), f64> = BTreeMap::new();
-    for record in reader.records() {
-        let r = record.map_err(err)?;
+    for r in &csv.rows {
         let (Ok(p), Ok(rep)) = (r[c_point].parse(), r[c_rep].parse()) else {
             continue;
         };
@@ -230,16 +221,6 @@ struct Layout {
     groups: Vec<(String, Vec<usize>)>,
     /// The grid is the full cross product of its parameters' values.
     crossed: bool,
-}
-
-fn distinct(values: impl Iterator<Item = String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for v in values {
-        if !out.contains(&v) {
-            out.push(v);
-        }
-    }
-    out
 }
 
 fn layout(data: &SweepData) -> Option<Layout> {
@@ -334,7 +315,7 @@ const MAX_LINES: usize = 10;
 struct LineChart<'a> {
     title: String,
     metric: &'a Metric,
-    layout: &'a Layout,
+    x: &'a Axis,
     series: Vec<Series>,
 }
 
@@ -357,7 +338,7 @@ impl Chart for LineChart<'_> {
             self.metric.axis.to_string()
         };
         let y = Axis::fit(desc, values.into_iter(), log);
-        draw_panel(root, &self.title, &self.layout.x_axis, &y, &self.series)
+        draw_panel(root, &self.title, self.x, &y, &self.series)
     }
 }
 
@@ -559,7 +540,7 @@ pub fn sweep_charts(
     pools_csv: Option<&[u8]>,
     dir: &Path,
     format: ChartFormat,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<ChartFile>, String> {
     let data = read(sweep_csv, pools_csv)?;
     let Some(layout) = layout(&data) else {
         return Ok(Vec::new());
@@ -666,7 +647,7 @@ pub fn sweep_charts(
             let chart = LineChart {
                 title,
                 metric,
-                layout: &layout,
+                x: &layout.x_axis,
                 series,
             };
             written.push(save(&chart, dir, &stem, format)?);
@@ -687,7 +668,7 @@ fn heatmap(
     class: &str,
     dir: &Path,
     format: ChartFormat,
-) -> Result<String, String> {
+) -> Result<ChartFile, String> {
     let xp = layout.x_param;
     let yp = 1 - xp;
     let x_names: Vec<String> = layout.x_values.iter().map(|v| v.0.clone()).collect();
@@ -830,7 +811,8 @@ s,3,16,7/s,a,3,3,1,2,4,0.95,0.01,0.94,0.96
 s,3,16,7/s,all,3,3,1,2,4,0.95,0.01,0.94,0.96
 ";
         let dir = tempfile::TempDir::new().unwrap();
-        let names = sweep_charts(sweep.as_bytes(), None, dir.path(), ChartFormat::Png).unwrap();
+        let files = sweep_charts(sweep.as_bytes(), None, dir.path(), ChartFormat::Png).unwrap();
+        let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
         assert_eq!(
             names,
             [
@@ -860,7 +842,7 @@ s,3,16,7/s,all,3,3,1,2,4,0.95,0.01,0.94,0.96
     fn a_sweep_without_parameters_draws_nothing() {
         let sweep = "scenario,point,class,n,latency_p99_s_mean\ns,0,a,1,2\n";
         let dir = tempfile::TempDir::new().unwrap();
-        let names = sweep_charts(sweep.as_bytes(), None, dir.path(), ChartFormat::Png).unwrap();
-        assert!(names.is_empty());
+        let files = sweep_charts(sweep.as_bytes(), None, dir.path(), ChartFormat::Png).unwrap();
+        assert!(files.is_empty());
     }
 }
