@@ -10,7 +10,8 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use surge::engine::{EventQueue, SimDuration, SimTime};
-use surge::model::{DurationDist, Scenario, simulate};
+use surge::model::{DurationDist, Scenario};
+use surge::simulate;
 
 fn mmc(gpus: u32, rho: f64, duration_s: u64) -> Scenario {
     let service = DurationDist::exponential(1.0).expect("valid");
@@ -24,12 +25,12 @@ fn mmc(gpus: u32, rho: f64, duration_s: u64) -> Scenario {
 
 fn bench_mmc(c: &mut Criterion) {
     let scenario = mmc(8, 0.9, 27_778); // λ = 7.2/s → ≈ 200k customers
-    let customers = simulate(&scenario, 0).requests;
+    let customers = simulate(&scenario, 0).unwrap().requests;
     let mut group = c.benchmark_group("mm8_rho0.9");
     group.throughput(Throughput::Elements(customers));
     group.sample_size(20);
     group.bench_function("customers", |b| {
-        b.iter(|| black_box(simulate(black_box(&scenario), 0)).events)
+        b.iter(|| black_box(simulate(black_box(&scenario), 0).unwrap()).events)
     });
     group.finish();
 }
@@ -84,7 +85,7 @@ fn bench_custom_policy(c: &mut Criterion) {
     }
 
     let scenario = mmc(8, 0.9, 27_778);
-    let customers = simulate(&scenario, 0).requests;
+    let customers = simulate(&scenario, 0).unwrap().requests;
     let sim = Simulation::new(&scenario)
         .pool_policy("gpu", |_| {
             Box::new(OutsideFifo(VecDeque::new())) as Box<dyn QueuePolicy>
@@ -95,7 +96,7 @@ fn bench_custom_policy(c: &mut Criterion) {
     group.throughput(Throughput::Elements(customers));
     group.sample_size(20);
     group.bench_function("builtin_fifo", |b| {
-        b.iter(|| black_box(simulate(black_box(&scenario), 0)).events)
+        b.iter(|| black_box(simulate(black_box(&scenario), 0).unwrap()).events)
     });
     group.bench_function("custom_fifo", |b| b.iter(|| black_box(sim.run(0)).events));
     group.finish();

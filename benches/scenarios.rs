@@ -12,8 +12,9 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::path::Path;
-use surge::model::{Scenario, simulate};
+use surge::model::Scenario;
 use surge::scenario::{Override, load_file};
+use surge::simulate;
 
 fn load(file: &str, overrides: &[&str]) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
@@ -29,7 +30,7 @@ fn load(file: &str, overrides: &[&str]) -> Scenario {
 /// Peak resident memory of one replication, in MB (Linux only).
 fn peak_rss_mb(scenario: &Scenario) -> Option<f64> {
     std::fs::write("/proc/self/clear_refs", "5").ok()?;
-    black_box(simulate(scenario, 0));
+    black_box(simulate(scenario, 0).unwrap());
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kb: f64 = status
         .lines()
@@ -56,7 +57,7 @@ fn bench_scenarios(c: &mut Criterion) {
     group.sample_size(10);
     for (name, file, overrides) in cases {
         let scenario = load(file, overrides);
-        let run = simulate(&scenario, 0);
+        let run = simulate(&scenario, 0).unwrap();
         if let Some(mb) = peak_rss_mb(&scenario) {
             eprintln!(
                 "{name}: {} requests, {} events; peak RSS of one replication {mb:.0} MB",
@@ -65,7 +66,7 @@ fn bench_scenarios(c: &mut Criterion) {
         }
         group.throughput(Throughput::Elements(run.events));
         group.bench_function(name, |b| {
-            b.iter(|| black_box(simulate(black_box(&scenario), 0)).events)
+            b.iter(|| black_box(simulate(black_box(&scenario), 0).unwrap()).events)
         });
     }
     group.finish();

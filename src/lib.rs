@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! scenario file ──scenario::load_file──▶ Scenario (validated, plain data)
-//!     Scenario ──model::simulate(scenario, replication)──▶ RunResult
+//!     Scenario ──surge::simulate(scenario, replication)──▶ RunResult
 //!     RunResult… ──report::{summary_table, pools_table, timeseries_table}──▶ CSV / JSON
 //! ```
 //!
@@ -23,12 +23,13 @@
 //!
 //! ```
 //! use surge::engine::SimDuration;
-//! use surge::model::{DurationDist, Scenario, simulate};
+//! use surge::model::{DurationDist, Scenario};
+//! use surge::simulate;
 //!
 //! // M/M/8 at 90% load for one simulated hour.
 //! let service = DurationDist::exponential(1.0).unwrap();
 //! let scenario = Scenario::single_queue(8, 7.2, service, SimDuration::from_secs(3600));
-//! let result = simulate(&scenario, 0);
+//! let result = simulate(&scenario, 0).unwrap();
 //! let wait = result.classes[0].wait.mean_s().unwrap();
 //! assert!(wait > 0.0 && wait < 5.0);
 //! ```
@@ -51,4 +52,4 @@ pub mod slo;
 pub mod sweep;
 pub mod theory;
 
-pub use simulation::{ReadySimulation, Simulation, SimulationError};
+pub use simulation::{ReadySimulation, Simulation, SimulationError, simulate};

@@ -25,6 +25,24 @@ use crate::policy::QueuePolicy;
 use rayon::prelude::*;
 use std::sync::Arc;
 
+/// Simulate replication `replication` of `scenario` with the built-in
+/// policies. A scenario that names a custom policy (`kind = "custom"`)
+/// needs [`Simulation`], which registers it; here it is an error.
+///
+/// ```
+/// use surge::engine::SimDuration;
+/// use surge::model::{DurationDist, Scenario};
+///
+/// // M/M/8 at 90% load for one simulated hour.
+/// let service = DurationDist::exponential(1.0).unwrap();
+/// let scenario = Scenario::single_queue(8, 7.2, service, SimDuration::from_secs(3600));
+/// let result = surge::simulate(&scenario, 0).unwrap();
+/// assert!(result.classes[0].wait.mean_s().unwrap() < 5.0);
+/// ```
+pub fn simulate(scenario: &Scenario, replication: u32) -> Result<RunResult, SimulationError> {
+    Ok(Simulation::new(scenario).build()?.run(replication))
+}
+
 /// Why a simulation could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SimulationError {

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{assert_matches, single_queue};
-use surge::app::run_replications;
+
 use surge::engine::SimDuration;
 use surge::model::{DurationDist, RunResult};
 use surge::theory;
@@ -37,7 +37,7 @@ fn run_mmc(c: u32, rho: f64, customers: f64, reps: u32, seed: u64) -> Vec<RunRes
         reps,
         seed,
     );
-    run_replications(&scenario)
+    common::run_all(&scenario)
 }
 
 fn check_mmc(c: u32, rho: f64, customers: f64, max_rel_width: f64) {
@@ -123,7 +123,7 @@ fn check_mg1(service: DurationDist, rho: f64, customers: f64, reps: u32, max_rel
     let lambda = rho / mean;
     let label = format!("M/G/1 {} at ρ = {rho}", service.describe());
     let scenario = single_queue(1, lambda, service, customers, reps, 77);
-    let runs = run_replications(&scenario);
+    let runs = common::run_all(&scenario);
     let wq = theory::mg1_mean_wait(lambda, mean, scv);
     assert_matches(
         &format!("{label}: mean wait"),
@@ -195,7 +195,7 @@ fn every_request_is_accounted_for() {
         9,
     );
     scenario.drain = Some(SimDuration::ZERO);
-    for r in run_replications(&scenario) {
+    for r in common::run_all(&scenario) {
         let c = &r.classes[0];
         assert!(
             c.in_system > 0,
@@ -209,7 +209,7 @@ fn every_request_is_accounted_for() {
     }
     // Without a drain limit the run empties the system.
     scenario.drain = None;
-    for r in run_replications(&scenario) {
+    for r in common::run_all(&scenario) {
         assert_eq!(r.classes[0].in_system, 0);
         assert_eq!(r.requests, r.requests_finished);
     }

@@ -221,9 +221,9 @@ fn common_random_numbers_make_paired_intervals_much_narrower() {
         .unwrap()
         .scenario
     };
-    let a = run_replications(&load(9, 1));
-    let b_paired = run_replications(&load(10, 1));
-    let b_independent = run_replications(&load(10, 2));
+    let a = run_replications(&load(9, 1)).unwrap();
+    let b_paired = run_replications(&load(10, 1)).unwrap();
+    let b_independent = run_replications(&load(10, 2)).unwrap();
     let width = |rows: &[surge::app::PairedRow], metric: &str| {
         let r = rows
             .iter()

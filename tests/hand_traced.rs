@@ -1,12 +1,13 @@
 //! Small scenarios traced by hand, with exact expected results.
 
 use std::path::Path;
-use surge::model::{RunResult, simulate};
+use surge::model::RunResult;
 use surge::scenario::load_str;
+use surge::simulate;
 
 fn run(toml: &str) -> RunResult {
     let loaded = load_str(toml, "<test>", Path::new("."), "test", &[]).expect("valid scenario");
-    simulate(&loaded.scenario, 0)
+    simulate(&loaded.scenario, 0).unwrap()
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -167,7 +168,7 @@ fn the_trace_follows_each_request() {
     .expect("valid scenario");
     let mut s = loaded.scenario;
     s.trace = 3;
-    let r = simulate(&s, 0);
+    let r = simulate(&s, 0).unwrap();
     /// id, arrival, start, end, outcome, attempts.
     type Row<'a> = (u64, f64, Option<f64>, Option<f64>, &'a str, u32);
     let rows: Vec<Row<'_>> = r

@@ -5,9 +5,10 @@ mod common;
 
 use common::assert_matches;
 use std::path::Path;
-use surge::app::run_replications;
-use surge::model::{RunResult, Scenario, Scope, simulate};
+
+use surge::model::{RunResult, Scenario, Scope};
 use surge::scenario::load_str;
+use surge::simulate;
 use surge::theory;
 
 fn scenario(toml: &str) -> Scenario {
@@ -64,7 +65,7 @@ fn check_priority(gpus: u32, rate_a: f64, rate_b: f64, hours: u32) {
         hours,
         10,
     );
-    let runs = run_replications(&s);
+    let runs = common::run_all(&s);
     let w = theory::priority_mmc_waits(gpus, &[rate_b, rate_a], 1.0);
     let label = format!("M/M/{gpus} priority");
     assert_matches(
@@ -109,7 +110,7 @@ fn fair_share_follows_weights_under_overload_and_fifo_when_light() {
         4,
         1,
     );
-    let r = simulate(&s, 0);
+    let r = simulate(&s, 0).unwrap();
     let (a, b) = (r.classes[0].throughput_per_s, r.classes[1].throughput_per_s);
     let share = a / (a + b);
     assert!(
@@ -126,6 +127,7 @@ fn fair_share_follows_weights_under_overload_and_fifo_when_light() {
             &two_classes(10, policy, (3.0, 3.0), ("weight = 3", "weight = 1"), 4, 1),
             0,
         )
+        .unwrap()
     };
     let (f, q) = (light("\"fair\""), light("\"fifo\""));
     let (wf, wq) = (f.all.wait.mean_s().unwrap(), q.all.wait.mean_s().unwrap());
@@ -148,7 +150,7 @@ fn shedding_with_no_queue_matches_erlang_b() {
         20,
         10,
     );
-    let runs = run_replications(&s);
+    let runs = common::run_all(&s);
     let b = theory::erlang_b(5, 4.0);
     assert_matches("Erlang B blocking", &runs, b, 0.0, 0.05, |r| {
         r.all.rejected as f64 / r.all.arrivals as f64
@@ -170,7 +172,7 @@ fn shedding_with_a_queue_limit_matches_mmck() {
         20,
         10,
     );
-    let runs = run_replications(&s);
+    let runs = common::run_all(&s);
     let p = theory::mmck_blocking(3, 7, 3.3);
     assert_matches("M/M/c/K blocking", &runs, p, 0.0, 0.05, |r| {
         r.all.rejected as f64 / r.all.arrivals as f64
@@ -190,7 +192,7 @@ fn shedding_spares_the_protected_class() {
         4,
         1,
     );
-    let r = simulate(&s, 0);
+    let r = simulate(&s, 0).unwrap();
     assert!(r.classes[0].rejected > 0);
     assert_eq!(r.classes[1].rejected, 0);
 }
@@ -221,7 +223,7 @@ fn deferral_bounds_regular_waits_and_serves_every_deferred_request() {
         arrivals = { process = "poisson", rate = "0.5/s" }
         service = { dist = "exponential", mean = "10s" }
     "#;
-    let r = simulate(&scenario(text), 0);
+    let r = simulate(&scenario(text), 0).unwrap();
     let (a, b) = (&r.classes[0], &r.classes[1]);
     assert!(a.deferred > 1000, "{} deferred", a.deferred);
     assert_eq!(b.deferred, 0, "b is not deferrable");
@@ -258,6 +260,7 @@ fn deferral_bounds_regular_waits_and_serves_every_deferred_request() {
             "policy = \"fifo\"",
         )),
         0,
-    );
+    )
+    .unwrap();
     assert!(fifo.classes[1].wait.quantile_s(0.99).unwrap() > 10.0 * regular_p99.max(1.0));
 }

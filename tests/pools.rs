@@ -4,9 +4,10 @@ mod common;
 
 use common::assert_matches;
 use std::path::Path;
-use surge::app::run_replications;
-use surge::model::{RunResult, Scenario, Scope, simulate};
+
+use surge::model::{RunResult, Scenario, Scope};
 use surge::scenario::load_str;
+use surge::simulate;
 
 fn scenario(toml: &str) -> Scenario {
     load_str(toml, "<test>", Path::new("."), "test", &[])
@@ -44,7 +45,7 @@ fn failures_leave_gpus_available_mtbf_over_mtbf_plus_mttr() {
         retry = { max_attempts = 3 }
     "#,
     );
-    let runs = run_replications(&s);
+    let runs = common::run_all(&s);
     assert_matches(
         "available GPUs",
         &runs,
@@ -88,7 +89,7 @@ fn autoscaler_respects_delay_cooldown_and_max() {
     "#,
         times.join(", ")
     ));
-    let r = simulate(&s, 0);
+    let r = simulate(&s, 0).unwrap();
     for (t, g) in online(&r) {
         let expected = if t < 15.0 {
             1.0
@@ -129,7 +130,7 @@ fn capacity_schedule_changes_online_gpus_at_the_right_times_and_drains() {
         patience = { dist = "deterministic", value = "1m" }
     "#,
     );
-    let r = simulate(&s, 0);
+    let r = simulate(&s, 0).unwrap();
     for (t, g) in online(&r) {
         let minute = (t / 60.0).round() as u32;
         match minute {
@@ -167,7 +168,7 @@ fn batching_matches_a_hand_trace() {
         service = { dist = "deterministic", value = "2s" }
     "#,
     );
-    let r = simulate(&s, 0);
+    let r = simulate(&s, 0).unwrap();
     let c = &r.classes[0];
     assert_eq!(c.completed, 6);
     let waits = [0.3, 0.2, 0.1, 0.0, 4.3, 3.8];
@@ -198,7 +199,7 @@ fn saturated_batching_throughput_is_full_batches_back_to_back() {
         service = {{ dist = "deterministic", value = "1s" }}
     "#
     ));
-    let r = simulate(&s, 0);
+    let r = simulate(&s, 0).unwrap();
     assert_eq!(r.classes[0].completed, 100);
     assert!((r.classes[0].latency.quantile_s(1.0).unwrap() - 39.0).abs() < 39.0 * 1e-3);
     assert_eq!(r.end_time.as_secs_f64(), 39.0);

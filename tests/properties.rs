@@ -4,8 +4,9 @@
 use proptest::prelude::*;
 use std::path::Path;
 use surge::engine::{SimDuration, SimTime};
-use surge::model::{Scope, simulate};
+use surge::model::Scope;
 use surge::scenario::{Override, load_str};
+use surge::simulate;
 
 const BASE: &str = include_str!("../scenarios/mmc.toml");
 
@@ -129,7 +130,7 @@ proptest! {
         "#, load * f64::from(gpus) * 0.5, load * f64::from(gpus));
         let mut scenario = load_str(&text, "<prop>", Path::new("."), "prop", &[]).unwrap().scenario;
         scenario.drain = drain_s.map(SimDuration::from_secs);
-        let r = simulate(&scenario, 0);
+        let r = simulate(&scenario, 0).unwrap();
         for c in r.classes.iter().chain(std::iter::once(&r.all)) {
             prop_assert_eq!(c.arrivals, c.completed + c.rejected + c.abandoned + c.failed + c.in_system);
             prop_assert!(c.attempts >= c.arrivals);
@@ -178,7 +179,7 @@ fn resizing_a_pool_keeps_arrivals_and_job_sizes() {
     let large = load_str(&text(12), "<crn>", Path::new("."), "crn", &[])
         .unwrap()
         .scenario;
-    let (a, b) = (simulate(&small, 0), simulate(&large, 0));
+    let (a, b) = (simulate(&small, 0).unwrap(), simulate(&large, 0).unwrap());
     let arrivals = |r: &surge::model::RunResult| -> Vec<u64> {
         r.timeseries
             .iter()
@@ -200,7 +201,7 @@ fn resizing_a_pool_keeps_arrivals_and_job_sizes() {
     );
     assert!(a.classes[0].wait.mean_s() > b.classes[0].wait.mean_s());
     // And a different replication draws different arrivals.
-    let c = simulate(&small, 1);
+    let c = simulate(&small, 1).unwrap();
     assert_ne!(arrivals(&a), arrivals(&c));
 }
 
@@ -214,7 +215,7 @@ fn a_full_trace_matches_the_class_counts() {
         .expect("valid scenario")
         .scenario;
     s.trace = u64::MAX;
-    let r = surge::model::simulate(&s, 0);
+    let r = simulate(&s, 0).unwrap();
     for (i, c) in r.classes.iter().enumerate() {
         let mine: Vec<_> = r.trace.iter().filter(|t| t.class == i).collect();
         let count = |o: &str| mine.iter().filter(|t| t.outcome.as_str() == o).count() as u64;

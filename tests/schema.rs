@@ -35,7 +35,7 @@ fn timeseries_columns_are_pinned() {
     )
     .unwrap()
     .scenario;
-    let run = surge::model::simulate(&s, 0);
+    let run = surge::simulate(&s, 0).unwrap();
     let csv = surge::report::timeseries_table(&s, 0, &[run]).to_csv();
     let header = String::from_utf8(csv)
         .unwrap()

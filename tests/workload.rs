@@ -5,9 +5,10 @@ mod common;
 
 use common::assert_matches;
 use std::path::Path;
-use surge::app::run_replications;
-use surge::model::{ArrivalSpec, RunResult, Scenario, Scope, simulate};
+
+use surge::model::{ArrivalSpec, RunResult, Scenario, Scope};
 use surge::scenario::load_str;
+use surge::simulate;
 use surge::theory;
 
 fn scenario(toml: &str) -> Scenario {
@@ -91,7 +92,7 @@ fn spike_profile_counts_match_the_integral_of_the_rate() {
         ]
     "#,
     );
-    let r = simulate(&s, 0);
+    let r = simulate(&s, 0).unwrap();
     let (chi2, k) = chi_squared(&s, &r);
     assert!(k > 100, "{k} buckets");
     assert!(
@@ -122,7 +123,7 @@ fn diurnal_profile_counts_match_the_integral_of_the_rate() {
         service = { dist = "deterministic", value = "1ms" }
     "#,
     );
-    let r = simulate(&s, 0);
+    let r = simulate(&s, 0).unwrap();
     let (chi2, k) = chi_squared(&s, &r);
     assert!(k > 150, "{k} buckets");
     assert!(
@@ -157,7 +158,7 @@ fn erlang_a_abandonment_and_served_wait_match_theory() {
         s.drain = None;
         s
     };
-    let runs = run_replications(&s);
+    let runs = common::run_all(&s);
     let (p_abandon, served_wait) = theory::erlang_a(8, 9.0, 1.0, 0.5);
     assert_matches("Erlang-A P(abandon)", &runs, p_abandon, 0.0, 0.05, |r| {
         let c = &r.classes[0];
@@ -211,7 +212,7 @@ fn user_population_request_rate_is_signups_times_requests_per_session() {
         service = { dist = "exponential", mean = "1s" }
     "#,
     );
-    let runs = run_replications(&s);
+    let runs = common::run_all(&s);
     let rate = |r: &RunResult, i: usize| r.classes[i].arrivals as f64 / r.window_s;
     assert_matches("request rate", &runs, 8.0, 0.0, 0.02, |r| {
         rate(r, 0) + rate(r, 1)
@@ -246,7 +247,7 @@ fn class_token_bucket_never_admits_more_than_rate_plus_burst() {
         limit = { rate = "5/s", burst = 50 }
     "#,
     );
-    let r = simulate(&s, 0);
+    let r = simulate(&s, 0).unwrap();
     let admitted: Vec<(f64, u64)> = r
         .timeseries
         .iter()
@@ -296,7 +297,7 @@ fn per_user_daily_quota_is_never_exceeded() {
         limit = { rate = "3/d", burst = 3, per = "user" }
     "#,
     );
-    let r = simulate(&s, 0);
+    let r = simulate(&s, 0).unwrap();
     let c = &r.classes[0];
     let signups = r.populations[0].signups;
     let admitted = c.completed;
@@ -339,7 +340,7 @@ fn trace_timestamps_are_replayed_exactly() {
         service = { dist = "deterministic", value = "1ms" }
     "#,
     );
-    let r = simulate(&s, 0);
+    let r = simulate(&s, 0).unwrap();
     for (start, width, n) in class_arrivals(&r) {
         let expected = times
             .iter()
@@ -357,7 +358,7 @@ fn trace_timestamps_are_replayed_exactly() {
     {
         *scale = 2.0;
     }
-    assert_eq!(simulate(&doubled, 0).classes[0].arrivals, 1000);
+    assert_eq!(simulate(&doubled, 0).unwrap().classes[0].arrivals, 1000);
 }
 
 #[test]
@@ -384,7 +385,7 @@ fn trace_counts_are_replayed_per_interval() {
         service = { dist = "deterministic", value = "1ms" }
     "#,
     );
-    let got: Vec<u64> = class_arrivals(&simulate(&s, 0))
+    let got: Vec<u64> = class_arrivals(&simulate(&s, 0).unwrap())
         .iter()
         .map(|x| x.2)
         .collect();
@@ -411,8 +412,8 @@ fn retry_storms_emerge_when_the_pool_is_undersized() {
         "#
         )
     };
-    let big = simulate(&scenario(&text(14)), 0);
-    let small = simulate(&scenario(&text(8)), 0);
+    let big = simulate(&scenario(&text(14)), 0).unwrap();
+    let small = simulate(&scenario(&text(8)), 0).unwrap();
     let (a_big, a_small) = (
         big.classes[0].attempts_per_request().unwrap(),
         small.classes[0].attempts_per_request().unwrap(),

@@ -130,7 +130,7 @@ pub fn check(paths: &[PathBuf], opts: &CheckOptions) -> Result<bool, AppError> {
         if s.slos.is_empty() && opts.baseline.is_none() {
             eprintln!("warning: {}: no [[slo]] entries: nothing to check", s.name);
         }
-        let runs = with_jobs(opts.jobs, || run_replications(s))?;
+        let runs = with_jobs(opts.jobs, || run_replications(s))??;
         let out = match (&opts.out, many) {
             (Some(o), false) => o.clone(),
             (Some(o), true) => o.join(&s.name),
@@ -392,6 +392,7 @@ pub fn compare(
         return Err(AppError::Input("error: compare needs at least 2 replications for a confidence interval: use --replications".into()));
     }
     let (ra, rb) = with_jobs(opts.jobs, || (run_replications(&sa), run_replications(&sb)))?;
+    let (ra, rb) = (ra?, rb?);
     let rows = paired_rows(&ra, &rb);
     if opts.json {
         println!(
@@ -599,7 +600,7 @@ pub fn plan(path: &Path, opts: &PlanOptions) -> Result<Option<u64>, AppError> {
         if let Some(r) = opts.common.replications {
             s.replications = r;
         }
-        let runs = with_jobs(opts.common.jobs, || run_replications(&s))?;
+        let runs = with_jobs(opts.common.jobs, || run_replications(&s))??;
         let estimates: Vec<Option<Estimate>> = slos
             .iter()
             .map(|(c, m, _, _)| slo::estimate_metric(&runs, c, m))

@@ -5,7 +5,7 @@
 //! (scenario, flags), 3 when outputs cannot be written.
 
 use crate::engine::SimDuration;
-use crate::model::{RunResult, Scenario, simulate};
+use crate::model::{RunResult, Scenario};
 use crate::report::{
     ChartFormat, ReportInput, RunInfo, pools_table, report_html, requests_table, summary_table,
     summary_text, timeseries_table, write_atomic,
@@ -107,11 +107,14 @@ pub fn load_all(paths: &[PathBuf], overrides: &[Override]) -> Result<Vec<Loaded>
 
 /// Run every replication of `scenario`, in parallel on the current rayon
 /// pool; results are in replication order whatever the thread count.
-pub fn run_replications(scenario: &Scenario) -> Vec<RunResult> {
-    (0..scenario.replications)
+pub fn run_replications(scenario: &Scenario) -> Result<Vec<RunResult>, AppError> {
+    let sim = crate::Simulation::new(scenario)
+        .build()
+        .map_err(|e| AppError::Input(e.to_string()))?;
+    Ok((0..scenario.replications)
         .into_par_iter()
-        .map(|r| simulate(scenario, r))
-        .collect()
+        .map(|r| sim.run(r))
+        .collect())
 }
 
 pub(crate) fn with_jobs<T: Send>(
@@ -152,7 +155,7 @@ pub fn run(paths: &[PathBuf], opts: &RunOptions) -> Result<(), AppError> {
     for ((l, out), path) in loaded.iter().zip(&outs).zip(paths) {
         let scenario = &l.scenario;
         let started = Instant::now();
-        let runs = with_jobs(opts.jobs, || run_replications(scenario))?;
+        let runs = with_jobs(opts.jobs, || run_replications(scenario))??;
         let wall = started.elapsed();
         let info = run_info("run", path, l, &opts.overrides);
         write_run_outputs(out, scenario, &runs, &info)?;

@@ -1,9 +1,10 @@
 //! `surge sweep` and `surge merge`.
 
 use super::{AppError, draw_charts, load_all, run_info, with_jobs, write_info};
-use crate::model::{Scenario, simulate};
+use crate::model::Scenario;
 use crate::report::{ChartFormat, RunInfo, Table, pools_table, summary_table, write_atomic};
 use crate::scenario::{self, Override};
+use crate::simulate;
 use crate::sweep::{Grid, Shard, expand, sweep_table};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -178,13 +179,13 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
                 let s = scenarios[point]
                     .as_ref()
                     .expect("items come from valid points");
-                let run = simulate(s, rep);
+                let run = simulate(s, rep).map_err(|e| AppError::Input(e.to_string()))?;
                 bar.inc(1);
                 let runs = [run];
-                (summary_table(s, point, &runs), pools_table(s, point, &runs))
+                Ok((summary_table(s, point, &runs), pools_table(s, point, &runs)))
             })
-            .collect()
-    })?;
+            .collect::<Result<Vec<_>, AppError>>()
+    })??;
     bar.finish_and_clear();
 
     let (summary_columns, pools_columns) = crate::report::tables_columns();

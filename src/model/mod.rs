@@ -7,7 +7,9 @@
 
 mod arrivals;
 mod dist;
+mod policies;
 mod profile;
+mod results;
 mod sim;
 mod spec;
 mod trace;
@@ -17,11 +19,11 @@ pub use profile::{Decay, Diurnal, Interpolation, RateProfile, Spike};
 pub use trace::{Outcome, TraceRecord};
 
 pub use dist::{DistError, DurationDist};
-pub use sim::{
-    ClassResult, PolicyContext, PolicyFactory, PoolResult, PopulationResult, RunResult, Scope,
-    TimeSeriesRow, simulate,
-};
-pub(crate) use sim::{PolicyOverrides, simulate_with};
+pub(crate) use policies::PolicyOverrides;
+pub use policies::{PolicyContext, PolicyFactory};
+pub use results::{ClassResult, PoolResult, PopulationResult, RunResult};
+pub(crate) use sim::simulate_with;
+pub use sim::{Scope, TimeSeriesRow};
 pub use spec::{
     AutoscaleSpec, BatchingSpec, CapacityChange, CapacityStep, ClassSpec, CountDist, FailureSpec,
     LimitSpec, PolicySpec, PoolSpec, PopulationSpec, RetrySpec, ReturnSpec, ScaleTrigger, Scenario,

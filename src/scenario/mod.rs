@@ -13,12 +13,19 @@
 //!
 //! Depends on `model` (the target types) and nothing above it.
 
+mod arrivals;
+mod classes;
+mod ctx;
 mod diagnostic;
+mod distributions;
 mod overrides;
+mod policies;
+mod pools;
 mod raw;
+mod slos;
+mod traces;
 pub mod units;
 mod validate;
-mod workload;
 
 pub use crate::model::Scenario;
 pub use diagnostic::{Diagnostic, LoadError, Place, Severity, line_col};

@@ -90,3 +90,12 @@ pub fn file_names(dir: &std::path::Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Every replication of `scenario` with the built-in policies, in
+/// replication order.
+pub fn run_all(scenario: &Scenario) -> Vec<RunResult> {
+    surge::Simulation::new(scenario)
+        .build()
+        .expect("built-in policies only")
+        .run_all()
+}

@@ -1,0 +1,188 @@
+//! What one replication produced: per class, per pool, per population,
+//! the time series and the trace. Plain data, built at the end of a run.
+
+use super::sim::TimeSeriesRow;
+use super::trace::TraceRecord;
+use crate::engine::SimTime;
+use crate::metrics::DurationHistogram;
+
+/// Results of one class (or of all classes together) in one replication.
+/// Counts are of measured requests: those whose first attempt arrived after
+/// the warm-up. Outcomes are as the user saw them (the last attempt's).
+#[derive(Clone, Debug)]
+pub struct ClassResult {
+    /// Class name, or `all`.
+    pub name: String,
+    /// Measured requests (first attempts).
+    pub arrivals: u64,
+    /// Of those, completed.
+    pub completed: u64,
+    /// Of those, rejected on their last attempt (rate limit or admission).
+    pub rejected: u64,
+    /// Of those, abandoned on their last attempt.
+    pub abandoned: u64,
+    /// Of those, failed (GPU failure, retries exhausted).
+    pub failed: u64,
+    /// Of those, still waiting, in service or backing off when the run ended.
+    pub in_system: u64,
+    /// Attempts made by measured requests, first attempts included.
+    pub attempts: u64,
+    /// Attempts rejected.
+    pub rejected_attempts: u64,
+    /// Attempts abandoned.
+    pub abandoned_attempts: u64,
+    /// Attempts lost to failures.
+    pub failed_attempts: u64,
+    /// Completions per second of the measurement window.
+    pub throughput_per_s: f64,
+    /// Wait: first arrival → start of service.
+    pub wait: DurationHistogram,
+    /// Latency: first arrival → completion.
+    pub latency: DurationHistogram,
+    /// Requests deferred to the asynchronous queue (on any attempt).
+    pub deferred: u64,
+    /// Time to completion of deferred requests that completed.
+    pub deferred_latency: DurationHistogram,
+    /// Fraction of arrivals completed within the class's latency target.
+    pub slo_attainment: Option<f64>,
+    pub(crate) slo_met: u64,
+    pub(crate) slo_arrivals: u64,
+}
+
+/// Results of one pool in one replication, over `[warmup, duration)`.
+#[derive(Clone, Debug)]
+pub struct PoolResult {
+    /// Pool name.
+    pub name: String,
+    /// Time-average online GPUs.
+    pub gpus_mean: f64,
+    /// Time-average busy GPUs.
+    pub busy_gpus_mean: f64,
+    /// Busy GPU-time / online GPU-time.
+    pub utilization: f64,
+    /// Offered load ρ = Σλ·E\[S\] / (gpus · speed) from the scenario.
+    pub offered_load: f64,
+    /// Online GPU-hours.
+    pub gpu_hours: f64,
+    /// `gpu_hours` × cost per GPU-hour.
+    pub cost_usd: f64,
+    /// Time-average number of waiting requests.
+    pub queue_mean: f64,
+    /// Largest number of waiting requests.
+    pub queue_max: u64,
+    /// Attempts moved to the deferred queue (of measured requests).
+    pub deferred: u64,
+    /// Attempts shed by admission control (of measured requests).
+    pub shed: u64,
+    /// Requests lost to GPU failures.
+    pub failed: u64,
+}
+
+impl PoolResult {
+    /// Whether the offered load reaches capacity (ρ ≥ 1): the queue grows
+    /// without bound.
+    pub fn unstable(&self) -> bool {
+        self.offered_load >= 1.0
+    }
+}
+
+/// Results of one user population in one replication.
+#[derive(Clone, Debug)]
+pub struct PopulationResult {
+    /// Population name.
+    pub name: String,
+    /// Signups during the run.
+    pub signups: u64,
+    /// Time-average users with a session under way, over the window.
+    pub users_online_mean: f64,
+    /// Most users with a session under way at once.
+    pub users_online_max: u64,
+}
+
+/// Everything one replication produced.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// Replication index (0-based).
+    pub replication: u32,
+    /// The scenario's base seed.
+    pub seed: u64,
+    /// Per class, in scenario order.
+    pub classes: Vec<ClassResult>,
+    /// All classes together.
+    pub all: ClassResult,
+    /// Per pool, in scenario order.
+    pub pools: Vec<PoolResult>,
+    /// Per population, in scenario order.
+    pub populations: Vec<PopulationResult>,
+    /// Time series, bucket by bucket: classes, then pools, then populations.
+    pub timeseries: Vec<TimeSeriesRow>,
+    /// Events processed.
+    pub events: u64,
+    /// Requests simulated (warm-up included).
+    pub requests: u64,
+    /// Requests that reached a final outcome (warm-up included).
+    pub requests_finished: u64,
+    /// Requests still in the system at the end (warm-up included), counted
+    /// by scanning the request slab.
+    pub requests_in_system: u64,
+    /// When the run ended (≥ duration).
+    pub end_time: SimTime,
+    /// Length of the measurement window, seconds.
+    pub window_s: f64,
+    /// The first `Scenario::trace` measured requests, in arrival order.
+    pub trace: Vec<TraceRecord>,
+}
+
+impl ClassResult {
+    pub(crate) fn new(name: &str) -> Self {
+        ClassResult {
+            name: name.to_string(),
+            arrivals: 0,
+            completed: 0,
+            rejected: 0,
+            abandoned: 0,
+            failed: 0,
+            in_system: 0,
+            attempts: 0,
+            rejected_attempts: 0,
+            abandoned_attempts: 0,
+            failed_attempts: 0,
+            throughput_per_s: 0.0,
+            wait: DurationHistogram::new(),
+            latency: DurationHistogram::new(),
+            deferred: 0,
+            deferred_latency: DurationHistogram::new(),
+            slo_attainment: None,
+            slo_met: 0,
+            slo_arrivals: 0,
+        }
+    }
+
+    /// Attempts per measured request (1 without retries).
+    pub fn attempts_per_request(&self) -> Option<f64> {
+        (self.arrivals > 0).then(|| self.attempts as f64 / self.arrivals as f64)
+    }
+
+    pub(crate) fn absorb(&mut self, other: &ClassResult) {
+        self.arrivals += other.arrivals;
+        self.completed += other.completed;
+        self.rejected += other.rejected;
+        self.abandoned += other.abandoned;
+        self.failed += other.failed;
+        self.in_system += other.in_system;
+        self.attempts += other.attempts;
+        self.rejected_attempts += other.rejected_attempts;
+        self.abandoned_attempts += other.abandoned_attempts;
+        self.failed_attempts += other.failed_attempts;
+        self.throughput_per_s += other.throughput_per_s;
+        self.wait.merge(&other.wait);
+        self.latency.merge(&other.latency);
+        self.deferred += other.deferred;
+        self.deferred_latency.merge(&other.deferred_latency);
+        self.slo_met += other.slo_met;
+        self.slo_arrivals += other.slo_arrivals;
+        self.slo_attainment = (self.slo_arrivals > 0)
+            .then(|| self.slo_met as f64 / self.slo_arrivals as f64)
+            .or(self.slo_attainment);
+    }
+}

@@ -1,0 +1,559 @@
+//! The simulation of one replication: the event loop.
+//!
+//! Requests arrive (from a class's own arrival process or from the users of
+//! a population), pass the rate limits, wait in their pool's queue (or give
+//! up when their patience runs out), are served by a GPU and leave; a
+//! rejected or abandoned attempt may come back after a backoff.
+//!
+//! Events are facts: a class arrival, a signup, a user's next request or
+//! return visit, a service completion, a patience timer, a retry coming due.
+//! Requests and users live in slabs indexed by `u32` whose freed slots are
+//! reused, so the steady state allocates nothing per event and memory is
+//! bounded by what is in the system. A request's slot carries a generation
+//! number, bumped whenever it is queued again or reused, so that queue
+//! entries and patience timers left behind by an abandoned attempt are
+//! recognised as stale and skipped (lazy deletion).
+//!
+//! Statistics: a request is *measured* if its first attempt arrives at or
+//! after the warm-up; its outcome, wait and latency (both counted from the
+//! first attempt) are recorded whenever it finishes, even during the drain.
+//! Time-weighted pool statistics cover `[warmup, duration)`. The time series
+//! covers the whole run, warm-up and drain included.
+//!
+//! This file holds the loop (events, the simulation's state, `run`, the
+//! results at the end); each subject's handlers live beside it:
+//! [`requests`] (an attempt's life: limits, queue, patience, retries),
+//! [`pools`] (dispatch to GPUs, batching), [`dynamics`] (capacity
+//! schedules, the autoscaler, failures), [`users`] (populations and
+//! sessions), [`limits`] (token buckets) and [`timeseries`] (time buckets).
+
+mod dynamics;
+mod limits;
+mod pools;
+mod requests;
+mod timeseries;
+mod users;
+
+use super::arrivals::{ArrivalSpec, ArrivalState};
+use super::policies::{PolicyOverrides, make_policy};
+use super::results::{ClassResult, PoolResult, PopulationResult, RunResult};
+use super::spec::Scenario;
+use super::trace::Tracer;
+use crate::engine::{EventQueue, SimDuration, SimTime};
+use crate::metrics::Level;
+use crate::rng::{SimRng, stream};
+use limits::TokenBucket;
+use pools::PoolState;
+use rand::Rng;
+use requests::{ClassState, ClassStats};
+use timeseries::BucketTally;
+pub use timeseries::{Scope, TimeSeriesRow};
+use users::{PopulationState, User};
+
+#[derive(Clone, Copy, Debug)]
+enum Event {
+    ClassArrival {
+        class: u32,
+    },
+    Signup {
+        population: u32,
+    },
+    UserNext {
+        user: u32,
+    },
+    UserReturns {
+        user: u32,
+    },
+    ServiceCompleted {
+        pool: u32,
+        request: u32,
+        generation: u32,
+    },
+    PatienceExpired {
+        request: u32,
+        generation: u32,
+    },
+    RetryDue {
+        request: u32,
+    },
+    CapacityStep {
+        pool: u32,
+        step: u32,
+    },
+    AutoscaleTick {
+        pool: u32,
+    },
+    GpusReady {
+        pool: u32,
+        gpus: u32,
+    },
+    GpuFails {
+        pool: u32,
+        generation: u32,
+    },
+    GpuRepaired {
+        pool: u32,
+    },
+    BatchDone {
+        pool: u32,
+        batch: u32,
+    },
+    BatchFill {
+        pool: u32,
+    },
+}
+
+/// No user: the request came from a class's own arrival process.
+const NO_USER: u32 = u32::MAX;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Free,
+    Waiting,
+    InService,
+    Backoff,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Request {
+    class: u32,
+    state: State,
+    deferred: bool,
+    /// Index in the pool's in-service list (pools with failures only).
+    in_service_slot: u32,
+    attempt: u32,
+    generation: u32,
+    user: u32,
+    first_arrival: SimTime,
+    service: SimDuration,
+}
+
+/// How an attempt ended, when it did not complete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Setback {
+    Rejected,
+    Abandoned,
+    Failed,
+}
+
+/// Simulate replication `replication` of `scenario` to the end, with
+/// policies supplied from code; [`crate::Simulation::build`] has checked
+/// that every custom policy is registered.
+pub(crate) fn simulate_with(
+    scenario: &Scenario,
+    replication: u32,
+    custom: &PolicyOverrides,
+) -> RunResult {
+    let mut sim = Sim::new(scenario, replication, custom);
+    sim.run();
+    sim.finish()
+}
+
+struct Sim<'a> {
+    scenario: &'a Scenario,
+    replication: u32,
+    events: EventQueue<Event>,
+    classes: Vec<ClassState>,
+    pools: Vec<PoolState>,
+    populations: Vec<PopulationState>,
+    requests: Vec<Request>,
+    free: Vec<u32>,
+    users: Vec<User>,
+    free_users: Vec<u32>,
+    warmup: SimTime,
+    arrivals_end: SimTime,
+    bucket_width: SimDuration,
+    bucket_start: SimTime,
+    next_bucket: SimTime,
+    timeseries: Vec<TimeSeriesRow>,
+    total_arrivals: u64,
+    total_finished: u64,
+    last_event: SimTime,
+    tracer: Tracer,
+}
+
+/// A uniform draw in [0, 1) with 53 random bits.
+#[inline]
+fn unit(rng: &mut SimRng) -> f64 {
+    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+impl<'a> Sim<'a> {
+    fn new(sc: &'a Scenario, replication: u32, custom: &PolicyOverrides) -> Self {
+        let warmup = SimTime(sc.warmup.0);
+        let arrivals_end = SimTime(sc.duration.0);
+        let s = |name: String| stream(sc.seed, replication, &name);
+        let mut populations: Vec<PopulationState> = sc
+            .populations
+            .iter()
+            .map(|p| PopulationState {
+                signups: ArrivalState::new(&p.signups, sc.duration),
+                signup_rng: s(format!("population/{}/signups", p.name)),
+                session_rng: s(format!("population/{}/sessions", p.name)),
+                think_rng: s(format!("population/{}/think", p.name)),
+                mix_rng: s(format!("population/{}/mix", p.name)),
+                classes: Vec::new(),
+                per_user_limits: Vec::new(),
+                online: Level::new(0, warmup, arrivals_end),
+                bucket_signups: 0,
+                signups_total: 0,
+            })
+            .collect();
+        let mut classes: Vec<ClassState> = Vec::with_capacity(sc.classes.len());
+        for (i, c) in sc.classes.iter().enumerate() {
+            let mut user_bucket = None;
+            if let ArrivalSpec::Users { population, share } = c.arrivals {
+                let p = &mut populations[population];
+                let cumulative = p.classes.last().map_or(0.0, |x| x.1) + share;
+                p.classes.push((i as u32, cumulative));
+                if let Some(l) = c.limit.as_ref().filter(|l| l.per_user) {
+                    user_bucket = Some(p.per_user_limits.len());
+                    p.per_user_limits.push((i as u32, l.burst));
+                }
+            }
+            classes.push(ClassState {
+                pool: c.pool as u32,
+                arrivals: ArrivalState::new(&c.arrivals, sc.duration),
+                arrival_rng: s(format!("class/{}/arrivals", c.name)),
+                service_rng: s(format!("class/{}/service", c.name)),
+                patience_rng: s(format!("class/{}/patience", c.name)),
+                retry_rng: s(format!("class/{}/retry", c.name)),
+                speed: sc.pools[c.pool].speed,
+                limit_bucket: c
+                    .limit
+                    .as_ref()
+                    .filter(|l| !l.per_user)
+                    .map(|l| TokenBucket::full(l.burst)),
+                user_bucket,
+                stats: ClassStats::default(),
+                queued: Level::new(0, warmup, arrivals_end),
+                bucket: BucketTally::default(),
+            });
+        }
+        let rates = sc.mean_rates();
+        let pools = sc
+            .pools
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PoolState {
+                installed: p.gpus,
+                failed: 0,
+                provisioning: 0,
+                failure_generation: 0,
+                last_scale: None,
+                in_service: Vec::new(),
+                tracks_in_service: p.failures.is_some(),
+                batching: p.batching.is_some(),
+                failure_rng: s(format!("pool/{}/failures", p.name)),
+                failures_lost: 0,
+                fill_deadline: None,
+                batches: Vec::new(),
+                free_batches: Vec::new(),
+                billed: Level::new(u64::from(p.gpus), warmup, arrivals_end),
+                busy: 0,
+                busy_deferred: 0,
+                waiting: 0,
+                waiting_deferred: 0,
+                mean_service_s: {
+                    // Demand-weighted mean service of the classes routed here.
+                    let (mut work, mut rate) = (0.0, 0.0);
+                    for (c, r) in sc.classes.iter().zip(&rates) {
+                        if c.pool == i {
+                            work += r * c.service.mean();
+                            rate += r;
+                        }
+                    }
+                    if rate > 0.0 {
+                        work / rate / p.speed
+                    } else {
+                        1.0
+                    }
+                },
+                deferred: 0,
+                shed: 0,
+                policy: make_policy(i, sc, custom),
+                queue: Level::new(0, warmup, arrivals_end),
+                busy_level: Level::new(0, warmup, arrivals_end),
+                online: Level::new(u64::from(p.gpus), warmup, arrivals_end),
+                bucket: BucketTally::default(),
+            })
+            .collect();
+        let bucket_width = sc.bucket_width().max(SimDuration(1));
+        Sim {
+            scenario: sc,
+            replication,
+            events: EventQueue::new(),
+            classes,
+            pools,
+            populations,
+            requests: Vec::new(),
+            free: Vec::new(),
+            users: Vec::new(),
+            free_users: Vec::new(),
+            warmup,
+            arrivals_end,
+            bucket_width,
+            bucket_start: SimTime::ZERO,
+            next_bucket: SimTime::ZERO + bucket_width,
+            timeseries: Vec::new(),
+            total_arrivals: 0,
+            total_finished: 0,
+            last_event: SimTime::ZERO,
+            tracer: Tracer::new(sc.trace),
+        }
+    }
+
+    fn run(&mut self) {
+        for class in 0..self.classes.len() {
+            self.schedule_class_arrival(class, SimTime::ZERO);
+        }
+        for population in 0..self.populations.len() {
+            self.schedule_signup(population, SimTime::ZERO);
+        }
+        for (i, spec) in self.scenario.pools.iter().enumerate() {
+            for (k, step) in spec.capacity.iter().enumerate() {
+                self.events.schedule(
+                    SimTime(step.at.0),
+                    Event::CapacityStep {
+                        pool: i as u32,
+                        step: k as u32,
+                    },
+                );
+            }
+            if let Some(a) = &spec.autoscale {
+                self.events.schedule(
+                    SimTime::ZERO + a.interval,
+                    Event::AutoscaleTick { pool: i as u32 },
+                );
+            }
+        }
+        for pool in 0..self.pools.len() {
+            self.schedule_failure(pool, SimTime::ZERO);
+        }
+        let limit = match self.scenario.drain {
+            Some(d) => self.arrivals_end + d,
+            None => SimTime::MAX,
+        };
+        let mut cut_off = false;
+        while let Some(at) = self.events.peek_time() {
+            if at > limit {
+                cut_off = true;
+                break;
+            }
+            let Some((now, event)) = self.events.pop() else {
+                break;
+            };
+            if self.is_stale(&event) {
+                continue;
+            }
+            self.last_event = now;
+            while now >= self.next_bucket {
+                self.close_bucket();
+            }
+            match event {
+                Event::ClassArrival { class } => {
+                    let class = class as usize;
+                    self.schedule_class_arrival(class, now);
+                    self.new_request(class, now, NO_USER);
+                }
+                Event::Signup { population } => self.signup(population as usize, now),
+                Event::UserNext { user } => self.user_sends(user, now),
+                Event::UserReturns { user } => self.start_session(user, now),
+                Event::ServiceCompleted { pool, request, .. } => {
+                    self.service_completed(pool as usize, request, now)
+                }
+                Event::PatienceExpired { request, .. } => self.abandon(request, now),
+                Event::RetryDue { request } => self.retry(request, now),
+                Event::CapacityStep { pool, step } => {
+                    self.capacity_step(pool as usize, step as usize, now)
+                }
+                Event::AutoscaleTick { pool } => self.autoscale(pool as usize, now),
+                Event::GpusReady { pool, gpus } => {
+                    let p = &mut self.pools[pool as usize];
+                    p.provisioning -= gpus;
+                    p.installed += gpus;
+                    self.capacity_changed(pool as usize, now);
+                }
+                Event::GpuFails { pool, .. } => self.gpu_fails(pool as usize, now),
+                Event::GpuRepaired { pool } => {
+                    self.pools[pool as usize].failed -= 1;
+                    self.capacity_changed(pool as usize, now);
+                }
+                Event::BatchDone { pool, batch } => self.batch_done(pool as usize, batch, now),
+                Event::BatchFill { pool } => {
+                    let p = &self.pools[pool as usize];
+                    if p.fill_deadline.is_some_and(|d| d <= now) {
+                        self.dispatch(pool as usize, now);
+                    }
+                }
+            }
+        }
+        let last = if cut_off { limit } else { self.last_event };
+        let end = last.max(self.arrivals_end);
+        while self.next_bucket <= end {
+            self.close_bucket();
+        }
+        if self.bucket_start < end {
+            self.next_bucket = end;
+            self.close_bucket();
+        }
+        self.last_event = end;
+    }
+
+    /// A patience timer whose attempt has already started or ended.
+    fn is_stale(&self, event: &Event) -> bool {
+        match *event {
+            Event::PatienceExpired {
+                request,
+                generation,
+            } => {
+                let r = &self.requests[request as usize];
+                r.state != State::Waiting || r.generation != generation
+            }
+            Event::ServiceCompleted {
+                request,
+                generation,
+                ..
+            } => {
+                let r = &self.requests[request as usize];
+                r.state != State::InService || r.generation != generation
+            }
+            Event::GpuFails { pool, generation } => {
+                self.pools[pool as usize].failure_generation != generation
+            }
+            _ => false,
+        }
+    }
+
+    fn schedule_class_arrival(&mut self, class: usize, now: SimTime) {
+        let c = &mut self.classes[class];
+        if let Some(at) = c.arrivals.next(now, self.arrivals_end, &mut c.arrival_rng) {
+            self.events.schedule(
+                at,
+                Event::ClassArrival {
+                    class: class as u32,
+                },
+            );
+        }
+    }
+
+    fn finish(mut self) -> RunResult {
+        let sc = self.scenario;
+        let window_s = (sc.duration.as_secs_f64() - sc.warmup.as_secs_f64()).max(0.0);
+        let end = self.last_event;
+
+        let mut in_system = vec![0u64; self.classes.len()];
+        let mut requests_in_system = 0;
+        for r in &self.requests {
+            if r.state != State::Free {
+                requests_in_system += 1;
+                if r.first_arrival >= self.warmup {
+                    in_system[r.class as usize] += 1;
+                }
+            }
+        }
+
+        let classes: Vec<ClassResult> = self
+            .classes
+            .iter_mut()
+            .zip(&sc.classes)
+            .zip(in_system)
+            .map(|((c, spec), in_system)| {
+                let st = std::mem::take(&mut c.stats);
+                let has_target = spec.latency_target.is_some();
+                ClassResult {
+                    arrivals: st.arrivals,
+                    completed: st.completed,
+                    rejected: st.rejected,
+                    abandoned: st.abandoned,
+                    in_system,
+                    attempts: st.attempts,
+                    rejected_attempts: st.rejected_attempts,
+                    abandoned_attempts: st.abandoned_attempts,
+                    failed: st.failed,
+                    failed_attempts: st.failed_attempts,
+                    throughput_per_s: if window_s > 0.0 {
+                        st.completed as f64 / window_s
+                    } else {
+                        0.0
+                    },
+                    slo_attainment: (has_target && st.arrivals > 0)
+                        .then(|| st.slo_met as f64 / st.arrivals as f64),
+                    slo_met: st.slo_met,
+                    slo_arrivals: if has_target { st.arrivals } else { 0 },
+                    wait: st.wait,
+                    latency: st.latency,
+                    deferred: st.deferred,
+                    deferred_latency: st.deferred_latency,
+                    ..ClassResult::new(&spec.name)
+                }
+            })
+            .collect();
+        let mut all = ClassResult::new("all");
+        for c in &classes {
+            all.absorb(c);
+        }
+
+        let offered = sc.offered_load();
+        let pools = self
+            .pools
+            .iter_mut()
+            .zip(&sc.pools)
+            .zip(offered)
+            .map(|((p, spec), offered_load)| {
+                let gpus_mean = p.online.window_mean(end);
+                let busy_gpus_mean = p.busy_level.window_mean(end);
+                let gpu_hours = p.billed.window_integral_s(end) / 3600.0;
+                PoolResult {
+                    name: spec.name.clone(),
+                    gpus_mean,
+                    busy_gpus_mean,
+                    utilization: if gpus_mean > 0.0 {
+                        busy_gpus_mean / gpus_mean
+                    } else {
+                        0.0
+                    },
+                    offered_load,
+                    gpu_hours,
+                    cost_usd: gpu_hours * spec.cost_per_gpu_hour,
+                    queue_mean: p.queue.window_mean(end),
+                    queue_max: p.queue.window_max(),
+                    deferred: p.deferred,
+                    shed: p.shed,
+                    failed: p.failures_lost,
+                }
+            })
+            .collect();
+        let populations = self
+            .populations
+            .iter_mut()
+            .zip(&sc.populations)
+            .map(|(p, spec)| PopulationResult {
+                name: spec.name.clone(),
+                signups: p.signups_total,
+                users_online_mean: p.online.window_mean(end),
+                users_online_max: p.online.window_max(),
+            })
+            .collect();
+
+        let requests = &self.requests;
+        let trace =
+            std::mem::take(&mut self.tracer).into_records(|slot| requests[slot as usize].attempt);
+        RunResult {
+            replication: self.replication,
+            seed: sc.seed,
+            trace,
+            classes,
+            all,
+            pools,
+            populations,
+            timeseries: self.timeseries,
+            events: self.events.events_processed(),
+            requests: self.total_arrivals,
+            requests_finished: self.total_finished,
+            requests_in_system,
+            end_time: end,
+            window_s,
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! An attempt's life: a new request, the rate limits, admission to the
+//! pool's queue, patience, completion, and the setbacks (rejection,
+//! abandonment, failure) that end it or send it back after a backoff.
+
+use super::limits::TokenBucket;
+use super::pools::SERVICE_EWMA_WEIGHT;
+use super::timeseries::BucketTally;
+use super::{Event, NO_USER, Request, Setback, Sim, State, unit};
+use crate::engine::{SimDuration, SimTime};
+use crate::metrics::{DurationHistogram, Level};
+use crate::model::arrivals::ArrivalState;
+use crate::model::trace::Outcome;
+use crate::policy::{Admission, QueuedRequest};
+use crate::rng::SimRng;
+
+pub(super) struct ClassState {
+    pub(super) pool: u32,
+    pub(super) arrivals: ArrivalState,
+    pub(super) arrival_rng: SimRng,
+    pub(super) service_rng: SimRng,
+    pub(super) patience_rng: SimRng,
+    pub(super) retry_rng: SimRng,
+    pub(super) speed: f64,
+    pub(super) limit_bucket: Option<TokenBucket>,
+    /// Index of this class in its population's per-user buckets.
+    pub(super) user_bucket: Option<usize>,
+    pub(super) stats: ClassStats,
+    pub(super) queued: Level,
+    pub(super) bucket: BucketTally,
+}
+
+#[derive(Default)]
+pub(super) struct ClassStats {
+    pub(super) arrivals: u64,
+    pub(super) completed: u64,
+    pub(super) rejected: u64,
+    pub(super) abandoned: u64,
+    pub(super) attempts: u64,
+    pub(super) rejected_attempts: u64,
+    pub(super) abandoned_attempts: u64,
+    pub(super) failed: u64,
+    pub(super) failed_attempts: u64,
+    pub(super) slo_met: u64,
+    pub(super) deferred: u64,
+    pub(super) wait: DurationHistogram,
+    pub(super) latency: DurationHistogram,
+    pub(super) deferred_latency: DurationHistogram,
+}
+
+impl Sim<'_> {
+    /// A new request (first attempt) of `class` arrives.
+    pub(super) fn new_request(&mut self, class: usize, now: SimTime, user: u32) {
+        self.total_arrivals += 1;
+        let c = &mut self.classes[class];
+        let service_s = self.scenario.classes[class]
+            .service
+            .sample_secs(&mut c.service_rng)
+            / c.speed;
+        if now >= self.warmup {
+            c.stats.arrivals += 1;
+            c.stats.attempts += 1;
+        }
+        c.bucket.arrivals += 1;
+        let request = Request {
+            class: class as u32,
+            state: State::Backoff,
+            deferred: false,
+            in_service_slot: 0,
+            attempt: 1,
+            generation: 0,
+            user,
+            first_arrival: now,
+            service: SimDuration::from_secs_f64(service_s),
+        };
+        let id = match self.free.pop() {
+            Some(id) => {
+                let generation = self.requests[id as usize].generation.wrapping_add(1);
+                self.requests[id as usize] = Request {
+                    generation,
+                    ..request
+                };
+                id
+            }
+            None => {
+                self.requests.push(request);
+                (self.requests.len() - 1) as u32
+            }
+        };
+        if now >= self.warmup {
+            self.tracer.arrived(id, class, now);
+        }
+        self.submit(id, now);
+    }
+
+    /// An attempt of request `id` arrives at its pool: rate limits, then the queue.
+    pub(super) fn submit(&mut self, id: u32, now: SimTime) {
+        let r = self.requests[id as usize];
+        let class = r.class as usize;
+        let spec = &self.scenario.classes[class];
+        let c = &mut self.classes[class];
+        let pool = c.pool as usize;
+        self.pools[pool].bucket.arrivals += 1;
+        if let (Some(limit), Some(bucket)) = (&spec.limit, c.limit_bucket.as_mut())
+            && !bucket.take(now, limit.rate_per_s, limit.burst)
+        {
+            self.setback(id, now, Setback::Rejected);
+            return;
+        }
+        if let (Some(limit), Some(slot)) = (&spec.limit, c.user_bucket)
+            && r.user != NO_USER
+            && !self.users[r.user as usize].buckets.get_mut(slot).take(
+                now,
+                limit.rate_per_s,
+                limit.burst,
+            )
+        {
+            self.setback(id, now, Setback::Rejected);
+            return;
+        }
+        let p = &mut self.pools[pool];
+        let generation = r.generation.wrapping_add(1);
+        let mut queued = QueuedRequest {
+            id,
+            class: class as u32,
+            priority: spec.priority,
+            arrival: r.first_arrival,
+            attempt: r.attempt,
+            service: r.service,
+            deferred: false,
+            ticket: generation,
+        };
+        let view = p.view(now);
+        match p.policy.admit(&queued, &view) {
+            Admission::Queue => {}
+            Admission::Defer => {
+                queued.deferred = true;
+                p.waiting_deferred += 1;
+                p.bucket.deferred += 1;
+                c.bucket.deferred += 1;
+                if r.first_arrival >= self.warmup {
+                    p.deferred += 1;
+                }
+            }
+            Admission::Reject => {
+                if r.first_arrival >= self.warmup {
+                    p.shed += 1;
+                }
+                self.setback(id, now, Setback::Rejected);
+                return;
+            }
+        }
+        let req = &mut self.requests[id as usize];
+        req.generation = generation;
+        req.state = State::Waiting;
+        req.deferred = queued.deferred;
+        if queued.deferred && r.first_arrival >= self.warmup {
+            c.stats.deferred += 1;
+        }
+        let can_start_now = p.busy < p.usable() && p.waiting == 0;
+        p.policy.enqueue(queued, &view);
+        p.waiting += 1;
+        c.queued.add(now, 1);
+        let patience = if queued.deferred {
+            spec.deferred_patience.as_ref().or(spec.patience.as_ref())
+        } else {
+            spec.patience.as_ref()
+        };
+        if !can_start_now && let Some(patience) = patience {
+            let wait = patience.sample(&mut c.patience_rng);
+            self.events.schedule(
+                now + wait,
+                Event::PatienceExpired {
+                    request: id,
+                    generation,
+                },
+            );
+        }
+        self.dispatch(pool, now);
+    }
+
+    /// Completion statistics of request `id` (latency, SLO, buckets).
+    #[inline]
+    pub(super) fn record_completion(&mut self, pool: usize, id: u32, now: SimTime) {
+        let request = self.requests[id as usize];
+        let latency = now - request.first_arrival;
+        let class = request.class as usize;
+        let target = self.scenario.classes[class].latency_target;
+        let c = &mut self.classes[class];
+        if request.first_arrival >= self.warmup {
+            c.stats.completed += 1;
+            c.stats.latency.record(latency);
+            if request.deferred {
+                c.stats.deferred_latency.record(latency);
+            }
+            if target.is_some_and(|t| latency <= t) {
+                c.stats.slo_met += 1;
+            }
+        }
+        c.bucket.completions += 1;
+        c.bucket.latency.record(latency);
+        self.pools[pool].bucket.completions += 1;
+        self.tracer
+            .finished(id, now, Outcome::Completed, request.attempt);
+    }
+
+    pub(super) fn service_completed(&mut self, pool: usize, id: u32, now: SimTime) {
+        self.record_completion(pool, id, now);
+        let request = self.requests[id as usize];
+        let p = &mut self.pools[pool];
+        p.leave_service(&mut self.requests, id);
+        if request.deferred {
+            p.busy_deferred -= 1;
+        }
+        p.mean_service_s +=
+            SERVICE_EWMA_WEIGHT * (request.service.as_secs_f64() - p.mean_service_s);
+        p.busy_level.set(now, u64::from(p.busy));
+        p.refresh_levels(now);
+        self.release(id, now);
+        self.dispatch(pool, now);
+    }
+
+    /// A waiting attempt's patience ran out.
+    pub(super) fn abandon(&mut self, id: u32, now: SimTime) {
+        let r = &mut self.requests[id as usize];
+        r.state = State::Backoff;
+        let class = r.class as usize;
+        let deferred = r.deferred;
+        let pool = self.classes[class].pool as usize;
+        self.classes[class].queued.add(now, -1);
+        let p = &mut self.pools[pool];
+        p.waiting -= 1;
+        if deferred {
+            p.waiting_deferred -= 1;
+        }
+        p.queue.set(now, p.waiting);
+        p.bucket.abandoned += 1;
+        self.setback(id, now, Setback::Abandoned);
+    }
+
+    /// An attempt did not complete: retry after a backoff, or give up.
+    pub(super) fn setback(&mut self, id: u32, now: SimTime, how: Setback) {
+        let r = self.requests[id as usize];
+        let class = r.class as usize;
+        let measured = r.first_arrival >= self.warmup;
+        let c = &mut self.classes[class];
+        match how {
+            Setback::Rejected => {
+                c.bucket.rejected += 1;
+                self.pools[c.pool as usize].bucket.rejected += 1;
+                if measured {
+                    c.stats.rejected_attempts += 1;
+                }
+            }
+            Setback::Abandoned => {
+                c.bucket.abandoned += 1;
+                if measured {
+                    c.stats.abandoned_attempts += 1;
+                }
+            }
+            Setback::Failed => {
+                c.bucket.failed += 1;
+                if measured {
+                    c.stats.failed_attempts += 1;
+                    self.pools[c.pool as usize].failures_lost += 1;
+                }
+            }
+        }
+        match &self.scenario.classes[class].retry {
+            Some(retry) if r.attempt < retry.max_attempts => {
+                let d = retry.backoff_s(r.attempt);
+                let delay = d * (1.0 - retry.jitter * unit(&mut c.retry_rng));
+                self.requests[id as usize].state = State::Backoff;
+                self.events.schedule(
+                    now + SimDuration::from_secs_f64(delay),
+                    Event::RetryDue { request: id },
+                );
+            }
+            _ => {
+                if measured {
+                    match how {
+                        Setback::Rejected => c.stats.rejected += 1,
+                        Setback::Abandoned => c.stats.abandoned += 1,
+                        Setback::Failed => c.stats.failed += 1,
+                    }
+                }
+                let outcome = match how {
+                    Setback::Rejected => Outcome::Rejected,
+                    Setback::Abandoned => Outcome::Abandoned,
+                    Setback::Failed => Outcome::Failed,
+                };
+                self.tracer.finished(id, now, outcome, r.attempt);
+                self.release(id, now);
+            }
+        }
+    }
+
+    pub(super) fn retry(&mut self, id: u32, now: SimTime) {
+        let r = &mut self.requests[id as usize];
+        r.attempt += 1;
+        let c = &mut self.classes[r.class as usize];
+        if r.first_arrival >= self.warmup {
+            c.stats.attempts += 1;
+        }
+        c.bucket.retries += 1;
+        self.submit(id, now);
+    }
+
+    /// Request `id` reached its final outcome: free its slot, tell its user.
+    pub(super) fn release(&mut self, id: u32, now: SimTime) {
+        let r = &mut self.requests[id as usize];
+        r.state = State::Free;
+        let user = r.user;
+        self.free.push(id);
+        self.total_finished += 1;
+        if user != NO_USER {
+            self.user_request_done(user, now);
+        }
+    }
+}

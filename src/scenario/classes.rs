@@ -1,0 +1,324 @@
+//! `[[class]]` and `[[population]]`: what each class sends, where, and how
+//! its clients behave (patience, retries, rate limits).
+
+use super::arrivals::{PopulationIndex, build_arrivals};
+use super::ctx::{Ctx, check_unique, choice, entry_key};
+use super::distributions::{build_count, build_dist};
+use super::raw::{RawBackoff, RawClass, RawLimit, RawPopulation, RawRetry, Val};
+use crate::model::{ClassSpec, DurationDist, LimitSpec, PopulationSpec, RetrySpec, ReturnSpec};
+use std::collections::HashMap;
+use std::ops::Range;
+use toml::Spanned;
+
+pub(super) fn build_classes(
+    ctx: &mut Ctx<'_>,
+    raw: &[Spanned<RawClass>],
+    root_span: &Range<usize>,
+    pool_index: &HashMap<String, usize>,
+    pool_names: &[String],
+    population_index: &PopulationIndex,
+) -> Vec<Option<ClassSpec>> {
+    if raw.is_empty() {
+        ctx.error_hint(
+            &(root_span.start..root_span.start),
+            "class",
+            "missing: expected at least one [[class]]",
+            "add [[class]] with name, pool, arrivals and service",
+        );
+    }
+    let mut names = Vec::new();
+    let classes = raw
+        .iter()
+        .enumerate()
+        .map(|(i, sc)| {
+            let c = sc.get_ref();
+            let key = entry_key("class", &c.name, i);
+            let span = sc.span();
+            let name = ctx
+                .required(&c.name, &span, &format!("{key}.name"), "a class name")
+                .and_then(|v| ctx.name(v, &format!("{key}.name")));
+            names.push((
+                name.clone(),
+                c.name.as_ref().map_or(span.clone(), |v| v.span()),
+            ));
+            let pool = ctx
+                .required(
+                    &c.pool,
+                    &span,
+                    &format!("{key}.pool"),
+                    "the name of a [[pool]]",
+                )
+                .and_then(|v| {
+                    let s = ctx.string(v, &format!("{key}.pool"))?;
+                    match pool_index.get(&s) {
+                        Some(&i) => Some(i),
+                        None => {
+                            ctx.error(
+                                &v.span(),
+                                &format!("{key}.pool"),
+                                format!(
+                                    "unknown pool {s:?}; known: {}",
+                                    if pool_names.is_empty() {
+                                        "none".into()
+                                    } else {
+                                        pool_names.join(", ")
+                                    }
+                                ),
+                            );
+                            None
+                        }
+                    }
+                });
+            let arrivals = ctx
+                .required(
+                    &c.arrivals,
+                    &span,
+                    &format!("{key}.arrivals"),
+                    "e.g. arrivals = { process = \"poisson\", rate = \"7.2/s\" }",
+                )
+                .and_then(|a| {
+                    build_arrivals(ctx, a, &format!("{key}.arrivals"), Some(population_index))
+                });
+            let service = ctx
+                .required(
+                    &c.service,
+                    &span,
+                    &format!("{key}.service"),
+                    "e.g. service = { dist = \"exponential\", mean = \"1s\" }",
+                )
+                .and_then(|d| build_dist(ctx, d, &format!("{key}.service")));
+            let latency_target = match &c.latency_target {
+                Some(v) => ctx
+                    .positive_duration(v, &format!("{key}.latency_target"))
+                    .map(Some),
+                None => Some(None),
+            };
+            let patience = match &c.patience {
+                Some(d) => build_dist(ctx, d, &format!("{key}.patience")).map(Some),
+                None => Some(None),
+            };
+            let retry = match &c.retry {
+                Some(r) => build_retry(ctx, r, &format!("{key}.retry")).map(Some),
+                None => Some(None),
+            };
+            let priority = match &c.priority {
+                Some(v) => ctx
+                    .int(v, &format!("{key}.priority"), -1_000_000, 1_000_000)
+                    .map(|p| p as i32),
+                None => Some(0),
+            };
+            let weight = match &c.weight {
+                Some(v) => ctx.number(v, &format!("{key}.weight"), "a weight > 0", |x| x > 0.0),
+                None => Some(1.0),
+            };
+            let deferrable = match &c.deferrable {
+                Some(v) => match v.get_ref() {
+                    toml::Value::Boolean(b) => Some(*b),
+                    _ => {
+                        ctx.expected(v, &format!("{key}.deferrable"), "true or false");
+                        None
+                    }
+                },
+                None => Some(false),
+            };
+            let deferred_patience = match &c.deferred_patience {
+                Some(d) => {
+                    if deferrable == Some(false) {
+                        ctx.error(
+                            &d.span(),
+                            &format!("{key}.deferred_patience"),
+                            "`deferred_patience` applies to a class with deferrable = true",
+                        );
+                    }
+                    build_dist(ctx, d, &format!("{key}.deferred_patience")).map(Some)
+                }
+                None => Some(None),
+            };
+            let from_users = c
+                .arrivals
+                .as_ref()
+                .and_then(|a| a.get_ref().process.as_ref())
+                .is_some_and(|p| p.get_ref().as_str() == Some("users"));
+            let limit = match &c.limit {
+                Some(l) => build_limit(ctx, l, &format!("{key}.limit"), from_users).map(Some),
+                None => Some(None),
+            };
+            Some(ClassSpec {
+                name: name?,
+                pool: pool?,
+                arrivals: arrivals?,
+                service: service?,
+                latency_target: latency_target?,
+                patience: patience?,
+                retry: retry?,
+                limit: limit?,
+                priority: priority?,
+                weight: weight?,
+                deferrable: deferrable?,
+                deferred_patience: deferred_patience?,
+            })
+        })
+        .collect();
+    check_unique(ctx, "class", &names);
+    classes
+}
+
+/// Every `[[population]]`, and the index of the valid names.
+pub(super) fn build_populations(
+    ctx: &mut Ctx<'_>,
+    raw: &[Spanned<RawPopulation>],
+) -> (Vec<Option<PopulationSpec>>, PopulationIndex) {
+    let mut names = Vec::new();
+    let mut index = PopulationIndex::new();
+    let pops = raw
+        .iter()
+        .enumerate()
+        .map(|(i, sp)| {
+            let p = sp.get_ref();
+            let key = entry_key("population", &p.name, i);
+            let span = sp.span();
+            let name = ctx
+                .required(&p.name, &span, &format!("{key}.name"), "a population name")
+                .and_then(|v| ctx.name(v, &format!("{key}.name")));
+            names.push((name.clone(), p.name.as_ref().map_or(span.clone(), |v| v.span())));
+            if let Some(n) = &name {
+                index.entry(n.clone()).or_insert(i);
+            }
+            let signups = ctx
+                .required(&p.signups, &span, &format!("{key}.signups"), "e.g. signups = { process = \"poisson\", rate = \"1M/h\" }")
+                .and_then(|a| build_arrivals(ctx, a, &format!("{key}.signups"), None));
+            let requests = ctx
+                .required(&p.requests, &span, &format!("{key}.requests"), "requests per session, e.g. requests = { dist = \"geometric\", mean = 5 }")
+                .and_then(|d| build_count(ctx, d, &format!("{key}.requests")));
+            let think = match &p.think {
+                Some(d) => build_dist(ctx, d, &format!("{key}.think")),
+                None => DurationDist::deterministic(0.0).ok(),
+            };
+            let returns = match &p.returns {
+                None => Some(None),
+                Some(sr) => {
+                    let r = sr.get_ref();
+                    let rk = format!("{key}.returns");
+                    let probability = ctx
+                        .required(&r.probability, &sr.span(), &format!("{rk}.probability"), "a probability in [0, 1)")
+                        .and_then(|v| ctx.number(v, &format!("{rk}.probability"), "a probability in [0, 1)", |x| (0.0..1.0).contains(&x)));
+                    let after = ctx
+                        .required(&r.after, &sr.span(), &format!("{rk}.after"), "the delay before a return visit, e.g. after = { dist = \"deterministic\", value = \"1d\" }")
+                        .and_then(|d| build_dist(ctx, d, &format!("{rk}.after")));
+                    match (probability, after) {
+                        (Some(probability), Some(after)) => Some(Some(ReturnSpec { probability, after })),
+                        _ => None,
+                    }
+                }
+            };
+            Some(PopulationSpec {
+                name: name?,
+                signups: signups?,
+                requests: requests?,
+                think: think?,
+                returns: returns?,
+            })
+        })
+        .collect();
+    check_unique(ctx, "population", &names);
+    (pops, index)
+}
+
+pub(super) fn build_retry(
+    ctx: &mut Ctx<'_>,
+    sr: &Spanned<RawRetry>,
+    key: &str,
+) -> Option<RetrySpec> {
+    let r = sr.get_ref();
+    let max_attempts =
+        ctx.required(
+            &r.max_attempts,
+            &sr.span(),
+            &format!("{key}.max_attempts"),
+            "the number of attempts in all, e.g. max_attempts = 3",
+        )
+        .and_then(|v| ctx.int(v, &format!("{key}.max_attempts"), 1, 1000))? as u32;
+    let empty = RawBackoff {
+        base: None,
+        factor: None,
+        max: None,
+        jitter: None,
+    };
+    let b = r.backoff.as_ref().map_or(&empty, |b| b.get_ref());
+    let bk = format!("{key}.backoff");
+    let dur = |ctx: &mut Ctx<'_>, v: &Option<Val>, n: &str, default: f64| match v {
+        Some(v) => ctx
+            .duration(v, &format!("{bk}.{n}"))
+            .map(|d| d.as_secs_f64()),
+        None => Some(default),
+    };
+    let base = dur(ctx, &b.base, "base", 1.0);
+    let max = dur(ctx, &b.max, "max", 60.0);
+    let factor = match &b.factor {
+        Some(v) => ctx.number(v, &format!("{bk}.factor"), "a growth factor ≥ 1", |x| {
+            (1.0..=100.0).contains(&x)
+        }),
+        None => Some(2.0),
+    };
+    let jitter = match &b.jitter {
+        Some(v) => ctx.number(
+            v,
+            &format!("{bk}.jitter"),
+            "a jitter between 0 and 1",
+            |x| (0.0..=1.0).contains(&x),
+        ),
+        None => Some(1.0),
+    };
+    Some(RetrySpec {
+        max_attempts,
+        base_s: base?,
+        factor: factor?,
+        max_s: max?,
+        jitter: jitter?,
+    })
+}
+
+pub(super) fn build_limit(
+    ctx: &mut Ctx<'_>,
+    sl: &Spanned<RawLimit>,
+    key: &str,
+    from_users: bool,
+) -> Option<LimitSpec> {
+    let l = sl.get_ref();
+    let rate = ctx
+        .required(
+            &l.rate,
+            &sl.span(),
+            &format!("{key}.rate"),
+            "a refill rate like \"3/d\"",
+        )
+        .and_then(|v| ctx.rate(v, &format!("{key}.rate")));
+    let burst = match &l.burst {
+        Some(v) => ctx.number(v, &format!("{key}.burst"), "a bucket size ≥ 1", |x| {
+            x >= 1.0
+        }),
+        None => Some(1.0),
+    };
+    let per = choice(
+        ctx,
+        &l.per,
+        &format!("{key}.per"),
+        &["class", "user"],
+        "class",
+    );
+    if per == Some("user") && !from_users {
+        let span = l.per.as_ref().map_or(sl.span(), |v| v.span());
+        ctx.error_hint(
+            &span,
+            &format!("{key}.per"),
+            "a per-user limit needs a class whose arrivals come from users",
+            "use arrivals = { process = \"users\", population = … }, or per = \"class\"",
+        );
+        return None;
+    }
+    Some(LimitSpec {
+        rate_per_s: rate?,
+        burst: burst?,
+        per_user: per? == "user",
+    })
+}

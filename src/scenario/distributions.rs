@@ -1,0 +1,302 @@
+//! Distributions in a scenario: `{ dist = "lognormal", mean, cv }` and
+//! the others, empirical samples read from a file, and distributions of
+//! whole numbers (requests per session).
+
+use super::ctx::{Ctx, reject_extra};
+use super::raw::{RawDist, Val};
+use super::units::parse_duration;
+use crate::engine::SimDuration;
+use crate::model::{CountDist, DurationDist};
+use toml::Spanned;
+
+pub(super) fn build_dist(
+    ctx: &mut Ctx<'_>,
+    sd: &Spanned<RawDist>,
+    key: &str,
+) -> Option<DurationDist> {
+    let d = sd.get_ref();
+    let span = sd.span();
+    const KINDS: &str = "\"exponential\", \"deterministic\", \"erlang\", \"gamma\", \"lognormal\", \"weibull\", \"pareto\", \"uniform\", \"empirical\"";
+    let dist_v = ctx.required(
+        &d.dist,
+        &span,
+        &format!("{key}.dist"),
+        &format!("one of {KINDS}"),
+    )?;
+    let kind = ctx.string(dist_v, &format!("{key}.dist"))?;
+    let all: [(&str, &Option<Val>); 8] = [
+        ("mean", &d.mean),
+        ("value", &d.value),
+        ("k", &d.k),
+        ("cv", &d.cv),
+        ("alpha", &d.alpha),
+        ("min", &d.min),
+        ("max", &d.max),
+        ("file", &d.file),
+    ];
+    let uses: &[&str] = match kind.as_str() {
+        "exponential" => &["mean"],
+        "deterministic" => &["value"],
+        "erlang" => &["k", "mean"],
+        "gamma" | "lognormal" | "weibull" => &["mean", "cv"],
+        "pareto" => &["mean", "alpha"],
+        "uniform" => &["min", "max"],
+        "empirical" => &["file"],
+        other => {
+            ctx.error(
+                &dist_v.span(),
+                &format!("{key}.dist"),
+                format!("expected one of {KINDS}, found {other:?}"),
+            );
+            return None;
+        }
+    };
+    let extra: Vec<(&str, &Option<Val>)> = all
+        .iter()
+        .filter(|(n, _)| !uses.contains(n))
+        .copied()
+        .collect();
+    reject_extra(ctx, key, &format!("dist \"{kind}\""), &extra);
+    let k = |n: &str| format!("{key}.{n}");
+    let dur = |ctx: &mut Ctx<'_>, v: &Option<Val>, n: &str| {
+        ctx.required(v, &span, &k(n), "a duration like \"1s\"")
+            .and_then(|v| ctx.duration(v, &k(n)).map(|d| (d.as_secs_f64(), v.span())))
+    };
+    let result = match kind.as_str() {
+        "exponential" => {
+            let (mean, s) = dur(ctx, &d.mean, "mean")?;
+            (DurationDist::exponential(mean), s)
+        }
+        "deterministic" => {
+            let (value, s) = dur(ctx, &d.value, "value")?;
+            (DurationDist::deterministic(value), s)
+        }
+        "erlang" => {
+            let kv = ctx
+                .required(&d.k, &span, &k("k"), "an integer ≥ 1")
+                .and_then(|v| ctx.int(v, &k("k"), 1, 1000));
+            let mean = dur(ctx, &d.mean, "mean");
+            let (mean, s) = mean?;
+            (DurationDist::erlang(kv? as u32, mean), s)
+        }
+        "gamma" | "lognormal" | "weibull" => {
+            let mean = dur(ctx, &d.mean, "mean");
+            let cv = ctx
+                .required(&d.cv, &span, &k("cv"), "a coefficient of variation > 0")
+                .and_then(|v| {
+                    ctx.number(v, &k("cv"), "a coefficient of variation > 0", |x| x > 0.0)
+                });
+            let (mean, s) = mean?;
+            let cv = cv?;
+            let built = match kind.as_str() {
+                "gamma" => DurationDist::gamma(mean, cv),
+                "lognormal" => DurationDist::lognormal(mean, cv),
+                _ => DurationDist::weibull(mean, cv),
+            };
+            (built, s)
+        }
+        "pareto" => {
+            let mean = dur(ctx, &d.mean, "mean");
+            let alpha = ctx
+                .required(&d.alpha, &span, &k("alpha"), "a tail index > 1")
+                .and_then(|v| ctx.number(v, &k("alpha"), "a tail index > 1", |x| x > 1.0));
+            let (mean, s) = mean?;
+            (DurationDist::pareto(mean, alpha?), s)
+        }
+        "uniform" => {
+            let min = dur(ctx, &d.min, "min");
+            let max = dur(ctx, &d.max, "max");
+            let ((min, _), (max, s)) = (min?, max?);
+            if max < min {
+                ctx.error(
+                    &s,
+                    &k("max"),
+                    format!(
+                        "expected max ≥ min, found max {} < min {}",
+                        SimDuration::from_secs_f64(max),
+                        SimDuration::from_secs_f64(min)
+                    ),
+                );
+                return None;
+            }
+            (DurationDist::uniform(min, max), s)
+        }
+        "empirical" => {
+            let v = ctx.required(
+                &d.file,
+                &span,
+                &k("file"),
+                "the path of a file of durations",
+            )?;
+            let path = ctx.string(v, &k("file"))?;
+            let values = read_empirical(ctx, &path, v, &k("file"))?;
+            (DurationDist::empirical(values), v.span())
+        }
+        _ => return None,
+    };
+    match result.0 {
+        Ok(dist) => Some(dist),
+        Err(e) => {
+            ctx.error(&result.1, key, e.to_string());
+            None
+        }
+    }
+}
+
+/// Read an empirical sample: one value per line, a duration with a unit
+/// (`"1.5s"`) or a bare number of seconds; blank lines and lines starting
+/// with `#` are skipped, and so is a first line that is a column header.
+pub(super) fn read_empirical(
+    ctx: &mut Ctx<'_>,
+    path: &str,
+    v: &Val,
+    key: &str,
+) -> Option<Vec<f64>> {
+    let full = ctx.base_dir.join(path);
+    let text = match std::fs::read_to_string(&full) {
+        Ok(t) => t,
+        Err(e) => {
+            ctx.error_hint(
+                &v.span(),
+                key,
+                format!("cannot read {}: {e}", full.display()),
+                "paths are relative to the scenario file's folder",
+            );
+            return None;
+        }
+    };
+    let mut values = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let cell = line
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches('"');
+        if cell.is_empty() || cell.starts_with('#') {
+            continue;
+        }
+        let parsed = cell
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite() && *x >= 0.0)
+            .or_else(|| parse_duration(cell).map(|d| d.as_secs_f64()));
+        match parsed {
+            Some(x) => values.push(x),
+            None if i == 0 => {} // a header
+            None => {
+                ctx.error(
+                    &v.span(),
+                    key,
+                    format!(
+                        "{}:{}: expected a duration (\"1.5s\") or a number of seconds ≥ 0, found {cell:?}",
+                        full.display(),
+                        i + 1
+                    ),
+                );
+                return None;
+            }
+        }
+    }
+    if values.is_empty() {
+        ctx.error(
+            &v.span(),
+            key,
+            format!(
+                "{}: expected at least one value, found none",
+                full.display()
+            ),
+        );
+        return None;
+    }
+    Some(values)
+}
+
+/// A distribution of whole numbers.
+pub(super) fn build_count(
+    ctx: &mut Ctx<'_>,
+    sd: &Spanned<RawDist>,
+    key: &str,
+) -> Option<CountDist> {
+    let d = sd.get_ref();
+    let span = sd.span();
+    const KINDS: &str = "\"deterministic\", \"poisson\", \"geometric\", \"uniform\"";
+    let dv = ctx.required(
+        &d.dist,
+        &span,
+        &format!("{key}.dist"),
+        &format!("one of {KINDS}"),
+    )?;
+    let kind = ctx.string(dv, &format!("{key}.dist"))?;
+    let uses: &[&str] = match kind.as_str() {
+        "deterministic" => &["value"],
+        "poisson" | "geometric" => &["mean"],
+        "uniform" => &["min", "max"],
+        other => {
+            ctx.error(
+                &dv.span(),
+                &format!("{key}.dist"),
+                format!("expected one of {KINDS} (a count), found {other:?}"),
+            );
+            return None;
+        }
+    };
+    for (name, v) in [
+        ("mean", &d.mean),
+        ("value", &d.value),
+        ("k", &d.k),
+        ("cv", &d.cv),
+        ("alpha", &d.alpha),
+        ("min", &d.min),
+        ("max", &d.max),
+        ("file", &d.file),
+    ] {
+        if let Some(v) = v
+            && !uses.contains(&name)
+        {
+            ctx.error(
+                &v.span(),
+                &format!("{key}.{name}"),
+                format!("`{name}` does not apply to dist \"{kind}\""),
+            );
+        }
+    }
+    let int = |ctx: &mut Ctx<'_>, v: &Option<Val>, n: &str| {
+        ctx.required(v, &span, &format!("{key}.{n}"), "a whole number ≥ 0")
+            .and_then(|v| ctx.int(v, &format!("{key}.{n}"), 0, 1_000_000))
+            .map(|x| x as u32)
+    };
+    match kind.as_str() {
+        "deterministic" => Some(CountDist::Deterministic(int(ctx, &d.value, "value")?)),
+        "poisson" | "geometric" => {
+            let mean = ctx
+                .required(&d.mean, &span, &format!("{key}.mean"), "a mean ≥ 0")
+                .and_then(|v| {
+                    ctx.number(
+                        v,
+                        &format!("{key}.mean"),
+                        "a mean number of requests ≥ 0 (a plain number)",
+                        |x| (0.0..=1e6).contains(&x),
+                    )
+                })?;
+            Some(if kind == "poisson" {
+                CountDist::Poisson(mean)
+            } else {
+                CountDist::Geometric(mean)
+            })
+        }
+        _ => {
+            let (min, max) = (int(ctx, &d.min, "min"), int(ctx, &d.max, "max"));
+            let (min, max) = (min?, max?);
+            if max < min {
+                ctx.error(
+                    &span,
+                    &format!("{key}.max"),
+                    format!("expected max ≥ min, found max {max} < min {min}"),
+                );
+                return None;
+            }
+            Some(CountDist::Uniform(min, max))
+        }
+    }
+}
