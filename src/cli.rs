@@ -222,7 +222,7 @@ impl From<FormatArg> for Format {
 }
 
 fn parse_duration_arg(s: &str) -> Result<SimDuration, String> {
-    match crate::scenario::units::parse_duration(s) {
+    match crate::units::parse_duration(s) {
         Some(d) if d > SimDuration::ZERO => Ok(d),
         _ => Err(format!(
             "expected a duration > 0 with a unit, like 30s or 5m, found {s:?}"

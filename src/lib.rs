@@ -41,15 +41,19 @@ pub mod app;
 #[doc(hidden)]
 pub mod cli;
 pub mod engine;
+pub mod metric;
 pub mod metrics;
 pub mod model;
 pub mod policy;
 pub mod report;
 pub mod rng;
+pub mod rows;
 pub mod scenario;
 mod simulation;
 pub mod slo;
+pub mod stats;
 pub mod sweep;
 pub mod theory;
+pub mod units;
 
 pub use simulation::{ReadySimulation, Simulation, SimulationError, simulate};

@@ -7,8 +7,8 @@
 //! cannot tell; more replications will), **pass** otherwise.
 
 use crate::model::{ClassResult, RunResult};
-use crate::report::{Estimate, estimate};
-use statrs::distribution::{ContinuousCDF, StudentsT};
+pub use crate::stats::welch_p_greater;
+use crate::stats::{Estimate, estimate};
 
 /// Metric names an SLO may bound: the columns of `summary.csv` (without
 /// the `_s` unit suffix, which is also accepted) and outcome fractions.
@@ -151,23 +151,6 @@ pub fn estimate_metric(runs: &[RunResult], class_name: &str, name: &str) -> Opti
         .filter_map(|r| class(r, class_name).and_then(|c| metric(c, name)))
         .collect();
     estimate(&values)
-}
-
-/// Welch's t-test: the one-sided p-value that the mean of `b` exceeds the
-/// mean of `a` by chance (Welch–Satterthwaite degrees of freedom). `None`
-/// when either side has fewer than 2 values or no variance.
-pub fn welch_p_greater(a: &[f64], b: &[f64]) -> Option<f64> {
-    let (ea, eb) = (estimate(a)?, estimate(b)?);
-    let (sa, sb) = (ea.std_dev?, eb.std_dev?);
-    let (na, nb) = (a.len() as f64, b.len() as f64);
-    let (va, vb) = (sa * sa / na, sb * sb / nb);
-    if va + vb <= 0.0 {
-        return None;
-    }
-    let t = (eb.mean - ea.mean) / (va + vb).sqrt();
-    let df = (va + vb).powi(2) / (va * va / (na - 1.0) + vb * vb / (nb - 1.0));
-    let dist = StudentsT::new(0.0, 1.0, df).ok()?;
-    Some(1.0 - dist.cdf(t))
 }
 
 #[cfg(test)]

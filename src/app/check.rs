@@ -667,7 +667,7 @@ fn finish_plan(
         }
     }
     let _ = w.write_record(&header);
-    let cell = |x: Option<f64>| crate::report::Cell::Num(x).to_csv();
+    let cell = |x: Option<f64>| crate::rows::Cell::Num(x).to_csv();
     for (value, pass, est) in &sorted {
         let mut row = vec![value.to_string(), pass.to_string()];
         for e in est {

@@ -397,7 +397,7 @@ fn describe_arrivals(
     class_rate: Option<f64>,
 ) -> String {
     use crate::model::{ArrivalSpec, TraceSpec};
-    use crate::scenario::units::format_rate;
+    use crate::units::format_rate;
     let mean =
         |a: &ArrivalSpec| format_rate(a.expected_count(s.duration) / s.duration.as_secs_f64());
     match a {

@@ -21,9 +21,8 @@ pub use trace::{Outcome, TraceRecord};
 pub use dist::{DistError, DurationDist};
 pub(crate) use policies::PolicyOverrides;
 pub use policies::{PolicyContext, PolicyFactory};
-pub use results::{ClassResult, PoolResult, PopulationResult, RunResult};
+pub use results::{ClassResult, PoolResult, PopulationResult, RunResult, Scope, TimeSeriesRow};
 pub(crate) use sim::simulate_with;
-pub use sim::{Scope, TimeSeriesRow};
 pub use spec::{
     AutoscaleSpec, BatchingSpec, CapacityChange, CapacityStep, ClassSpec, CountDist, FailureSpec,
     LimitSpec, PolicySpec, PoolSpec, PopulationSpec, RetrySpec, ReturnSpec, ScaleTrigger, Scenario,

@@ -1,9 +1,8 @@
 //! What one replication produced: per class, per pool, per population,
 //! the time series and the trace. Plain data, built at the end of a run.
 
-use super::sim::TimeSeriesRow;
 use super::trace::TraceRecord;
-use crate::engine::SimTime;
+use crate::engine::{SimDuration, SimTime};
 use crate::metrics::DurationHistogram;
 
 /// Results of one class (or of all classes together) in one replication.
@@ -184,5 +183,84 @@ impl ClassResult {
         self.slo_attainment = (self.slo_arrivals > 0)
             .then(|| self.slo_met as f64 / self.slo_arrivals as f64)
             .or(self.slo_attainment);
+    }
+}
+
+/// What a time-series row describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// A class, by index in the scenario.
+    Class(usize),
+    /// A pool, by index in the scenario.
+    Pool(usize),
+    /// A user population, by index in the scenario.
+    Population(usize),
+}
+
+/// One time bucket of one class, pool or population.
+#[derive(Clone, Debug)]
+pub struct TimeSeriesRow {
+    /// Start of the bucket.
+    pub start: SimTime,
+    /// Width of the bucket (the last one may be shorter).
+    pub width: SimDuration,
+    /// The class, pool or population.
+    pub scope: Scope,
+    /// New requests (first attempts) that arrived in the bucket; for a
+    /// pool, every attempt submitted to it; for a population, signups.
+    pub arrivals: u64,
+    /// Retry attempts that arrived in the bucket.
+    pub retries: u64,
+    /// Requests that completed in the bucket.
+    pub completions: u64,
+    /// Attempts rejected in the bucket (rate limit or admission).
+    pub rejected: u64,
+    /// Attempts abandoned in the bucket.
+    pub abandoned: u64,
+    /// Attempts lost to GPU failures in the bucket.
+    pub failed: u64,
+    /// Time-average number of waiting requests (classes and pools).
+    pub queue_mean: Option<f64>,
+    /// Largest number of waiting requests (classes and pools).
+    pub queue_max: Option<u64>,
+    /// Time-average busy GPUs (pools only).
+    pub busy_gpus_mean: Option<f64>,
+    /// Time-average online GPUs (pools only).
+    pub online_gpus_mean: Option<f64>,
+    /// Time-average users with a session under way (populations only).
+    pub users_online: Option<f64>,
+    /// Median latency of the bucket's completions, seconds.
+    pub latency_p50_s: Option<f64>,
+    /// 99th percentile latency of the bucket's completions, seconds.
+    pub latency_p99_s: Option<f64>,
+    /// 95th percentile latency of the bucket's completions, seconds.
+    pub latency_p95_s: Option<f64>,
+    /// Attempts moved to the asynchronous queue in the bucket (classes
+    /// and pools).
+    pub deferred: u64,
+}
+
+impl TimeSeriesRow {
+    pub(crate) fn empty(start: SimTime, width: SimDuration, scope: Scope) -> Self {
+        TimeSeriesRow {
+            start,
+            width,
+            scope,
+            arrivals: 0,
+            retries: 0,
+            completions: 0,
+            rejected: 0,
+            abandoned: 0,
+            failed: 0,
+            queue_mean: None,
+            queue_max: None,
+            busy_gpus_mean: None,
+            online_gpus_mean: None,
+            users_online: None,
+            latency_p50_s: None,
+            latency_p99_s: None,
+            latency_p95_s: None,
+            deferred: 0,
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Reading back the CSV files surge writes, by column name: the charts
 //! and the report are drawn from them.
 
-use super::stats::{Estimate, estimate};
+use crate::stats::{Estimate, estimate};
 
 /// A CSV file's header and records.
 pub(crate) struct Csv {

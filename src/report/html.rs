@@ -4,8 +4,8 @@
 //! so `surge chart DIR` rewrites it.
 
 use super::csvdata::Csv;
-use super::stats::Estimate;
 use super::text::{format_secs, group};
+use crate::stats::Estimate;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;

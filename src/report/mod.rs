@@ -6,23 +6,27 @@
 mod charts;
 mod csvdata;
 mod html;
-mod stats;
 mod tables;
 mod text;
 
+pub use crate::stats::{Estimate, estimate};
 pub use charts::{ChartFile, ChartFormat, run_charts, sweep_charts};
 pub use html::{ReportInput, RunInfo, report_html};
-pub use stats::{Estimate, estimate};
 pub use tables::{Cell, Table, pools_table, requests_table, summary_table, timeseries_table};
 
 /// The columns of `requests.csv` (`--trace N`).
 pub fn requests_columns() -> &'static [&'static str] {
-    &tables::REQUESTS_COLUMNS
+    use crate::rows::Row;
+    crate::rows::RequestRow::COLUMNS
 }
 
 /// The columns of `summary.csv` and `pools.csv`.
 pub fn tables_columns() -> (&'static [&'static str], &'static [&'static str]) {
-    (&tables::SUMMARY_COLUMNS, &tables::POOLS_COLUMNS)
+    use crate::rows::Row;
+    (
+        crate::rows::SummaryRow::COLUMNS,
+        crate::rows::PoolRow::COLUMNS,
+    )
 }
 pub use text::{format_secs, summary_text};
 

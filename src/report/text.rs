@@ -1,7 +1,7 @@
 //! The summary printed by `surge run`: per class, per pool, and a footer.
 
-use super::stats::{Estimate, estimate};
 use crate::model::{ClassResult, RunResult, Scenario};
+use crate::stats::{Estimate, estimate};
 use std::fmt::Write;
 use std::time::Duration;
 

@@ -4,9 +4,9 @@
 use super::ctx::{Ctx, choice, found, rate_or_zero};
 use super::raw::{RawArrivals, Val};
 use super::traces::build_trace;
-use super::units::{DURATION_EXPECTED, parse_duration, parse_rate};
 use crate::engine::{SimDuration, SimTime};
 use crate::model::{ArrivalSpec, Decay, Diurnal, Interpolation, RateProfile, Spike};
+use crate::units::{DURATION_EXPECTED, parse_duration, parse_rate};
 use std::collections::HashMap;
 use std::ops::Range;
 use toml::Spanned;

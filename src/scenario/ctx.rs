@@ -6,8 +6,8 @@
 use super::diagnostic::{Diagnostic, Place, Severity, line_col};
 use super::overrides::{OVERRIDE_SPAN_BASE, Override};
 use super::raw::Val;
-use super::units::{DURATION_EXPECTED, RATE_EXPECTED, parse_duration, parse_rate};
 use crate::engine::SimDuration;
+use crate::units::{DURATION_EXPECTED, RATE_EXPECTED, parse_duration, parse_rate};
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;

@@ -4,9 +4,9 @@
 
 use super::ctx::{Ctx, reject_extra};
 use super::raw::{RawDist, Val};
-use super::units::parse_duration;
 use crate::engine::SimDuration;
 use crate::model::{CountDist, DurationDist};
+use crate::units::parse_duration;
 use toml::Spanned;
 
 pub(super) fn build_dist(

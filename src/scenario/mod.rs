@@ -24,10 +24,11 @@ mod pools;
 mod raw;
 mod slos;
 mod traces;
-pub mod units;
 mod validate;
 
 pub use crate::model::Scenario;
+/// Durations and rates as scenario files write them (moved to [`crate::units`]).
+pub use crate::units;
 pub use diagnostic::{Diagnostic, LoadError, Place, Severity, line_col};
 pub use overrides::Override;
 

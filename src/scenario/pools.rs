@@ -5,12 +5,12 @@ use super::ctx::{Ctx, check_unique, entry_key, found};
 use super::distributions::build_dist;
 use super::policies::build_policy;
 use super::raw::{RawAutoscale, RawBatching, RawFailures, RawPool, Val};
-use super::units::{DURATION_EXPECTED, parse_duration};
 use crate::engine::SimDuration;
 use crate::model::{
     AutoscaleSpec, BatchingSpec, CapacityChange, CapacityStep, DurationDist, FailureSpec,
     PolicySpec, PoolSpec, ScaleTrigger,
 };
+use crate::units::{DURATION_EXPECTED, parse_duration};
 use std::ops::Range;
 use toml::Spanned;
 

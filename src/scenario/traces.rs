@@ -3,9 +3,9 @@
 
 use super::ctx::{Ctx, choice};
 use super::raw::RawArrivals;
-use super::units::parse_duration;
 use crate::engine::{SimDuration, SimTime};
 use crate::model::{Spread, TraceSpec};
+use crate::units::parse_duration;
 use std::ops::Range;
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 //! replications, computed from the text of `summary.csv`.
 
 use super::grid::{Grid, display_value};
-use crate::report::estimate;
+use crate::stats::estimate;
 
 /// Metrics summarised in `sweep.csv`: columns of `summary.csv`, plus
 /// outcome fractions computed from its counts.
@@ -25,7 +25,7 @@ pub const HEADLINE_METRICS: [&str; 14] = [
 ];
 
 fn format(x: f64) -> String {
-    crate::report::Cell::Num(Some(x)).to_csv()
+    crate::rows::Cell::Num(Some(x)).to_csv()
 }
 
 /// Build `sweep.csv` from `summary.csv` bytes and the grid.

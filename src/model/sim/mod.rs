@@ -36,7 +36,7 @@ mod users;
 
 use super::arrivals::{ArrivalSpec, ArrivalState};
 use super::policies::{PolicyOverrides, make_policy};
-use super::results::{ClassResult, PoolResult, PopulationResult, RunResult};
+use super::results::{ClassResult, PoolResult, PopulationResult, RunResult, TimeSeriesRow};
 use super::spec::Scenario;
 use super::trace::Tracer;
 use crate::engine::{EventQueue, SimDuration, SimTime};
@@ -47,7 +47,6 @@ use pools::PoolState;
 use rand::Rng;
 use requests::{ClassState, ClassStats};
 use timeseries::BucketTally;
-pub use timeseries::{Scope, TimeSeriesRow};
 use users::{PopulationState, User};
 
 #[derive(Clone, Copy, Debug)]

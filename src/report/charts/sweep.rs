@@ -9,8 +9,9 @@ use super::{
     prepare, save, slug, tick_label,
 };
 use crate::report::csvdata::{Csv, distinct};
-use crate::report::{estimate, format_secs};
-use crate::scenario::units::{parse_duration, parse_rate};
+use crate::report::format_secs;
+use crate::stats::estimate;
+use crate::units::{parse_duration, parse_rate};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::collections::BTreeMap;

@@ -1,5 +1,8 @@
-//! Estimates over replications: mean, standard deviation and a Student-t
-//! 95% confidence interval.
+//! Statistics over replications: the mean with its Student-t 95%
+//! confidence interval, and Welch's test for comparing two sets of runs.
+//!
+//! Used by SLO judgements, sweeps, comparisons and the report alike; it
+//! depends on nothing but statrs.
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
@@ -56,6 +59,23 @@ pub fn estimate(values: &[f64]) -> Option<Estimate> {
         half_width: Some(t * sd / (n as f64).sqrt()),
         n,
     })
+}
+
+/// Welch's t-test: the one-sided p-value that the mean of `b` exceeds the
+/// mean of `a` by chance (Welch–Satterthwaite degrees of freedom). `None`
+/// when either side has fewer than 2 values or no variance.
+pub fn welch_p_greater(a: &[f64], b: &[f64]) -> Option<f64> {
+    let (ea, eb) = (estimate(a)?, estimate(b)?);
+    let (sa, sb) = (ea.std_dev?, eb.std_dev?);
+    let (na, nb) = (a.len() as f64, b.len() as f64);
+    let (va, vb) = (sa * sa / na, sb * sb / nb);
+    if va + vb <= 0.0 {
+        return None;
+    }
+    let t = (eb.mean - ea.mean) / (va + vb).sqrt();
+    let df = (va + vb).powi(2) / (va * va / (na - 1.0) + vb * vb / (nb - 1.0));
+    let dist = StudentsT::new(0.0, 1.0, df).ok()?;
+    Some(1.0 - dist.cdf(t))
 }
 
 #[cfg(test)]

@@ -1,0 +1,224 @@
+//! The metric vocabulary: every per-class metric surge reports, bounds or
+//! compares, once, with its column name, unit, direction and label.
+//!
+//! SLOs (`[[slo]]`, `--slo`), `surge check --baseline`, `surge compare`,
+//! `sweep.csv`, the report and the charts all name metrics through
+//! [`Metric`]; a typo is a compile error, and a new metric is one variant
+//! here plus its value in [`crate::rows::SummaryRow::metric`]. Depends on
+//! nothing.
+
+use std::fmt;
+
+/// What a metric's numbers are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// A number of requests or attempts.
+    Count,
+    /// Seconds (column names end in `_s`).
+    Seconds,
+    /// Per second.
+    PerSecond,
+    /// A share in [0, 1].
+    Fraction,
+    /// A ratio ≥ 0 (attempts per request).
+    Ratio,
+}
+
+impl Unit {
+    /// The smallest and largest value a metric of this unit can take: an
+    /// interval is clipped to it (a wait is never negative, a share never
+    /// above 1).
+    pub fn range(self) -> (f64, f64) {
+        match self {
+            Unit::Fraction => (0.0, 1.0),
+            Unit::Ratio => (1.0, f64::INFINITY),
+            _ => (0.0, f64::INFINITY),
+        }
+    }
+}
+
+macro_rules! metrics {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal, $column:literal, $unit:ident, $worse:ident, $label:literal; )*) => {
+        /// A per-class metric of one replication (a column of `summary.csv`,
+        /// or an outcome share computed from its counts).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Metric {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Metric {
+            /// Every metric, in `summary.csv` order (shares last).
+            pub const ALL: &'static [Metric] = &[$(Metric::$variant,)*];
+
+            /// The name used in SLOs and `--slo` (the column without `_s`).
+            pub fn name(self) -> &'static str {
+                match self { $(Metric::$variant => $name,)* }
+            }
+
+            /// The column in `summary.csv` and the prefix in `sweep.csv`.
+            pub fn column(self) -> &'static str {
+                match self { $(Metric::$variant => $column,)* }
+            }
+
+            /// What the numbers are.
+            pub fn unit(self) -> Unit {
+                match self { $(Metric::$variant => Unit::$unit,)* }
+            }
+
+            /// Whether a larger value is worse (latencies, losses) rather
+            /// than better (throughput, attainment, completions).
+            pub fn higher_is_worse(self) -> bool {
+                match self { $(Metric::$variant => metrics!(@worse $worse),)* }
+            }
+
+            /// A human label for axes, tables and messages.
+            pub fn label(self) -> &'static str {
+                match self { $(Metric::$variant => $label,)* }
+            }
+        }
+    };
+    (@worse higher) => { true };
+    (@worse lower) => { false };
+}
+
+metrics! {
+    /// Measured requests (first attempt after the warm-up).
+    Arrivals = "arrivals", "arrivals", Count, lower, "arrivals";
+    /// Requests that completed.
+    Completed = "completed", "completed", Count, lower, "completed";
+    /// Requests turned away for good (rate limit or admission).
+    Rejected = "rejected", "rejected", Count, higher, "rejected";
+    /// Requests whose user gave up waiting, for good.
+    Abandoned = "abandoned", "abandoned", Count, higher, "abandoned";
+    /// Requests lost to GPU failures, retries exhausted.
+    Failed = "failed", "failed", Count, higher, "failed";
+    /// Requests still in the system when the run ended.
+    InSystem = "in_system", "in_system", Count, higher, "in system";
+    /// Completions inside the measured window per second.
+    ThroughputPerS = "throughput_per_s", "throughput_per_s", PerSecond, lower, "throughput";
+    /// Mean wait (arrival to service start).
+    WaitMean = "wait_mean", "wait_mean_s", Seconds, higher, "mean wait";
+    /// Median wait.
+    WaitP50 = "wait_p50", "wait_p50_s", Seconds, higher, "p50 wait";
+    /// 95th percentile of the wait.
+    WaitP95 = "wait_p95", "wait_p95_s", Seconds, higher, "p95 wait";
+    /// 99th percentile of the wait.
+    WaitP99 = "wait_p99", "wait_p99_s", Seconds, higher, "p99 wait";
+    /// Mean latency (arrival to completion).
+    LatencyMean = "latency_mean", "latency_mean_s", Seconds, higher, "mean latency";
+    /// Median latency.
+    LatencyP50 = "latency_p50", "latency_p50_s", Seconds, higher, "p50 latency";
+    /// 95th percentile of the latency.
+    LatencyP95 = "latency_p95", "latency_p95_s", Seconds, higher, "p95 latency";
+    /// 99th percentile of the latency.
+    LatencyP99 = "latency_p99", "latency_p99_s", Seconds, higher, "p99 latency";
+    /// 99.9th percentile of the latency.
+    LatencyP999 = "latency_p999", "latency_p999_s", Seconds, higher, "p99.9 latency";
+    /// Share of measured arrivals completed within the class's latency target.
+    SloAttainment = "slo_attainment", "slo_attainment", Fraction, lower, "SLO attainment";
+    /// Attempts per measured request (1 without retries).
+    AttemptsPerRequest = "attempts_per_request", "attempts_per_request", Ratio, higher, "attempts per request";
+    /// Share of measured requests that completed.
+    CompletedFraction = "completed_fraction", "completed_fraction", Fraction, lower, "completed share";
+    /// Share of measured requests rejected for good.
+    RejectedFraction = "rejected_fraction", "rejected_fraction", Fraction, higher, "rejected share";
+    /// Share of measured requests abandoned for good.
+    AbandonedFraction = "abandoned_fraction", "abandoned_fraction", Fraction, higher, "abandoned share";
+    /// Share of measured requests failed for good.
+    FailedFraction = "failed_fraction", "failed_fraction", Fraction, higher, "failed share";
+}
+
+impl Metric {
+    /// The metrics `sweep.csv` summarises per point, in column order.
+    pub const HEADLINE: &'static [Metric] = &[
+        Metric::ThroughputPerS,
+        Metric::WaitMean,
+        Metric::WaitP99,
+        Metric::LatencyMean,
+        Metric::LatencyP50,
+        Metric::LatencyP95,
+        Metric::LatencyP99,
+        Metric::LatencyP999,
+        Metric::SloAttainment,
+        Metric::AttemptsPerRequest,
+        Metric::CompletedFraction,
+        Metric::RejectedFraction,
+        Metric::AbandonedFraction,
+        Metric::FailedFraction,
+    ];
+
+    /// The metrics `surge compare` reports.
+    pub const COMPARED: &'static [Metric] = &[
+        Metric::WaitMean,
+        Metric::WaitP95,
+        Metric::LatencyMean,
+        Metric::LatencyP95,
+        Metric::LatencyP99,
+        Metric::ThroughputPerS,
+        Metric::CompletedFraction,
+    ];
+
+    /// Parse a metric by its name or its column (`wait_p95` or
+    /// `wait_p95_s`).
+    pub fn parse(s: &str) -> Option<Metric> {
+        Metric::ALL
+            .iter()
+            .copied()
+            .find(|m| m.name() == s || m.column() == s)
+    }
+
+    /// Every accepted name, for "known: …" in messages.
+    pub fn names() -> String {
+        Metric::ALL
+            .iter()
+            .map(|m| m.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Whether the metric is a share of the arrivals computed from counts
+    /// (not a column of `summary.csv`).
+    pub fn is_share(self) -> bool {
+        matches!(
+            self,
+            Metric::CompletedFraction
+                | Metric::RejectedFraction
+                | Metric::AbandonedFraction
+                | Metric::FailedFraction
+        )
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_columns_parse_back_to_their_metric() {
+        for &m in Metric::ALL {
+            assert_eq!(Metric::parse(m.name()), Some(m));
+            assert_eq!(Metric::parse(m.column()), Some(m));
+            assert_eq!(
+                m.unit() == Unit::Seconds,
+                m.column().ends_with("_s") && m.unit() != Unit::PerSecond
+            );
+        }
+        assert_eq!(Metric::parse("throughput_per"), None);
+        assert_eq!(Metric::parse("latency"), None);
+    }
+
+    #[test]
+    fn direction_is_worse_for_losses_and_better_for_completions() {
+        assert!(Metric::LatencyP99.higher_is_worse());
+        assert!(Metric::RejectedFraction.higher_is_worse());
+        assert!(!Metric::ThroughputPerS.higher_is_worse());
+        assert!(!Metric::SloAttainment.higher_is_worse());
+        assert!(!Metric::CompletedFraction.higher_is_worse());
+    }
+}
