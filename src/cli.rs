@@ -308,7 +308,7 @@ pub struct PlanArgs {
     /// An SLO, CLASS:METRIC<=VALUE or >=, e.g. jobs:wait_mean<=500ms
     /// (repeatable; added to the scenario's `[[slo]]` entries).
     #[arg(long, value_name = "SLO", value_parser = crate::app::parse_slo_arg)]
-    pub slo: Vec<(String, String, Option<f64>, Option<f64>)>,
+    pub slo: Vec<(String, crate::metric::Metric, Option<f64>, Option<f64>)>,
     /// Find the greatest value that meets the SLOs.
     #[arg(long)]
     pub maximize: bool,

@@ -36,8 +36,10 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod app;
+#[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod cli;
 pub mod engine;

@@ -1,14 +1,44 @@
-//! The `surge` binary: parse the command line, call the app, map errors to
-//! exit codes (0 ok, 1 a check failed, 2 bad input, 3 outputs not written).
+//! The `surge` binary: parse the command line, call the app, and map what
+//! came back to an exit code in one place, [`exit_code`]: 0 ok, 1 a check
+//! failed (an SLO, a regression, no value meets a plan), 2 bad input, 3
+//! outputs not written.
 
 use clap::Parser;
 use std::process::ExitCode;
 use surge::app::{self, RunOptions};
 use surge::cli::{Cli, Command};
 
+/// How a command that ran to its end came out.
+enum Done {
+    /// Everything asked for was done and every check passed.
+    Ok,
+    /// A check failed: an SLO, a regression, or no value met a plan.
+    CheckFailed,
+    /// Some inputs were invalid and skipped (sweep points); the rest ran.
+    SomeInvalid,
+}
+
+/// The one place that turns outcomes into exit codes.
+fn exit_code(result: Result<Done, app::AppError>) -> ExitCode {
+    match result {
+        Ok(Done::Ok) => ExitCode::SUCCESS,
+        Ok(Done::CheckFailed) => ExitCode::from(1),
+        Ok(Done::SomeInvalid) => ExitCode::from(2),
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    exit_code(dispatch(cli))
+}
+
+fn dispatch(cli: Cli) -> Result<Done, app::AppError> {
+    let ok = |r: Result<(), app::AppError>| r.map(|()| Done::Ok);
+    match cli.command {
         Command::Run(args) => {
             let c = args.common;
             let opts = RunOptions {
@@ -23,10 +53,11 @@ fn main() -> ExitCode {
                 charts: args.charts.format(),
                 trace: args.trace,
             };
-            app::run(&args.scenarios, &opts)
+            ok(app::run(&args.scenarios, &opts))
         }
         Command::Validate(args) => app::validate(&args.scenarios, &args.set.set).map(|text| {
             print!("{text}");
+            Done::Ok
         }),
         Command::Sweep(args) => {
             let opts = app::SweepOptions {
@@ -42,13 +73,12 @@ fn main() -> ExitCode {
                 quiet: args.quiet,
                 charts: args.charts.format(),
             };
-            match app::sweep(&args.scenario, &opts) {
-                Ok(0) => Ok(()),
-                Ok(n) => {
+            match app::sweep(&args.scenario, &opts)? {
+                0 => Ok(Done::Ok),
+                n => {
                     eprintln!("error: {n} sweep point(s) were invalid and skipped");
-                    return ExitCode::from(2);
+                    Ok(Done::SomeInvalid)
                 }
-                Err(e) => Err(e),
             }
         }
         Command::Chart(args) => match args.charts.format() {
@@ -56,35 +86,36 @@ fn main() -> ExitCode {
                 for f in files {
                     println!("{}", f.display());
                 }
+                Done::Ok
             }),
-            None => Ok(()),
+            None => Ok(Done::Ok),
         },
-        Command::Merge(args) => app::merge(
+        Command::Merge(args) => ok(app::merge(
             &args.dirs,
             args.out.as_deref(),
             args.charts.format(),
             args.quiet,
-        ),
+        )),
         Command::Check(args) => {
             let mut opts = args.common.options();
             opts.junit = args.junit;
             opts.baseline = args.baseline;
             opts.tolerance = args.tolerance;
-            match app::check(&args.scenarios, &opts) {
-                Ok(true) => Ok(()),
-                Ok(false) => return ExitCode::from(1),
-                Err(e) => Err(e),
-            }
+            Ok(if app::check(&args.scenarios, &opts)? {
+                Done::Ok
+            } else {
+                Done::CheckFailed
+            })
         }
         Command::Compare(args) => {
             let b = args.b.clone().unwrap_or_else(|| args.a.clone());
-            app::compare(
+            ok(app::compare(
                 &args.a,
                 &b,
                 &args.set_a,
                 &args.set_b,
                 &args.common.options(),
-            )
+            ))
         }
         Command::Plan(args) => {
             let opts = app::PlanOptions {
@@ -95,18 +126,10 @@ fn main() -> ExitCode {
                 max: args.max,
                 common: args.common.options(),
             };
-            match app::plan(&args.scenario, &opts) {
-                Ok(Some(_)) => Ok(()),
-                Ok(None) => return ExitCode::from(1),
-                Err(e) => Err(e),
-            }
-        }
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::from(e.exit_code())
+            Ok(match app::plan(&args.scenario, &opts)? {
+                Some(_) => Done::Ok,
+                None => Done::CheckFailed,
+            })
         }
     }
 }

@@ -51,28 +51,28 @@ macro_rules! metrics {
             pub const ALL: &'static [Metric] = &[$(Metric::$variant,)*];
 
             /// The name used in SLOs and `--slo` (the column without `_s`).
-            pub fn name(self) -> &'static str {
+            pub const fn name(self) -> &'static str {
                 match self { $(Metric::$variant => $name,)* }
             }
 
             /// The column in `summary.csv` and the prefix in `sweep.csv`.
-            pub fn column(self) -> &'static str {
+            pub const fn column(self) -> &'static str {
                 match self { $(Metric::$variant => $column,)* }
             }
 
             /// What the numbers are.
-            pub fn unit(self) -> Unit {
+            pub const fn unit(self) -> Unit {
                 match self { $(Metric::$variant => Unit::$unit,)* }
             }
 
             /// Whether a larger value is worse (latencies, losses) rather
             /// than better (throughput, attainment, completions).
-            pub fn higher_is_worse(self) -> bool {
+            pub const fn higher_is_worse(self) -> bool {
                 match self { $(Metric::$variant => metrics!(@worse $worse),)* }
             }
 
             /// A human label for axes, tables and messages.
-            pub fn label(self) -> &'static str {
+            pub const fn label(self) -> &'static str {
                 match self { $(Metric::$variant => $label,)* }
             }
         }
@@ -150,12 +150,11 @@ impl Metric {
     /// The metrics `surge compare` reports.
     pub const COMPARED: &'static [Metric] = &[
         Metric::WaitMean,
-        Metric::WaitP95,
-        Metric::LatencyMean,
-        Metric::LatencyP95,
+        Metric::LatencyP50,
         Metric::LatencyP99,
         Metric::ThroughputPerS,
-        Metric::CompletedFraction,
+        Metric::AbandonedFraction,
+        Metric::SloAttainment,
     ];
 
     /// Parse a metric by its name or its column (`wait_p95` or
@@ -186,6 +185,12 @@ impl Metric {
                 | Metric::AbandonedFraction
                 | Metric::FailedFraction
         )
+    }
+}
+
+impl serde::Serialize for Metric {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
     }
 }
 

@@ -115,6 +115,45 @@ pub trait Row: Sized {
     /// Parse a record whose column `COLUMNS[i]` is at `index[i]` (`None`:
     /// the file has no such column, allowed for optional values only).
     fn parse(record: &csv::StringRecord, index: &[Option<usize>]) -> Result<Self, String>;
+    /// Per column, whether a file must have it (optional values may be
+    /// missing from folders written by older versions).
+    fn required() -> Vec<bool>;
+}
+
+/// Test fixtures: complete a partial CSV (a header naming some columns, and
+/// rows) into one with every column of `R`, the others zero or empty.
+#[cfg(all(test, feature = "charts"))]
+pub(crate) fn complete<R: Row>(partial: &str) -> String {
+    let mut reader = csv::Reader::from_reader(partial.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(R::COLUMNS).unwrap();
+    for record in reader.records() {
+        let record = record.unwrap();
+        let row: Vec<&str> = R::COLUMNS
+            .iter()
+            .zip(R::required())
+            .map(|(c, required)| match headers.iter().position(|h| h == *c) {
+                Some(i) => &record[i],
+                None if required
+                    && ![
+                        "scenario",
+                        "scope_kind",
+                        "scope",
+                        "class",
+                        "pool",
+                        "outcome",
+                    ]
+                    .contains(c) =>
+                {
+                    "0"
+                }
+                None => "",
+            })
+            .collect();
+        w.write_record(row).unwrap();
+    }
+    String::from_utf8(w.into_inner().unwrap()).unwrap()
 }
 
 /// Read typed rows from CSV bytes, by column name; errors name the file,
@@ -129,6 +168,16 @@ pub fn read<R: Row>(file: &str, bytes: &[u8]) -> Result<Vec<R>, String> {
         .iter()
         .map(|c| headers.iter().position(|h| h == *c))
         .collect();
+    let missing: Vec<&str> = R::COLUMNS
+        .iter()
+        .zip(&index)
+        .zip(R::required())
+        .filter(|((_, i), required)| i.is_none() && *required)
+        .map(|((c, _), _)| *c)
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("{file} has no column {}", missing.join(", ")));
+    }
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| format!("{file}: {e}"))?;
@@ -205,6 +254,10 @@ macro_rules! rows {
 
             fn cells(&self) -> Vec<Cell> {
                 vec![$( Column::cell(&self.$field), )*]
+            }
+
+            fn required() -> Vec<bool> {
+                vec![$( <$ty as Column>::missing().is_none(), )*]
             }
 
             fn parse(record: &csv::StringRecord, index: &[Option<usize>]) -> Result<Self, String> {
@@ -411,12 +464,24 @@ rows! {
 impl SummaryRow {
     /// The row of class `c` of `run`.
     pub fn new(scenario: &str, point: usize, run: &RunResult, c: &ClassResult) -> Self {
-        let q = |h: &crate::metrics::DurationHistogram, p: f64| h.quantile_s(p);
         SummaryRow {
             scenario: scenario.to_string(),
             point: point as u64,
             replication: u64::from(run.replication),
             seed: run.seed,
+            ..SummaryRow::of_class(c)
+        }
+    }
+
+    /// The metrics of class `c` alone (scenario, point, replication and
+    /// seed left empty): what SLOs and comparisons read.
+    pub fn of_class(c: &ClassResult) -> Self {
+        let q = |h: &crate::metrics::DurationHistogram, p: f64| h.quantile_s(p);
+        SummaryRow {
+            scenario: String::new(),
+            point: 0,
+            replication: 0,
+            seed: 0,
             class: c.name.clone(),
             arrivals: c.arrivals,
             completed: c.completed,
@@ -645,7 +710,7 @@ mod tests {
         assert_eq!((rows[0].start_s, rows[0].end_s), (None, None));
         let err = read::<RequestRow>("requests.csv", b"scenario,point\ns,0\n").unwrap_err();
         assert!(
-            err.contains("requests.csv:2: no column replication"),
+            err.contains("requests.csv has no column replication, id, class"),
             "{err}"
         );
         let err = read::<RequestRow>(

@@ -6,87 +6,16 @@
 //! is beyond the bound, **warn** if the interval straddles it (the data
 //! cannot tell; more replications will), **pass** otherwise.
 
+use crate::metric::Metric;
 use crate::model::{ClassResult, RunResult};
+use crate::rows::SummaryRow;
 pub use crate::stats::welch_p_greater;
 use crate::stats::{Estimate, estimate};
 
-/// Metric names an SLO may bound: the columns of `summary.csv` (without
-/// the `_s` unit suffix, which is also accepted) and outcome fractions.
-pub const METRICS: [&str; 22] = [
-    "arrivals",
-    "completed",
-    "rejected",
-    "abandoned",
-    "failed",
-    "in_system",
-    "throughput_per_s",
-    "wait_mean",
-    "wait_p50",
-    "wait_p95",
-    "wait_p99",
-    "latency_mean",
-    "latency_p50",
-    "latency_p95",
-    "latency_p99",
-    "latency_p999",
-    "slo_attainment",
-    "attempts_per_request",
-    "completed_fraction",
-    "rejected_fraction",
-    "abandoned_fraction",
-    "failed_fraction",
-];
-
-/// Whether `metric` is one of [`METRICS`] (with or without `_s`).
-pub fn is_known(metric: &str) -> bool {
-    METRICS.contains(&metric) || METRICS.contains(&metric.strip_suffix("_s").unwrap_or(metric))
-}
-
-/// The value of `metric` (a `summary.csv` column, with or without `_s`, or
-/// an outcome fraction) for one class of one run; `None` if it does not
-/// exist (e.g. a percentile of no completions) or the name is unknown.
-pub fn metric(c: &ClassResult, metric: &str) -> Option<f64> {
-    let m = metric.strip_suffix("_s").unwrap_or(metric);
-    let frac = |n: u64| (c.arrivals > 0).then(|| n as f64 / c.arrivals as f64);
-    match m {
-        "arrivals" => Some(c.arrivals as f64),
-        "completed" => Some(c.completed as f64),
-        "rejected" => Some(c.rejected as f64),
-        "abandoned" => Some(c.abandoned as f64),
-        "failed" => Some(c.failed as f64),
-        "in_system" => Some(c.in_system as f64),
-        "throughput_per" | "throughput_per_s" => Some(c.throughput_per_s),
-        "wait_mean" => c.wait.mean_s(),
-        "wait_p50" => c.wait.quantile_s(0.5),
-        "wait_p95" => c.wait.quantile_s(0.95),
-        "wait_p99" => c.wait.quantile_s(0.99),
-        "latency_mean" => c.latency.mean_s(),
-        "latency_p50" => c.latency.quantile_s(0.5),
-        "latency_p95" => c.latency.quantile_s(0.95),
-        "latency_p99" => c.latency.quantile_s(0.99),
-        "latency_p999" => c.latency.quantile_s(0.999),
-        "slo_attainment" => c.slo_attainment,
-        "attempts_per_request" => c.attempts_per_request(),
-        "completed_fraction" => frac(c.completed),
-        "rejected_fraction" => frac(c.rejected),
-        "abandoned_fraction" => frac(c.abandoned),
-        "failed_fraction" => frac(c.failed),
-        _ => None,
-    }
-}
-
-/// Whether a larger value of the metric is worse (latencies, losses) or
-/// better (throughput, attainment, completions).
-pub fn higher_is_worse(metric: &str) -> bool {
-    let m = metric.strip_suffix("_s").unwrap_or(metric);
-    !matches!(
-        m,
-        "throughput_per"
-            | "throughput_per_s"
-            | "slo_attainment"
-            | "completed"
-            | "completed_fraction"
-    )
+/// The value of `metric` for one class of one run; `None` if it does not
+/// exist (e.g. a percentile of no completions).
+pub fn metric(c: &ClassResult, metric: Metric) -> Option<f64> {
+    SummaryRow::of_class(c).metric(metric)
 }
 
 /// Class `name` (or `all`) of a run.
@@ -145,7 +74,7 @@ pub fn judge(e: Option<Estimate>, max: Option<f64>, min: Option<f64>) -> Verdict
 }
 
 /// The estimate of `metric` for `class` over replications.
-pub fn estimate_metric(runs: &[RunResult], class_name: &str, name: &str) -> Option<Estimate> {
+pub fn estimate_metric(runs: &[RunResult], class_name: &str, name: Metric) -> Option<Estimate> {
     let values: Vec<f64> = runs
         .iter()
         .filter_map(|r| class(r, class_name).and_then(|c| metric(c, name)))

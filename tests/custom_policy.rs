@@ -133,6 +133,7 @@ fn a_custom_policy_and_the_equivalent_builtin_give_identical_results() {
     );
 }
 
+#[cfg(feature = "cli")]
 #[test]
 fn the_command_line_rejects_a_custom_policy_with_its_location() {
     let dir = tempfile::TempDir::new().unwrap();

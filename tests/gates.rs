@@ -185,7 +185,12 @@ fn plan_finds_the_gpu_count_that_erlang_c_gives() {
         .unwrap();
         let opts = PlanOptions {
             vary: "pool.gpu.gpus".into(),
-            slos: vec![("jobs".into(), "wait_mean".into(), Some(bound), None)],
+            slos: vec![(
+                "jobs".into(),
+                surge::metric::Metric::WaitMean,
+                Some(bound),
+                None,
+            )],
             maximize: false,
             min: lambda.floor() as u64 + 1,
             max: 1000,
@@ -227,7 +232,7 @@ fn common_random_numbers_make_paired_intervals_much_narrower() {
     let width = |rows: &[surge::app::PairedRow], metric: &str| {
         let r = rows
             .iter()
-            .find(|r| r.class == "jobs" && r.metric == metric)
+            .find(|r| r.class == "jobs" && r.metric.name() == metric)
             .unwrap();
         r.ci_high - r.ci_low
     };
@@ -251,7 +256,7 @@ fn common_random_numbers_make_paired_intervals_much_narrower() {
     assert!(width(&pr, "wait_mean") < width(&ir, "wait_mean"));
     let row = paired_rows(&a, &b_paired)
         .into_iter()
-        .find(|r| r.class == "jobs" && r.metric == "wait_mean")
+        .find(|r| r.class == "jobs" && r.metric == surge::metric::Metric::WaitMean)
         .unwrap();
     assert!(
         row.significant && row.diff < 0.0,

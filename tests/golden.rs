@@ -142,6 +142,40 @@ fn compare_or_bless(path: &Path, actual: &[u8]) {
     }
 }
 
+/// A sweep: `sweep.csv` (means, deviations and Student-t intervals over
+/// replications, from summary.csv) and the per-run tables.
+#[test]
+fn a_sweep_reproduces_its_golden_sweep_table() {
+    let out = tempfile::tempdir().unwrap();
+    Command::cargo_bin("surge")
+        .unwrap()
+        .arg("sweep")
+        .arg(root().join("scenarios/mmc.toml"))
+        .args([
+            "--grid",
+            "pool.gpu.gpus=8,9,12",
+            "--grid",
+            "class.jobs.arrivals.rate=6/s,7.2/s",
+        ])
+        .args([
+            "--replications",
+            "3",
+            "--set",
+            "duration=30m",
+            "--set",
+            "warmup=5m",
+        ])
+        .args(["--charts", "none", "--quiet", "--out"])
+        .arg(out.path())
+        .assert()
+        .success();
+    let golden = root().join("tests/golden/sweep-mmc");
+    for name in ["sweep.csv", "summary.csv", "pools.csv"] {
+        let actual = std::fs::read(out.path().join(name)).unwrap();
+        compare_or_bless(&golden.join(name), &actual);
+    }
+}
+
 #[test]
 fn bundled_scenarios_reproduce_their_golden_summaries_and_pools() {
     for (i, (scenario, args)) in CASES.iter().enumerate() {

@@ -53,9 +53,9 @@ users_online,latency_p50_s,latency_p99_s,latency_p95_s,deferred"
 
 #[test]
 fn sweep_columns_are_pinned() {
-    let names: Vec<String> = surge::sweep::HEADLINE_METRICS
+    let names: Vec<String> = surge::metric::Metric::HEADLINE
         .iter()
-        .map(|m| m.to_string())
+        .map(|m| m.column().to_string())
         .collect();
     assert_eq!(
         names.join(","),

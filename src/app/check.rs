@@ -2,8 +2,10 @@
 //! common random numbers) and `surge plan` (least capacity meeting SLOs).
 
 use super::{AppError, load_all, run_info, run_replications, with_jobs, write_run_outputs};
+use crate::metric::{Metric, Unit};
 use crate::model::{RunResult, Scenario};
 use crate::report::{Estimate, estimate, format_secs, write_atomic};
+use crate::rows::{self, SummaryRow};
 use crate::scenario::{self, Override};
 use crate::slo::{self, Verdict};
 use std::fmt::Write as _;
@@ -40,7 +42,7 @@ struct Outcome {
     scenario: String,
     name: String,
     class: String,
-    metric: String,
+    metric: Metric,
     value: Option<f64>,
     ci_low: Option<f64>,
     ci_high: Option<f64>,
@@ -49,9 +51,8 @@ struct Outcome {
     detail: String,
 }
 
-fn show(metric: &str, x: f64) -> String {
-    let m = metric.strip_suffix("_s").unwrap_or(metric);
-    if m.starts_with("wait_") || m.starts_with("latency_") {
+fn show(metric: Metric, x: f64) -> String {
+    if metric.unit() == Unit::Seconds {
         format_secs(x)
     } else {
         format!("{x:.4}")
@@ -62,7 +63,7 @@ fn outcome(
     scenario: &str,
     name: String,
     class: &str,
-    metric: &str,
+    metric: Metric,
     e: Option<Estimate>,
     verdict: Verdict,
     detail: String,
@@ -71,7 +72,7 @@ fn outcome(
         scenario: scenario.to_string(),
         name,
         class: class.to_string(),
-        metric: metric.to_string(),
+        metric,
         value: e.map(|e| e.mean),
         ci_low: e.and_then(|e| e.low()),
         ci_high: e.and_then(|e| e.high()),
@@ -82,35 +83,15 @@ fn outcome(
 }
 
 /// Per-replication values of `metric` for `class` in a `summary.csv`.
-fn baseline_values(path: &Path, class: &str, metric: &str) -> Result<Vec<f64>, AppError> {
-    let bad = |e: String| AppError::Input(format!("error: {}: {e}", path.display()));
-    let mut reader = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
-    let headers = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
-    let find = |name: &str| headers.iter().position(|h| h == name);
-    let m = metric.strip_suffix("_s").unwrap_or(metric);
-    let direct = find(m).or_else(|| find(&format!("{m}_s")));
-    let fraction = m.strip_suffix("_fraction").and_then(find);
-    let (c_class, c_arrivals) = (
-        find("class").ok_or_else(|| bad("no column class".into()))?,
-        find("arrivals").ok_or_else(|| bad("no column arrivals".into()))?,
-    );
-    let mut values = Vec::new();
-    for record in reader.records() {
-        let r = record.map_err(|e| bad(e.to_string()))?;
-        if &r[c_class] != class {
-            continue;
-        }
-        let v = match (direct, fraction) {
-            (Some(c), _) => r[c].parse::<f64>().ok(),
-            (None, Some(c)) => {
-                let a: f64 = r[c_arrivals].parse().unwrap_or(0.0);
-                r[c].parse::<f64>().ok().filter(|_| a > 0.0).map(|n| n / a)
-            }
-            _ => None,
-        };
-        values.extend(v);
-    }
-    Ok(values)
+fn baseline_values(path: &Path, class: &str, metric: Metric) -> Result<Vec<f64>, AppError> {
+    let bad = |e: String| AppError::Input(format!("error: {e}"));
+    let bytes = std::fs::read(path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+    let rows: Vec<SummaryRow> = rows::read(&path.display().to_string(), &bytes).map_err(bad)?;
+    Ok(rows
+        .iter()
+        .filter(|r| r.class == class)
+        .filter_map(|r| r.metric(metric))
+        .collect())
 }
 
 /// `surge check`: evaluate every `[[slo]]`; `Ok(false)` if any failed.
@@ -139,14 +120,14 @@ pub fn check(paths: &[PathBuf], opts: &CheckOptions) -> Result<bool, AppError> {
         let info = run_info("check", path, l, &opts.overrides);
         write_run_outputs(&out, s, &runs, &info)?;
         for slo_spec in &s.slos {
-            let e = slo::estimate_metric(&runs, &slo_spec.class, &slo_spec.metric);
+            let e = slo::estimate_metric(&runs, &slo_spec.class, slo_spec.metric);
             let verdict = slo::judge(e, slo_spec.max, slo_spec.min);
             let mut bound = Vec::new();
             if let Some(m) = slo_spec.min {
-                bound.push(format!("≥ {}", show(&slo_spec.metric, m)));
+                bound.push(format!("≥ {}", show(slo_spec.metric, m)));
             }
             if let Some(m) = slo_spec.max {
-                bound.push(format!("≤ {}", show(&slo_spec.metric, m)));
+                bound.push(format!("≤ {}", show(slo_spec.metric, m)));
             }
             let name = format!(
                 "{} {} {}",
@@ -158,7 +139,7 @@ pub fn check(paths: &[PathBuf], opts: &CheckOptions) -> Result<bool, AppError> {
                 &s.name,
                 name,
                 &slo_spec.class,
-                &slo_spec.metric,
+                slo_spec.metric,
                 e,
                 verdict,
                 String::new(),
@@ -177,30 +158,29 @@ pub fn check(paths: &[PathBuf], opts: &CheckOptions) -> Result<bool, AppError> {
                     base.display()
                 ))
             })?;
-            let mut metrics: Vec<(String, String)> = s
-                .slos
-                .iter()
-                .map(|x| (x.class.clone(), x.metric.clone()))
-                .collect();
+            let mut metrics: Vec<(String, Metric)> =
+                s.slos.iter().map(|x| (x.class.clone(), x.metric)).collect();
             for c in s
                 .classes
                 .iter()
                 .map(|c| c.name.clone())
                 .chain(["all".to_string()])
             {
-                metrics.push((c, "latency_p99".into()));
+                metrics.push((c, Metric::LatencyP99));
             }
-            metrics.dedup();
+            // Each (class, metric) once, in first-seen order.
+            let mut seen = std::collections::BTreeSet::new();
+            metrics.retain(|m| seen.insert(m.clone()));
             for (class, metric) in metrics {
-                let before = baseline_values(&file, &class, &metric)?;
+                let before = baseline_values(&file, &class, metric)?;
                 let now: Vec<f64> = runs
                     .iter()
-                    .filter_map(|r| slo::class(r, &class).and_then(|c| slo::metric(c, &metric)))
+                    .filter_map(|r| slo::class(r, &class).and_then(|c| slo::metric(c, metric)))
                     .collect();
                 let (Some(eb), Some(en)) = (estimate(&before), estimate(&now)) else {
                     continue;
                 };
-                let worse_is_up = slo::higher_is_worse(&metric);
+                let worse_is_up = metric.higher_is_worse();
                 let change = if eb.mean != 0.0 {
                     (en.mean - eb.mean) / eb.mean.abs()
                 } else {
@@ -224,8 +204,8 @@ pub fn check(paths: &[PathBuf], opts: &CheckOptions) -> Result<bool, AppError> {
                 };
                 let detail = format!(
                     "baseline {} → {} ({:+.1}%{})",
-                    show(&metric, eb.mean),
-                    show(&metric, en.mean),
+                    show(metric, eb.mean),
+                    show(metric, en.mean),
                     change * 100.0,
                     p.map_or(", no noise estimate: n < 2".to_string(), |p| format!(
                         ", Welch p = {p:.3}"
@@ -235,7 +215,7 @@ pub fn check(paths: &[PathBuf], opts: &CheckOptions) -> Result<bool, AppError> {
                     &s.name,
                     format!("regression: {class} {metric}"),
                     &class,
-                    &metric,
+                    metric,
                     Some(en),
                     verdict,
                     detail,
@@ -266,11 +246,11 @@ fn check_table(outcomes: &[Outcome]) -> String {
         let value = match (o.value, o.ci_low, o.ci_high) {
             (Some(v), Some(lo), Some(hi)) => format!(
                 "{} [{}, {}]",
-                show(&o.metric, v),
-                show(&o.metric, lo),
-                show(&o.metric, hi)
+                show(o.metric, v),
+                show(o.metric, lo),
+                show(o.metric, hi)
             ),
-            (Some(v), _, _) => show(&o.metric, v),
+            (Some(v), _, _) => show(o.metric, v),
             _ => "no value".into(),
         };
         let _ = writeln!(
@@ -328,7 +308,7 @@ fn junit(outcomes: &[Outcome]) -> String {
             cases.len()
         );
         for o in cases {
-            let value = o.value.map_or("no value".into(), |v| show(&o.metric, v));
+            let value = o.value.map_or("no value".into(), |v| show(o.metric, v));
             let _ = write!(
                 out,
                 "    <testcase classname=\"{}\" name=\"{}\"",
@@ -414,13 +394,13 @@ pub fn compare(
             "{:<12} {:<16} {:>12} {:>12} {:>26}{}",
             r.class,
             r.metric,
-            show(&r.metric, r.a),
-            show(&r.metric, r.b),
+            show(r.metric, r.a),
+            show(r.metric, r.b),
             format!(
                 "{} [{}, {}]",
-                show(&r.metric, r.diff),
-                show(&r.metric, r.ci_low),
-                show(&r.metric, r.ci_high)
+                show(r.metric, r.diff),
+                show(r.metric, r.ci_low),
+                show(r.metric, r.ci_high)
             ),
             if r.significant { " *" } else { "" }
         );
@@ -434,7 +414,7 @@ pub struct PairedRow {
     /// Class (or `all`).
     pub class: String,
     /// Metric.
-    pub metric: String,
+    pub metric: Metric,
     /// Mean under A.
     pub a: f64,
     /// Mean under B.
@@ -449,16 +429,6 @@ pub struct PairedRow {
     pub significant: bool,
 }
 
-/// The metrics `compare` reports.
-pub const COMPARE_METRICS: [&str; 6] = [
-    "wait_mean",
-    "latency_p50",
-    "latency_p99",
-    "throughput_per_s",
-    "abandoned_fraction",
-    "slo_attainment",
-];
-
 /// Paired differences B − A per class and metric.
 pub fn paired_rows(ra: &[RunResult], rb: &[RunResult]) -> Vec<PairedRow> {
     let mut rows = Vec::new();
@@ -470,7 +440,7 @@ pub fn paired_rows(ra: &[RunResult], rb: &[RunResult]) -> Vec<PairedRow> {
         .chain(["all".to_string()])
         .collect();
     for class in &classes {
-        for metric in COMPARE_METRICS {
+        for &metric in Metric::COMPARED {
             let mut a = Vec::new();
             let mut b = Vec::new();
             let mut d = Vec::new();
@@ -489,7 +459,7 @@ pub fn paired_rows(ra: &[RunResult], rb: &[RunResult]) -> Vec<PairedRow> {
             let (lo, hi) = (ed.low().unwrap_or(ed.mean), ed.high().unwrap_or(ed.mean));
             rows.push(PairedRow {
                 class: class.clone(),
-                metric: metric.to_string(),
+                metric,
                 a: ea.mean,
                 b: eb.mean,
                 diff: ed.mean,
@@ -508,7 +478,7 @@ pub struct PlanOptions {
     /// The integer path to vary, e.g. `pool.gpu.gpus`.
     pub vary: String,
     /// Extra SLOs `CLASS:METRIC<=VALUE` or `>=`, added to the scenario's.
-    pub slos: Vec<(String, String, Option<f64>, Option<f64>)>,
+    pub slos: Vec<(String, Metric, Option<f64>, Option<f64>)>,
     /// Find the greatest passing value instead of the least.
     pub maximize: bool,
     /// Search range.
@@ -520,7 +490,7 @@ pub struct PlanOptions {
 }
 
 /// Parse `CLASS:METRIC<=VALUE` / `>=`; durations allowed for time metrics.
-pub fn parse_slo_arg(s: &str) -> Result<(String, String, Option<f64>, Option<f64>), String> {
+pub fn parse_slo_arg(s: &str) -> Result<(String, Metric, Option<f64>, Option<f64>), String> {
     let (lhs, op, rhs) = if let Some((l, r)) = s.split_once("<=") {
         (l, "<=", r)
     } else if let Some((l, r)) = s.split_once(">=") {
@@ -533,6 +503,13 @@ pub fn parse_slo_arg(s: &str) -> Result<(String, String, Option<f64>, Option<f64
     let (class, metric) = lhs
         .split_once(':')
         .ok_or_else(|| format!("expected CLASS:METRIC before {op}, found {lhs:?}"))?;
+    let metric = Metric::parse(metric.trim()).ok_or_else(|| {
+        format!(
+            "unknown metric {:?}; known: {}",
+            metric.trim(),
+            Metric::names()
+        )
+    })?;
     let value = rhs
         .trim()
         .parse::<f64>()
@@ -544,12 +521,7 @@ pub fn parse_slo_arg(s: &str) -> Result<(String, String, Option<f64>, Option<f64
     } else {
         (None, Some(value))
     };
-    Ok((
-        class.trim().to_string(),
-        metric.trim().to_string(),
-        max,
-        min,
-    ))
+    Ok((class.trim().to_string(), metric, max, min))
 }
 
 /// `surge plan`: the least (or greatest) value of an integer path meeting
@@ -559,10 +531,10 @@ pub fn plan(path: &Path, opts: &PlanOptions) -> Result<Option<u64>, AppError> {
     let base = load_all(&[path.to_path_buf()], &opts.common.overrides)?
         .remove(0)
         .scenario;
-    let mut slos: Vec<(String, String, Option<f64>, Option<f64>)> = base
+    let mut slos: Vec<(String, Metric, Option<f64>, Option<f64>)> = base
         .slos
         .iter()
-        .map(|s| (s.class.clone(), s.metric.clone(), s.max, s.min))
+        .map(|s| (s.class.clone(), s.metric, s.max, s.min))
         .collect();
     slos.extend(opts.slos.iter().cloned());
     if slos.is_empty() {
@@ -570,16 +542,10 @@ pub fn plan(path: &Path, opts: &PlanOptions) -> Result<Option<u64>, AppError> {
             "error: nothing to plan for: add [[slo]] entries or --slo CLASS:METRIC<=VALUE".into(),
         ));
     }
-    for (class, metric, _, _) in &slos {
+    for (class, _, _, _) in &slos {
         if class != "all" && !base.classes.iter().any(|c| &c.name == class) {
             return Err(AppError::Input(format!(
                 "error: --slo: unknown class {class:?}"
-            )));
-        }
-        if !slo::is_known(metric) {
-            return Err(AppError::Input(format!(
-                "error: --slo: unknown metric {metric:?}; known: {}",
-                slo::METRICS.join(", ")
             )));
         }
     }
@@ -603,7 +569,7 @@ pub fn plan(path: &Path, opts: &PlanOptions) -> Result<Option<u64>, AppError> {
         let runs = with_jobs(opts.common.jobs, || run_replications(&s))??;
         let estimates: Vec<Option<Estimate>> = slos
             .iter()
-            .map(|(c, m, _, _)| slo::estimate_metric(&runs, c, m))
+            .map(|(c, m, _, _)| slo::estimate_metric(&runs, c, *m))
             .collect();
         let pass = slos.iter().zip(&estimates).all(|((_, _, max, min), e)| {
             e.is_some_and(|e| max.is_none_or(|m| e.mean <= m) && min.is_none_or(|m| e.mean >= m))
@@ -653,7 +619,7 @@ pub fn plan(path: &Path, opts: &PlanOptions) -> Result<Option<u64>, AppError> {
 fn finish_plan(
     path: &Path,
     opts: &PlanOptions,
-    slos: &[(String, String, Option<f64>, Option<f64>)],
+    slos: &[(String, Metric, Option<f64>, Option<f64>)],
     probes: &[(u64, bool, Vec<Option<Estimate>>)],
     answer: Option<u64>,
 ) -> Result<Option<u64>, AppError> {
@@ -702,9 +668,9 @@ fn finish_plan(
                 .map(|((c, m, _, _), e)| match e {
                     Some(e) => format!(
                         "{c}.{m} {} [{}, {}]",
-                        show(m, e.mean),
-                        show(m, e.low().unwrap_or(e.mean)),
-                        show(m, e.high().unwrap_or(e.mean))
+                        show(*m, e.mean),
+                        show(*m, e.low().unwrap_or(e.mean)),
+                        show(*m, e.high().unwrap_or(e.mean))
                     ),
                     None => format!("{c}.{m} -"),
                 })

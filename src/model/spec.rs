@@ -6,6 +6,7 @@
 
 use super::{ArrivalSpec, DurationDist};
 use crate::engine::SimDuration;
+use crate::metric::Metric;
 
 /// Everything a run needs: the workload, the pools, and the run parameters.
 #[derive(Clone, Debug)]
@@ -307,13 +308,13 @@ pub struct ReturnSpec {
     pub after: DurationDist,
 }
 
-/// A service-level objective on one metric of `summary.csv`.
+/// A service-level objective on one metric of a class.
 #[derive(Clone, Debug)]
 pub struct SloSpec {
     /// Class name, or `all`.
     pub class: String,
-    /// A column of `summary.csv`, e.g. `latency_p99`.
-    pub metric: String,
+    /// The bounded metric, e.g. [`Metric::LatencyP99`].
+    pub metric: Metric,
     /// Upper bound, if any (seconds for time metrics).
     pub max: Option<f64>,
     /// Lower bound, if any.

@@ -1,7 +1,6 @@
-//! Reading back the CSV files surge writes, by column name: the charts
-//! and the report are drawn from them.
-
-use crate::stats::{Estimate, estimate};
+//! Reading `sweep.csv` by column name: its columns depend on the grid (the
+//! swept paths) and are generated from [`crate::metric::Metric`]; the fixed
+//! tables are read as typed rows ([`crate::rows`]).
 
 /// A CSV file's header and records.
 pub(crate) struct Csv {
@@ -39,26 +38,6 @@ impl Csv {
     pub(crate) fn need(&self, name: &str) -> Result<usize, String> {
         self.col(name)
             .ok_or_else(|| format!("{} has no column {name}", self.name))
-    }
-
-    /// Distinct values of a column, in first-seen order.
-    pub(crate) fn distinct(&self, name: &str) -> Vec<String> {
-        match self.col(name) {
-            Some(c) => distinct(self.rows.iter().map(|r| r[c].to_string())),
-            None => Vec::new(),
-        }
-    }
-
-    /// The estimate of a numeric column over the rows where `key` = `value`.
-    pub(crate) fn estimate(&self, key: &str, value: &str, column: &str) -> Option<Estimate> {
-        let (k, c) = (self.col(key)?, self.col(column)?);
-        let values: Vec<f64> = self
-            .rows
-            .iter()
-            .filter(|r| &r[k] == value)
-            .filter_map(|r| r[c].parse().ok())
-            .collect();
-        estimate(&values)
     }
 }
 

@@ -5,7 +5,9 @@
 
 use super::csvdata::Csv;
 use super::text::{format_secs, group};
-use crate::stats::Estimate;
+use crate::metric::Metric;
+use crate::rows::{self, PoolRow, SummaryRow};
+use crate::stats::{Estimate, estimate};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
@@ -123,41 +125,58 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     out.push_str("</tbody>\n</table>\n");
 }
 
-const CLASS_COLUMNS: [(&str, &str, Kind); 12] = [
-    ("arrivals", "arrivals", Kind::Count),
-    ("completed", "completed", Kind::Count),
-    ("rejected", "rejected", Kind::Count),
-    ("abandoned", "abandoned", Kind::Count),
-    ("failed", "failed", Kind::Count),
-    ("in_system", "in system", Kind::Count),
-    ("throughput_per_s", "throughput / s", Kind::Plain(3)),
-    ("wait_mean_s", "wait mean", Kind::Seconds),
-    ("latency_p50_s", "latency p50", Kind::Seconds),
-    ("latency_p95_s", "p95", Kind::Seconds),
-    ("latency_p99_s", "p99", Kind::Seconds),
-    ("slo_attainment", "SLO met", Kind::Percent),
+const CLASS_COLUMNS: [(Metric, &str, Kind); 12] = [
+    (Metric::Arrivals, "arrivals", Kind::Count),
+    (Metric::Completed, "completed", Kind::Count),
+    (Metric::Rejected, "rejected", Kind::Count),
+    (Metric::Abandoned, "abandoned", Kind::Count),
+    (Metric::Failed, "failed", Kind::Count),
+    (Metric::InSystem, "in system", Kind::Count),
+    (Metric::ThroughputPerS, "throughput / s", Kind::Plain(3)),
+    (Metric::WaitMean, "wait mean", Kind::Seconds),
+    (Metric::LatencyP50, "latency p50", Kind::Seconds),
+    (Metric::LatencyP95, "p95", Kind::Seconds),
+    (Metric::LatencyP99, "p99", Kind::Seconds),
+    (Metric::SloAttainment, "SLO met", Kind::Percent),
 ];
 
-const POOL_COLUMNS: [(&str, &str, Kind); 7] = [
-    ("gpus_mean", "GPUs (mean)", Kind::Plain(1)),
-    ("offered_load", "offered ρ", Kind::Plain(3)),
-    ("utilization", "utilisation", Kind::Percent),
-    ("queue_mean", "queue mean", Kind::Plain(2)),
-    ("queue_max", "queue max", Kind::Count),
-    ("gpu_hours", "GPU-hours", Kind::Plain(1)),
-    ("cost_usd", "cost", Kind::Dollars),
+type PoolColumn = (&'static str, Kind, fn(&PoolRow) -> f64);
+
+const POOL_COLUMNS: [PoolColumn; 7] = [
+    ("GPUs (mean)", Kind::Plain(1), |p| p.gpus_mean),
+    ("offered ρ", Kind::Plain(3), |p| p.offered_load),
+    ("utilisation", Kind::Percent, |p| p.utilization),
+    ("queue mean", Kind::Plain(2), |p| p.queue_mean),
+    ("queue max", Kind::Count, |p| p.queue_max as f64),
+    ("GPU-hours", Kind::Plain(1), |p| p.gpu_hours),
+    ("cost", Kind::Dollars, |p| p.cost_usd),
 ];
 
-fn class_table(out: &mut String, summary: &Csv) {
-    let classes = summary.distinct("class");
+/// Distinct values in first-seen order.
+fn distinct<'r>(values: impl Iterator<Item = &'r str>) -> Vec<&'r str> {
+    let mut out: Vec<&str> = Vec::new();
+    for v in values {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+fn class_table(out: &mut String, summary: &[SummaryRow]) {
+    let classes = distinct(summary.iter().map(|r| r.class.as_str()));
+    let of = |class: &str, m: Metric| {
+        let values: Vec<f64> = summary
+            .iter()
+            .filter(|r| r.class == class)
+            .filter_map(|r| r.metric(m))
+            .collect();
+        estimate(&values)
+    };
     // Columns that are all empty (e.g. no SLO targets) are left out.
-    let columns: Vec<&(&str, &str, Kind)> = CLASS_COLUMNS
+    let columns: Vec<&(Metric, &str, Kind)> = CLASS_COLUMNS
         .iter()
-        .filter(|(c, _, _)| {
-            classes
-                .iter()
-                .any(|k| summary.estimate("class", k, c).is_some())
-        })
+        .filter(|(m, _, _)| classes.iter().any(|k| of(k, *m).is_some()))
         .collect();
     let mut header = vec!["class"];
     header.extend(columns.iter().map(|c| c.1));
@@ -165,11 +184,7 @@ fn class_table(out: &mut String, summary: &Csv) {
         .iter()
         .map(|k| {
             let mut row = vec![esc(k)];
-            row.extend(
-                columns
-                    .iter()
-                    .map(|(c, _, kind)| cell(summary.estimate("class", k, c), *kind)),
-            );
+            row.extend(columns.iter().map(|(m, _, kind)| cell(of(k, *m), *kind)));
             row
         })
         .collect();
@@ -177,25 +192,26 @@ fn class_table(out: &mut String, summary: &Csv) {
 }
 
 /// The pools table; returns the pools whose offered load is ≥ 1.
-fn pool_table(out: &mut String, pools: &Csv) -> Vec<String> {
-    let names = pools.distinct("pool");
+fn pool_table(out: &mut String, pools: &[PoolRow]) -> Vec<String> {
+    let names = distinct(pools.iter().map(|r| r.pool.as_str()));
+    let of = |pool: &str, f: fn(&PoolRow) -> f64| {
+        let values: Vec<f64> = pools.iter().filter(|r| r.pool == pool).map(f).collect();
+        estimate(&values)
+    };
     let mut header = vec!["pool"];
-    header.extend(POOL_COLUMNS.iter().map(|c| c.1));
+    header.extend(POOL_COLUMNS.iter().map(|c| c.0));
     let mut unstable = Vec::new();
     let rows: Vec<Vec<String>> = names
         .iter()
         .map(|p| {
-            if pools
-                .estimate("pool", p, "offered_load")
-                .is_some_and(|e| e.mean >= 1.0)
-            {
-                unstable.push(p.clone());
+            if of(p, |r| r.offered_load).is_some_and(|e| e.mean >= 1.0) {
+                unstable.push(p.to_string());
             }
             let mut row = vec![esc(p)];
             row.extend(
                 POOL_COLUMNS
                     .iter()
-                    .map(|(c, _, kind)| cell(pools.estimate("pool", p, c), *kind)),
+                    .map(|(_, kind, f)| cell(of(p, *f), *kind)),
             );
             row
         })
@@ -217,10 +233,14 @@ fn sweep_section(out: &mut String, sweep: &Csv) {
         .take(c_class.saturating_sub(c_point + 1))
         .collect();
     let metrics: [(&str, &str, Kind); 4] = [
-        ("latency_p99_s", "p99 latency", Kind::Seconds),
-        ("wait_mean_s", "wait mean", Kind::Seconds),
-        ("slo_attainment", "SLO met", Kind::Percent),
-        ("completed_fraction", "completed", Kind::Percent),
+        (Metric::LatencyP99.column(), "p99 latency", Kind::Seconds),
+        (Metric::WaitMean.column(), "wait mean", Kind::Seconds),
+        (Metric::SloAttainment.column(), "SLO met", Kind::Percent),
+        (
+            Metric::CompletedFraction.column(),
+            "completed",
+            Kind::Percent,
+        ),
     ];
     let metrics: Vec<_> = metrics
         .into_iter()
@@ -298,8 +318,8 @@ pre.scenario { background: #f6f6f6; padding: 12px; overflow-x: auto; font-size: 
 
 /// The report page.
 pub fn report_html(input: &ReportInput<'_>) -> Result<String, String> {
-    let summary = Csv::parse("summary.csv", input.summary_csv)?;
-    let pools = Csv::parse("pools.csv", input.pools_csv)?;
+    let summary: Vec<SummaryRow> = rows::read("summary.csv", input.summary_csv)?;
+    let pools: Vec<PoolRow> = rows::read("pools.csv", input.pools_csv)?;
     let sweep = input
         .sweep_csv
         .map(|b| Csv::parse("sweep.csv", b))
@@ -307,7 +327,7 @@ pub fn report_html(input: &ReportInput<'_>) -> Result<String, String> {
     let name = input
         .info
         .map(|i| i.scenario.clone())
-        .or_else(|| summary.distinct("scenario").into_iter().next())
+        .or_else(|| summary.first().map(|r| r.scenario.clone()))
         .unwrap_or_else(|| "surge".into());
 
     let mut out = String::new();
@@ -368,7 +388,7 @@ pub fn report_html(input: &ReportInput<'_>) -> Result<String, String> {
             let _ = writeln!(
                 tables,
                 "<p>Requests that arrived after warm-up; latency = arrival to completion, wait = arrival to start of service.{}</p>",
-                if summary.distinct("replication").len() > 1 {
+                if summary.iter().any(|r| r.replication > 0) {
                     " Mean over replications ± 95% confidence half-width."
                 } else {
                     ""
@@ -449,8 +469,8 @@ mod tests {
         };
         let html = report_html(&ReportInput {
             info: Some(&info),
-            summary_csv: SUMMARY.as_bytes(),
-            pools_csv: POOLS.as_bytes(),
+            summary_csv: crate::rows::complete::<SummaryRow>(SUMMARY).as_bytes(),
+            pools_csv: crate::rows::complete::<PoolRow>(POOLS).as_bytes(),
             sweep_csv: None,
             charts: vec![("latency-jobs.png".into(), vec![1, 2, 3])],
         })

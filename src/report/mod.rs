@@ -3,14 +3,19 @@
 //! Everything here is a pure function of the results; files are written
 //! atomically by [`write_atomic`].
 
+#[cfg(feature = "charts")]
 mod charts;
+#[cfg(feature = "charts")]
 mod csvdata;
+#[cfg(feature = "charts")]
 mod html;
 mod tables;
 mod text;
 
 pub use crate::stats::{Estimate, estimate};
+#[cfg(feature = "charts")]
 pub use charts::{ChartFile, ChartFormat, run_charts, sweep_charts};
+#[cfg(feature = "charts")]
 pub use html::{ReportInput, RunInfo, report_html};
 pub use tables::{Cell, Table, pools_table, requests_table, summary_table, timeseries_table};
 

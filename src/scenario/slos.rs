@@ -2,6 +2,7 @@
 
 use super::ctx::Ctx;
 use super::raw::{RawSlo, Val};
+use crate::metric::{Metric, Unit};
 use crate::model::SloSpec;
 use toml::Spanned;
 
@@ -43,24 +44,17 @@ pub(super) fn build_slo(
         )
         .and_then(|v| {
             let m = ctx.string(v, &format!("{key}.metric"))?;
-            let base = m.strip_suffix("_s").unwrap_or(&m);
-            if crate::slo::is_known(&m) {
-                Some(base.to_string())
-            } else {
+            let metric = Metric::parse(&m);
+            if metric.is_none() {
                 ctx.error(
                     &v.span(),
                     &format!("{key}.metric"),
-                    format!(
-                        "unknown metric {m:?}; known: {}",
-                        crate::slo::METRICS.join(", ")
-                    ),
+                    format!("unknown metric {m:?}; known: {}", Metric::names()),
                 );
-                None
             }
+            metric
         });
-    let is_time = metric
-        .as_deref()
-        .is_some_and(|m| m.starts_with("wait_") || m.starts_with("latency_"));
+    let is_time = metric.is_some_and(|m| m.unit() == Unit::Seconds);
     let known_metric = metric.is_some();
     let bound = |ctx: &mut Ctx<'_>, v: &Option<Val>, name: &str| -> Option<Option<f64>> {
         let Some(v) = v else { return Some(None) };

@@ -15,7 +15,7 @@ mod grid;
 mod summary;
 
 pub use grid::{Grid, expand};
-pub use summary::{HEADLINE_METRICS, sweep_table};
+pub use summary::sweep_table;
 
 use std::fmt;
 

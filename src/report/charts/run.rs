@@ -5,7 +5,7 @@ use super::{
     Area, Axis, BLUE, Chart, ChartFile, ChartFormat, GREEN, GREY, LegendEntry, ORANGE, PURPLE, RED,
     SIZE, Series, draw_panel, err, frame, legend, prepare, save, slug,
 };
-use crate::report::csvdata::Csv;
+use crate::rows::{self, SeriesRow};
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -32,57 +32,31 @@ struct Row {
 
 /// Series by (scope kind, scope name), of point 0, replication 0.
 fn read(timeseries_csv: &[u8]) -> Result<BTreeMap<(String, String), Vec<Row>>, String> {
-    let csv = Csv::parse("timeseries.csv", timeseries_csv)?;
-    let c = [
-        "point",
-        "replication",
-        "time_s",
-        "bucket_s",
-        "scope_kind",
-        "scope",
-        "arrivals",
-        "retries",
-        "completions",
-        "rejected",
-        "abandoned",
-        "failed",
-        "queue_mean",
-        "busy_gpus_mean",
-        "online_gpus_mean",
-        "latency_p50_s",
-        "latency_p99_s",
-    ]
-    .map(|name| csv.need(name));
-    // Older folders have no p95 or deferred column.
-    let c_p95 = csv.col("latency_p95_s");
-    let c_deferred = csv.col("deferred");
-    let c: Vec<usize> = c.into_iter().collect::<Result<_, _>>()?;
+    let rows: Vec<SeriesRow> = rows::read("timeseries.csv", timeseries_csv)?;
     let mut series: BTreeMap<(String, String), Vec<Row>> = BTreeMap::new();
-    for r in &csv.rows {
-        if &r[c[0]] != "0" || &r[c[1]] != "0" {
-            continue;
-        }
-        let num = |i: usize| r[c[i]].parse::<f64>().unwrap_or(0.0);
-        let opt = |i: usize| r[c[i]].parse::<f64>().ok();
+    for r in rows
+        .into_iter()
+        .filter(|r| r.point == 0 && r.replication == 0)
+    {
         series
-            .entry((r[c[4]].to_string(), r[c[5]].to_string()))
+            .entry((r.scope_kind, r.scope))
             .or_default()
             .push(Row {
-                t: num(2),
-                width: num(3).max(1e-9),
-                arrivals: num(6),
-                retries: num(7),
-                completions: num(8),
-                rejected: num(9),
-                abandoned: num(10),
-                failed: num(11),
-                queue_mean: opt(12),
-                busy: opt(13),
-                online: opt(14),
-                p50: opt(15),
-                p99: opt(16),
-                p95: c_p95.and_then(|i| r[i].parse().ok()),
-                deferred: c_deferred.and_then(|i| r[i].parse().ok()).unwrap_or(0.0),
+                t: r.time_s,
+                width: r.bucket_s.max(1e-9),
+                arrivals: r.arrivals as f64,
+                retries: r.retries as f64,
+                completions: r.completions as f64,
+                rejected: r.rejected as f64,
+                abandoned: r.abandoned as f64,
+                failed: r.failed as f64,
+                queue_mean: r.queue_mean,
+                busy: r.busy_gpus_mean,
+                online: r.online_gpus_mean,
+                p50: r.latency_p50_s,
+                p99: r.latency_p99_s,
+                p95: r.latency_p95_s,
+                deferred: r.deferred.unwrap_or(0.0),
             });
     }
     Ok(series)
@@ -354,6 +328,10 @@ mod tests {
     /// A synthetic time series: one class with a spike at t = 60..120 s
     /// and some rejections, one pool.
     fn series() -> String {
+        crate::rows::complete::<crate::rows::SeriesRow>(&partial_series())
+    }
+
+    fn partial_series() -> String {
         let mut csv = String::from(
             "point,replication,time_s,bucket_s,scope_kind,scope,arrivals,retries,completions,\
              rejected,abandoned,failed,queue_mean,busy_gpus_mean,online_gpus_mean,\
@@ -428,7 +406,7 @@ mod tests {
     fn a_series_without_the_needed_columns_is_an_error() {
         let dir = tempfile::TempDir::new().unwrap();
         let e = run_charts(b"time_s,arrivals\n0,1\n", dir.path(), ChartFormat::Svg).unwrap_err();
-        assert!(e.contains("timeseries.csv has no column"), "{e}");
+        assert!(e.contains("timeseries.csv has no column scenario"), "{e}");
     }
 
     #[test]

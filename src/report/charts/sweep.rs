@@ -8,8 +8,10 @@ use super::{
     Area, Axis, Chart, ChartFile, ChartFormat, FONT, PALETTE, SIZE, Series, draw_panel, err, frame,
     prepare, save, slug, tick_label,
 };
+use crate::metric::Metric;
 use crate::report::csvdata::{Csv, distinct};
 use crate::report::format_secs;
+use crate::rows::{self, PoolRow};
 use crate::stats::estimate;
 use crate::units::{parse_duration, parse_rate};
 use plotters::prelude::*;
@@ -39,7 +41,7 @@ struct SweepData {
 }
 
 /// A headline metric drawn by the sweep charts.
-struct Metric {
+struct SweepMetric {
     column: &'static str,
     title: &'static str,
     axis: &'static str,
@@ -50,31 +52,31 @@ struct Metric {
     cell: fn(f64) -> String,
 }
 
-const LATENCY: Metric = Metric {
-    column: "latency_p99_s",
+const LATENCY: SweepMetric = SweepMetric {
+    column: Metric::LatencyP99.column(),
     title: "p99 latency",
     axis: "p99 latency (s)",
     log_if_wide: true,
     scale: 1.0,
     cell: format_secs,
 };
-const SLO: Metric = Metric {
-    column: "slo_attainment",
+const SLO: SweepMetric = SweepMetric {
+    column: Metric::SloAttainment.column(),
     title: "SLO attainment",
     axis: "completed within target (%)",
     log_if_wide: false,
     scale: 100.0,
     cell: percent,
 };
-const COMPLETED: Metric = Metric {
-    column: "completed_fraction",
+const COMPLETED: SweepMetric = SweepMetric {
+    column: Metric::CompletedFraction.column(),
     title: "completed requests",
     axis: "completed (%)",
     log_if_wide: false,
     scale: 100.0,
     cell: percent,
 };
-const COST: Metric = Metric {
+const COST: SweepMetric = SweepMetric {
     column: "cost_usd",
     title: "GPU cost",
     axis: "cost of all pools (USD)",
@@ -156,18 +158,10 @@ fn read(sweep_csv: &[u8], pools_csv: Option<&[u8]>) -> Result<SweepData, String>
 /// Cost per point: the sum over pools in each replication, then the mean
 /// and 95% interval over replications.
 fn read_cost(pools_csv: &[u8], data: &mut SweepData) -> Result<(), String> {
-    let csv = Csv::parse("pools.csv", pools_csv)?;
-    let (c_point, c_rep, c_cost) = (
-        csv.need("point")?,
-        csv.need("replication")?,
-        csv.need("cost_usd")?,
-    );
+    let pools: Vec<PoolRow> = rows::read("pools.csv", pools_csv)?;
     let mut sums: BTreeMap<(usize, u64), f64> = BTreeMap::new();
-    for r in &csv.rows {
-        let (Ok(p), Ok(rep)) = (r[c_point].parse(), r[c_rep].parse()) else {
-            continue;
-        };
-        *sums.entry((p, rep)).or_default() += r[c_cost].parse::<f64>().unwrap_or(0.0);
+    for r in &pools {
+        *sums.entry((r.point as usize, r.replication)).or_default() += r.cost_usd;
     }
     let mut per_point: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
     for ((p, _), v) in sums {
@@ -315,7 +309,7 @@ const MAX_LINES: usize = 10;
 /// A metric against the x parameter: one line (with its band) per item.
 struct LineChart<'a> {
     title: String,
-    metric: &'a Metric,
+    metric: &'a SweepMetric,
     x: &'a Axis,
     series: Vec<Series>,
 }
@@ -347,7 +341,7 @@ impl Chart for LineChart<'_> {
 fn series_of(
     data: &SweepData,
     layout: &Layout,
-    metric: &Metric,
+    metric: &SweepMetric,
     class: &str,
     points: &[usize],
     label: String,
@@ -384,7 +378,7 @@ fn series_of(
 /// A heatmap of a metric over two crossed parameters.
 struct Heatmap<'a> {
     title: String,
-    metric: &'a Metric,
+    metric: &'a SweepMetric,
     x: Axis,
     y: Axis,
     /// (x index, y index, value) — missing cells are left grey.
@@ -549,7 +543,7 @@ pub fn sweep_charts(
     prepare(dir)?;
     let mut written = Vec::new();
     let x_name = &data.params[layout.x_param];
-    let has = |m: &Metric, class: &str| {
+    let has = |m: &SweepMetric, class: &str| {
         data.stats
             .iter()
             .any(|((metric, c, _), _)| metric == m.column && c == class)
@@ -665,7 +659,7 @@ pub fn sweep_charts(
 fn heatmap(
     data: &SweepData,
     layout: &Layout,
-    metric: &Metric,
+    metric: &SweepMetric,
     class: &str,
     dir: &Path,
     format: ChartFormat,
@@ -774,7 +768,9 @@ s,3,12,fair,all,2,1.5,0.1,1.3,1.7
 
     #[test]
     fn cost_sums_pools_per_replication() {
-        let pools = "point,replication,pool,cost_usd\n0,0,a,1\n0,0,b,2\n0,1,a,2\n0,1,b,3\n";
+        let pools = crate::rows::complete::<PoolRow>(
+            "point,replication,pool,cost_usd\n0,0,a,1\n0,0,b,2\n0,1,a,2\n0,1,b,3\n",
+        );
         let data = read(SWEEP.as_bytes(), Some(pools.as_bytes())).unwrap();
         let s = data.stats[&("cost_usd".to_string(), TOTAL.to_string(), 0)];
         assert_eq!(s.mean, 4.0);
