@@ -75,11 +75,14 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     /// arrivals = completed + rejected + abandoned + failed + in system, per
-    /// class and overall; busy GPUs never exceed GPUs; time-series buckets
-    /// are contiguous and increasing.
+    /// class and overall; busy GPUs never exceed online GPUs; time-series
+    /// buckets are contiguous and increasing; the same inputs give the same
+    /// outputs — on random systems with every queue policy and every pool
+    /// dynamic (capacity schedules, failures, the autoscaler, batching),
+    /// where the trickiest bookkeeping is.
     #[test]
     fn requests_are_conserved_and_capacity_respected(
         gpus in 1u32..6,
@@ -91,7 +94,25 @@ proptest! {
         patience_s in proptest::option::of(1u64..20),
         attempts in 1u32..4,
         limit in proptest::option::of(1u32..10),
+        policy in 0usize..5,
+        dynamics in 0usize..5,
+        mtbf_s in 30u64..300,
     ) {
+        let policy = [
+            "\"fifo\"",
+            "\"priority\"",
+            "\"fair\"",
+            "{ kind = \"shed\", max_queue = 6 }",
+            "{ kind = \"deferral\", threshold = \"2s\", reserved = 0.3 }",
+        ][policy];
+        let max_gpus = gpus + 4;
+        let dynamics = [
+            String::new(),
+            format!("failures = {{ mtbf = \"{mtbf_s}s\", mttr = \"5s\" }}\ncapacity = [{{ at = \"100s\", gpus = \"+2\" }}, {{ at = \"200s\", gpus = 1 }}]"),
+            format!("failures = {{ mtbf = \"{mtbf_s}s\", mttr = \"5s\" }}\nautoscale = {{ min = 1, max = {max_gpus}, step = 1, provision_delay = \"5s\", interval = \"10s\", trigger = {{ utilization = 0.8 }} }}"),
+            "batching = { max_batch = 3, base = \"500ms\", per_item = \"300ms\", max_wait = \"1s\" }".to_string(),
+            format!("autoscale = {{ min = 1, max = {max_gpus}, step = 2, interval = \"15s\", cooldown = \"20s\", trigger = {{ queue_per_gpu = 2 }} }}\nbatching = {{ max_batch = 2, base = \"200ms\", per_item = \"400ms\", max_wait = \"0s\" }}"),
+        ][dynamics].clone();
         let client = format!(
             "{}retry = {{ max_attempts = {attempts}, backoff = {{ base = \"1s\" }} }}\n{}",
             patience_s.map_or(String::new(), |p| format!("patience = {{ dist = \"exponential\", mean = \"{p}s\" }}\n")),
@@ -104,9 +125,13 @@ proptest! {
             [[pool]]
             name = "gpu"
             gpus = {gpus}
+            policy = {policy}
+            {dynamics}
             [[class]]
             name = "a"
             pool = "gpu"
+            priority = 1
+            deferrable = true
             arrivals = {{ process = "poisson", rate = "{}/s" }}
             service = {{ dist = "lognormal", mean = "1s", cv = {cv} }}
             {client}
@@ -136,18 +161,26 @@ proptest! {
             prop_assert!(c.attempts >= c.arrivals);
             prop_assert!(c.attempts <= c.arrivals * u64::from(attempts));
             prop_assert!(c.rejected_attempts >= c.rejected && c.abandoned_attempts >= c.abandoned);
+            prop_assert!(c.failed_attempts >= c.failed);
+            prop_assert!(c.deferred <= c.arrivals * u64::from(attempts));
         }
+        let again = simulate(&scenario, 0).unwrap();
+        prop_assert_eq!(
+            surge::report::summary_table(&scenario, 0, std::slice::from_ref(&r)).to_csv(),
+            surge::report::summary_table(&scenario, 0, std::slice::from_ref(&again)).to_csv()
+        );
         prop_assert_eq!(r.requests, r.requests_finished + r.requests_in_system);
         if drain_s.is_none() {
             prop_assert_eq!(r.requests_in_system, 0);
         }
         let p = &r.pools[0];
-        prop_assert!(p.busy_gpus_mean <= f64::from(gpus) + 1e-9);
+        prop_assert!(p.busy_gpus_mean <= f64::from(max_gpus) + 2.0 + 1e-9);
+        prop_assert!(p.busy_gpus_mean <= p.gpus_mean + 1e-9);
         prop_assert!(p.utilization <= 1.0 + 1e-9);
         let mut last_end = 0.0;
         for row in r.timeseries.iter().filter(|row| row.scope == Scope::Pool(0)) {
             prop_assert!((row.start.as_secs_f64() - last_end).abs() < 1e-9);
-            prop_assert!(row.busy_gpus_mean.unwrap() <= f64::from(gpus) + 1e-9);
+            prop_assert!(row.busy_gpus_mean.unwrap() <= row.online_gpus_mean.unwrap() + 1e-9);
             last_end = row.start.as_secs_f64() + row.width.as_secs_f64();
         }
         prop_assert!(last_end >= 300.0 - 1e-9);
