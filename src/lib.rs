@@ -11,15 +11,19 @@
 //!
 //! The library API: [`scenario`] loads and validates files, [`model`] holds
 //! the scenario types and results, [`Simulation`] runs them (with custom
-//! policies implementing [`policy::QueuePolicy`]), [`report`] turns results
-//! into tables, [`sweep`] expands grids, and [`theory`] has the queueing
-//! formulas the tests check against. `app` and `cli` are the binary's
-//! plumbing (hidden from the docs).
+//! policies implementing [`policy::QueuePolicy`]), [`rows`] are the typed
+//! rows of every output table and [`metric`] the vocabulary of per-class
+//! metrics, [`report`] turns results into tables (and, with the `charts`
+//! feature, charts and `report.html`), [`slo`] judges bounds, [`sweep`]
+//! expands grids, [`stats`] has the intervals and tests, and [`theory`] the
+//! queueing formulas the tests check against. `app` and `cli` are the
+//! binary's plumbing (the `cli` feature; hidden from the docs).
 //!
-//! Dependencies point one way: `cli → app → {scenario, report} → {model,
-//! policy, metrics} → engine`. The [`engine`] orders events and knows
-//! nothing of GPUs; the [`model`] plays requests through pools; [`metrics`]
-//! stream statistics in memory bounded by what is in the system.
+//! Dependencies point one way: `cli → app → {scenario, sweep, report, slo}
+//! → {rows, simulation} → model → {policy, metrics} → {engine, rng, metric,
+//! units, stats}`. The [`engine`] orders events and knows nothing of GPUs;
+//! the [`model`] plays requests through pools; [`metrics`] stream
+//! statistics in memory bounded by what is in the system.
 //!
 //! ```
 //! use surge::engine::SimDuration;
