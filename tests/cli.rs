@@ -732,6 +732,46 @@ fn policy_parameter_of_another_policy_is_rejected() {
     );
 }
 
+/// Errors inside an inline table point at the bad value itself: line 9,
+/// and the column where the value starts.
+#[test]
+fn errors_inside_inline_tables_point_at_the_value() {
+    // policy = { kind = "shed", max_queue = -1 }: the -1 is at column 39.
+    let err = assert_rejected(
+        &with_pool_line("policy = { kind = \"shed\", max_queue = -1 }"),
+        9,
+        "pool.gpu.policy.max_queue",
+    );
+    assert!(err.contains("bad.toml:9:39:"), "{err}");
+    // A key of another policy: at its value (column 39 again).
+    let err = assert_rejected(
+        &with_pool_line("policy = { kind = \"fair\", max_queue = 3 }"),
+        9,
+        "pool.gpu.policy.max_queue",
+    );
+    assert!(err.contains("bad.toml:9:39:"), "{err}");
+    // An unknown kind: at the kind's value (column 19).
+    let err = assert_rejected(
+        &with_pool_line("policy = { kind = \"lifo\" }"),
+        9,
+        "pool.gpu.policy",
+    );
+    assert!(err.contains("bad.toml:9:19:"), "{err}");
+    // The second step of a capacity schedule: at its bad `gpus` (column 58).
+    let err = assert_rejected(
+        &with_pool_line("capacity = [{ at = \"1h\", gpus = 5 }, { at = \"2h\", gpus = \"lots\" }]"),
+        9,
+        "pool.gpu.capacity.1.gpus",
+    );
+    assert!(err.contains("bad.toml:9:58:"), "{err}");
+    // An unknown key in a step is a shape error at that key.
+    assert_rejected(
+        &with_pool_line("capacity = [{ at = \"1h\", gpu = 5 }]"),
+        9,
+        "",
+    );
+}
+
 #[test]
 fn shed_class_that_does_not_exist_is_rejected() {
     let err = assert_rejected(

@@ -1,22 +1,40 @@
 //! A pool's queue policy: `"fifo"`, `"priority"`, `"fair"`, or a table
 //! `{ kind = "deferral" | "shed" | "custom", … }`.
 
-use super::ctx::{Ctx, found};
-use super::raw::{RawClass, Val};
+use super::ctx::Ctx;
+use super::raw::{RawClass, RawPolicy, RawPolicyTable};
 use crate::model::{PolicySpec, PoolSpec};
 use toml::Spanned;
 
+/// The kinds as a user writes them, for messages.
 const POLICIES: &str = "\"fifo\", \"priority\", \"fair\", { kind = \"deferral\", … }, { kind = \"shed\", … }, { kind = \"custom\", name = … }";
+
+/// Each policy kind and the keys of its table: the one list the loader
+/// checks names and keys against.
+const KINDS: [(&str, &[&str]); 6] = [
+    ("fifo", &["kind"]),
+    ("priority", &["kind"]),
+    ("fair", &["kind"]),
+    ("deferral", &["kind", "threshold", "reserved"]),
+    ("shed", &["kind", "max_queue", "max_wait", "classes"]),
+    ("custom", &["kind", "name"]),
+];
 
 /// `policy = "fifo"`, or a table `{ kind = "shed", max_queue = 100 }`. The
 /// classes of a `shed` policy are resolved by [`resolve_shed_classes`].
-pub(super) fn build_policy(ctx: &mut Ctx<'_>, v: &Val, key: &str) -> Option<PolicySpec> {
+/// Each value of a table is checked at its own position.
+pub(super) fn build_policy(
+    ctx: &mut Ctx<'_>,
+    v: &Spanned<RawPolicy>,
+    key: &str,
+) -> Option<PolicySpec> {
     let span = v.span();
-    let (kind, table) = match v.get_ref() {
-        toml::Value::String(s) => (s.clone(), None),
-        toml::Value::Table(t) => match t.get("kind") {
-            Some(toml::Value::String(k)) => (k.clone(), Some(t)),
-            _ => {
+    let empty = RawPolicyTable::default();
+    let (kind, kind_span, t) = match v.get_ref() {
+        RawPolicy::Name(s) => (s.clone(), span.clone(), &empty),
+        RawPolicy::Table(t) => match &t.kind {
+            Some(k) => (ctx.string(k, &format!("{key}.kind"))?, k.span(), t),
+            None => {
                 ctx.error(
                     &span,
                     &format!("{key}.kind"),
@@ -25,35 +43,29 @@ pub(super) fn build_policy(ctx: &mut Ctx<'_>, v: &Val, key: &str) -> Option<Poli
                 return None;
             }
         },
-        other => {
-            ctx.error(
-                &span,
-                key,
-                format!("expected one of {POLICIES}, found {}", found(other)),
-            );
-            return None;
-        }
     };
-    let allowed: &[&str] = match kind.as_str() {
-        "fifo" | "priority" | "fair" => &["kind"],
-        "custom" => &["kind", "name"],
-        "deferral" => &["kind", "threshold", "reserved"],
-        "shed" => &["kind", "max_queue", "max_wait", "classes"],
-        other => {
-            ctx.error(
-                &span,
-                key,
-                format!("expected one of {POLICIES}, found {other:?}"),
-            );
-            return None;
-        }
+    let Some(&(_, allowed)) = KINDS.iter().find(|(k, _)| *k == kind) else {
+        ctx.error(
+            &kind_span,
+            key,
+            format!("expected one of {POLICIES}, found {kind:?}"),
+        );
+        return None;
     };
-    let empty = toml::Table::new();
-    let t = table.unwrap_or(&empty);
-    for k in t.keys() {
-        if !allowed.contains(&k.as_str()) {
+    let present = [
+        ("name", &t.name),
+        ("threshold", &t.threshold),
+        ("reserved", &t.reserved),
+        ("max_queue", &t.max_queue),
+        ("max_wait", &t.max_wait),
+        ("classes", &t.classes),
+    ];
+    for (k, value) in present {
+        if let Some(value) = value
+            && !allowed.contains(&k)
+        {
             ctx.error(
-                &span,
+                &value.span(),
                 &format!("{key}.{k}"),
                 format!(
                     "`{k}` does not apply to policy \"{kind}\"; it takes {}",
@@ -62,13 +74,11 @@ pub(super) fn build_policy(ctx: &mut Ctx<'_>, v: &Val, key: &str) -> Option<Poli
             );
         }
     }
-    // Values inside an inline table share the table's position.
-    let val = |name: &str| t.get(name).map(|x| Spanned::new(span.clone(), x.clone()));
     match kind.as_str() {
         "fifo" => Some(PolicySpec::Fifo),
         "custom" => {
-            let name = match val("name") {
-                Some(v) => ctx.string(&v, &format!("{key}.name"))?,
+            let name = match &t.name {
+                Some(v) => ctx.string(v, &format!("{key}.name"))?,
                 None => {
                     ctx.error(
                         &span,
@@ -81,8 +91,9 @@ pub(super) fn build_policy(ctx: &mut Ctx<'_>, v: &Val, key: &str) -> Option<Poli
             if let Some(known) = ctx.custom_policies
                 && !known.contains(&name.as_str())
             {
+                let at = t.name.as_ref().map_or(span.clone(), |n| n.span());
                 ctx.error_hint(
-                    &span,
+                    &at,
                     &format!("{key}.name"),
                     format!(
                         "custom policy {name:?} is not registered; registered: {}",
@@ -97,16 +108,16 @@ pub(super) fn build_policy(ctx: &mut Ctx<'_>, v: &Val, key: &str) -> Option<Poli
         "priority" => Some(PolicySpec::Priority),
         "fair" => Some(PolicySpec::Fair),
         "deferral" => {
-            let threshold = match val("threshold") {
-                Some(v) => ctx.duration(&v, &format!("{key}.threshold")),
+            let threshold = match &t.threshold {
+                Some(v) => ctx.duration(v, &format!("{key}.threshold")),
                 None => {
                     ctx.error(&span, &format!("{key}.threshold"), "missing: expected the predicted wait beyond which deferrable requests are deferred, e.g. threshold = \"30s\"");
                     None
                 }
             };
-            let reserved = match val("reserved") {
+            let reserved = match &t.reserved {
                 Some(v) => ctx.number(
-                    &v,
+                    v,
                     &format!("{key}.reserved"),
                     "a share of GPUs between 0 and 1",
                     |x| (0.0..=1.0).contains(&x),
@@ -119,11 +130,14 @@ pub(super) fn build_policy(ctx: &mut Ctx<'_>, v: &Val, key: &str) -> Option<Poli
             })
         }
         _ => {
-            let max_queue = val("max_queue").map(|v| {
-                ctx.int(&v, &format!("{key}.max_queue"), 0, i64::MAX)
+            let max_queue = t.max_queue.as_ref().map(|v| {
+                ctx.int(v, &format!("{key}.max_queue"), 0, i64::MAX)
                     .map(|q| q as u64)
             });
-            let max_wait = val("max_wait").map(|v| ctx.duration(&v, &format!("{key}.max_wait")));
+            let max_wait = t
+                .max_wait
+                .as_ref()
+                .map(|v| ctx.duration(v, &format!("{key}.max_wait")));
             if max_queue.is_none() && max_wait.is_none() {
                 ctx.error(
                     &span,
@@ -132,10 +146,10 @@ pub(super) fn build_policy(ctx: &mut Ctx<'_>, v: &Val, key: &str) -> Option<Poli
                 );
                 return None;
             }
-            if let Some(v) = val("classes")
+            if let Some(v) = &t.classes
                 && !matches!(v.get_ref(), toml::Value::Array(a) if a.iter().all(|x| x.is_str()))
             {
-                ctx.expected(&v, &format!("{key}.classes"), "an array of class names");
+                ctx.expected(v, &format!("{key}.classes"), "an array of class names");
                 return None;
             }
             Some(PolicySpec::Shed {
@@ -157,7 +171,7 @@ pub(super) fn build_policy(ctx: &mut Ctx<'_>, v: &Val, key: &str) -> Option<Poli
 pub(super) fn resolve_shed_classes(
     ctx: &mut Ctx<'_>,
     pool: Option<&mut PoolSpec>,
-    v: &Val,
+    policy: &Spanned<RawPolicy>,
     raw_classes: &[Spanned<RawClass>],
     class_names: &[String],
 ) {
@@ -169,7 +183,13 @@ pub(super) fn resolve_shed_classes(
     else {
         return;
     };
-    let Some(toml::Value::Array(list)) = v.get_ref().get("classes") else {
+    let RawPolicy::Table(RawPolicyTable {
+        classes: Some(v), ..
+    }) = policy.get_ref()
+    else {
+        return;
+    };
+    let toml::Value::Array(list) = v.get_ref() else {
         return;
     };
     let key = format!("pool.{pool_name}.policy.classes");

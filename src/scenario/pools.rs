@@ -1,16 +1,17 @@
 //! `[[pool]]`: GPUs, speed and price, capacity schedules, the autoscaler,
 //! failures and batching.
 
-use super::ctx::{Ctx, check_unique, entry_key, found};
+use super::ctx::{Ctx, check_unique, entry_key};
 use super::distributions::build_dist;
 use super::policies::build_policy;
+use super::raw::RawCapacityStep;
 use super::raw::{RawAutoscale, RawBatching, RawFailures, RawPool, Val};
 use crate::engine::SimDuration;
 use crate::model::{
     AutoscaleSpec, BatchingSpec, CapacityChange, CapacityStep, DurationDist, FailureSpec,
     PolicySpec, PoolSpec, ScaleTrigger,
 };
-use crate::units::{DURATION_EXPECTED, parse_duration};
+use crate::units::DURATION_EXPECTED;
 use std::ops::Range;
 use toml::Spanned;
 
@@ -118,75 +119,64 @@ pub(super) fn build_pools(
 }
 
 /// `capacity = [{ at = "12h", gpus = "+1000" }, { at = "20h", gpus = 500 }]`.
-pub(super) fn build_capacity(ctx: &mut Ctx<'_>, v: &Val, key: &str) -> Option<Vec<CapacityStep>> {
-    let toml::Value::Array(items) = v.get_ref() else {
-        ctx.expected(v, key, "an array of { at, gpus } changes");
-        return None;
-    };
+pub(super) fn build_capacity(
+    ctx: &mut Ctx<'_>,
+    v: &Spanned<Vec<Spanned<RawCapacityStep>>>,
+    key: &str,
+) -> Option<Vec<CapacityStep>> {
     let mut steps = Vec::new();
     let mut ok = true;
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in v.get_ref().iter().enumerate() {
         let k = format!("{key}.{i}");
-        let toml::Value::Table(t) = item else {
-            ctx.error(
-                &v.span(),
-                &k,
-                format!(
-                    "expected {{ at = \"12h\", gpus = \"+1000\" }}, found {}",
-                    found(item)
-                ),
-            );
-            ok = false;
-            continue;
-        };
-        for extra in t.keys().filter(|k| *k != "at" && *k != "gpus") {
-            ctx.error(
-                &v.span(),
-                &format!("{k}.{extra}"),
-                format!("unknown key `{extra}`: a capacity change takes `at` and `gpus`"),
-            );
-            ok = false;
-        }
-        let at = match t.get("at") {
-            Some(toml::Value::String(s)) => parse_duration(s),
-            _ => None,
-        };
-        let change = match t.get("gpus") {
-            Some(toml::Value::Integer(n)) if (0..=10_000_000).contains(n) => {
-                Some(CapacityChange::Set(*n as u32))
+        let t = item.get_ref();
+        let at = match &t.at {
+            Some(v) => ctx.duration(v, &format!("{k}.at")),
+            None => {
+                ctx.error(
+                    &item.span(),
+                    &format!("{k}.at"),
+                    format!("missing: expected {DURATION_EXPECTED}"),
+                );
+                None
             }
-            Some(toml::Value::String(s)) if s.starts_with('+') || s.starts_with('-') => s
-                .parse::<i64>()
-                .ok()
-                .filter(|d| d.abs() <= 10_000_000)
-                .map(CapacityChange::Add),
-            _ => None,
         };
-        if at.is_none() {
-            ctx.error(
-                &v.span(),
-                &format!("{k}.at"),
-                format!(
-                    "expected {DURATION_EXPECTED}, found {}",
-                    t.get("at").map_or("nothing".into(), found)
-                ),
-            );
-        }
-        if change.is_none() {
-            ctx.error(
-                &v.span(),
-                &format!("{k}.gpus"),
-                format!(
-                    "expected a number of GPUs (500) or a change (\"+1000\", \"-200\"), found {}",
-                    t.get("gpus").map_or("nothing".into(), found)
-                ),
-            );
-        }
+        let change = match &t.gpus {
+            Some(g) => {
+                let change = match g.get_ref() {
+                    toml::Value::Integer(n) if (0..=10_000_000).contains(n) => {
+                        Some(CapacityChange::Set(*n as u32))
+                    }
+                    toml::Value::String(s) if s.starts_with('+') || s.starts_with('-') => s
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|d| d.abs() <= 10_000_000)
+                        .map(CapacityChange::Add),
+                    _ => None,
+                };
+                if change.is_none() {
+                    ctx.expected(
+                        g,
+                        &format!("{k}.gpus"),
+                        "a number of GPUs (500) or a change (\"+1000\", \"-200\")",
+                    );
+                }
+                change
+            }
+            None => {
+                ctx.error(
+                    &item.span(),
+                    &format!("{k}.gpus"),
+                    "missing: expected a number of GPUs (500) or a change (\"+1000\", \"-200\")",
+                );
+                None
+            }
+        };
         match (at, change) {
             (Some(at), Some(change)) => {
                 if steps.last().is_some_and(|s: &CapacityStep| at < s.at) {
+                    let span = t.at.as_ref().map_or(item.span(), |a| a.span());
                     ctx.error(
-                        &v.span(),
+                        &span,
                         &format!("{k}.at"),
                         "expected capacity changes in time order",
                     );

@@ -97,10 +97,10 @@ pub(crate) struct RawSpike {
 pub(crate) struct RawPool {
     pub name: Option<Val>,
     pub gpus: Option<Val>,
-    pub policy: Option<Val>,
+    pub policy: Option<Spanned<RawPolicy>>,
     pub speed: Option<Val>,
     pub cost_per_gpu_hour: Option<Val>,
-    pub capacity: Option<Val>,
+    pub capacity: Option<Spanned<Vec<Spanned<RawCapacityStep>>>>,
     pub autoscale: Option<Spanned<RawAutoscale>>,
     pub failures: Option<Spanned<RawFailures>>,
     pub batching: Option<Spanned<RawBatching>>,
@@ -208,4 +208,59 @@ pub(crate) struct RawSlo {
     pub metric: Option<Val>,
     pub max: Option<Val>,
     pub min: Option<Val>,
+}
+
+/// A pool's `policy`: a name (`"fifo"`), or an inline table whose values
+/// keep their own positions (`{ kind = "shed", max_queue = 100 }`), so that
+/// an error points at the bad value, not at the table.
+#[derive(Debug)]
+pub(crate) enum RawPolicy {
+    Name(String),
+    Table(RawPolicyTable),
+}
+
+/// The keys of every policy table; stage 2 checks which apply to the kind.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPolicyTable {
+    pub kind: Option<Val>,
+    pub name: Option<Val>,
+    pub threshold: Option<Val>,
+    pub reserved: Option<Val>,
+    pub max_queue: Option<Val>,
+    pub max_wait: Option<Val>,
+    pub classes: Option<Val>,
+}
+
+impl<'de> Deserialize<'de> for RawPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = RawPolicy;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a policy name (\"fifo\", \"priority\", \"fair\") or a table { kind = … }",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<RawPolicy, E> {
+                Ok(RawPolicy::Name(s.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RawPolicy, A::Error> {
+                RawPolicyTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawPolicy::Table)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+/// One change of a capacity schedule: `{ at = "12h", gpus = "+1000" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCapacityStep {
+    pub at: Option<Val>,
+    pub gpus: Option<Val>,
 }

@@ -161,6 +161,8 @@ fn shape_message(message: &str, key: &str) -> String {
         "RawTrigger",
         "RawFailures",
         "RawBatching",
+        "RawPolicyTable",
+        "RawCapacityStep",
     ] {
         m = m.replace(&format!("struct {raw}"), "a table");
     }
