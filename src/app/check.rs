@@ -84,7 +84,7 @@ fn outcome(
 
 /// Per-replication values of `metric` for `class` in a `summary.csv`.
 fn baseline_values(path: &Path, class: &str, metric: Metric) -> Result<Vec<f64>, AppError> {
-    let bad = |e: String| AppError::Input(format!("error: {e}"));
+    let bad = |e: String| AppError::Input(format!("{e}"));
     let bytes = std::fs::read(path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
     let rows: Vec<SummaryRow> = rows::read(&path.display().to_string(), &bytes).map_err(bad)?;
     Ok(rows
@@ -154,7 +154,7 @@ pub fn check(paths: &[PathBuf], opts: &CheckOptions) -> Result<bool, AppError> {
             .find(|p| p.exists())
             .ok_or_else(|| {
                 AppError::Input(format!(
-                    "error: --baseline {}: no summary.csv there",
+                    "--baseline {}: no summary.csv there",
                     base.display()
                 ))
             })?;
@@ -233,9 +233,8 @@ pub fn check(paths: &[PathBuf], opts: &CheckOptions) -> Result<bool, AppError> {
         print!("{}", check_table(&outcomes));
     }
     if let Some(path) = &opts.junit {
-        write_atomic(path, junit(&outcomes).as_bytes()).map_err(|e| {
-            AppError::Output(format!("error: cannot write {}: {e}", path.display()))
-        })?;
+        write_atomic(path, junit(&outcomes).as_bytes())
+            .map_err(|e| AppError::Output(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(!failed)
 }
@@ -366,10 +365,16 @@ pub fn compare(
     };
     let (sa, sb) = (load(a, set_a)?, load(b, set_b)?);
     if sa.seed != sb.seed || sa.replications != sb.replications {
-        return Err(AppError::Input("error: compare needs the same seed and replications on both sides (common random numbers)".into()));
+        return Err(AppError::Input(
+            "compare needs the same seed and replications on both sides (common random numbers)"
+                .into(),
+        ));
     }
     if sa.replications < 2 {
-        return Err(AppError::Input("error: compare needs at least 2 replications for a confidence interval: use --replications".into()));
+        return Err(AppError::Input(
+            "compare needs at least 2 replications for a confidence interval: use --replications"
+                .into(),
+        ));
     }
     let (ra, rb) = with_jobs(opts.jobs, || (run_replications(&sa), run_replications(&sb)))?;
     let (ra, rb) = (ra?, rb?);
@@ -539,14 +544,12 @@ pub fn plan(path: &Path, opts: &PlanOptions) -> Result<Option<u64>, AppError> {
     slos.extend(opts.slos.iter().cloned());
     if slos.is_empty() {
         return Err(AppError::Input(
-            "error: nothing to plan for: add [[slo]] entries or --slo CLASS:METRIC<=VALUE".into(),
+            "nothing to plan for: add [[slo]] entries or --slo CLASS:METRIC<=VALUE".into(),
         ));
     }
     for (class, _, _, _) in &slos {
         if class != "all" && !base.classes.iter().any(|c| &c.name == class) {
-            return Err(AppError::Input(format!(
-                "error: --slo: unknown class {class:?}"
-            )));
+            return Err(AppError::Input(format!("--slo: unknown class {class:?}")));
         }
     }
     let mut probes: Vec<(u64, bool, Vec<Option<Estimate>>)> = Vec::new();
@@ -655,10 +658,10 @@ fn finish_plan(
         .clone()
         .unwrap_or_else(|| Path::new("output").join(name));
     std::fs::create_dir_all(&out)
-        .map_err(|e| AppError::Output(format!("error: cannot write {}: {e}", out.display())))?;
+        .map_err(|e| AppError::Output(format!("cannot write {}: {e}", out.display())))?;
     let file = out.join("plan.csv");
     write_atomic(&file, &bytes)
-        .map_err(|e| AppError::Output(format!("error: cannot write {}: {e}", file.display())))?;
+        .map_err(|e| AppError::Output(format!("cannot write {}: {e}", file.display())))?;
     if !opts.common.quiet {
         println!("{:>10}  SLOs (mean [95% CI])", opts.vary);
         for (value, pass, est) in &sorted {

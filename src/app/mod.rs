@@ -61,11 +61,16 @@ pub struct RunOptions {
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    /// A scenario or a flag is wrong: exit code 2.
-    #[error("{0}")]
+    /// A scenario or a flag is wrong: exit code 2. The message without
+    /// the `error: ` prefix, which the display adds.
+    #[error("error: {0}")]
     Input(String),
-    /// Outputs could not be written: exit code 3.
+    /// Scenario files are wrong: their diagnostics, each already formatted
+    /// (`error: FILE:LINE:COL: KEY: …`); exit code 2.
     #[error("{0}")]
+    Diagnostics(String),
+    /// Outputs could not be written: exit code 3.
+    #[error("error: {0}")]
     Output(String),
 }
 
@@ -73,7 +78,7 @@ impl AppError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            AppError::Input(_) => 2,
+            AppError::Input(_) | AppError::Diagnostics(_) => 2,
             AppError::Output(_) => 3,
         }
     }
@@ -91,7 +96,7 @@ pub fn load_all(paths: &[PathBuf], overrides: &[Override]) -> Result<Vec<Loaded>
         }
     }
     if !errors.is_empty() {
-        return Err(AppError::Input(errors.join("\n")));
+        return Err(AppError::Diagnostics(errors.join("\n")));
     }
     for l in &loaded {
         for w in l
@@ -200,7 +205,7 @@ fn output_dirs(loaded: &[Loaded], out: Option<&Path>) -> Result<Vec<PathBuf>, Ap
     for (i, d) in dirs.iter().enumerate() {
         if dirs[..i].contains(d) {
             return Err(AppError::Input(format!(
-                "error: two scenarios are named {:?} and would write to the same folder {}",
+                "two scenarios are named {:?} and would write to the same folder {}",
                 loaded[i].scenario.name,
                 d.display()
             )));
@@ -243,7 +248,7 @@ pub(crate) fn write_info(out: &Path, info: &RunInfo) -> Result<(), AppError> {
     let mut bytes = serde_json::to_vec_pretty(info).map_err(|e| AppError::Output(e.to_string()))?;
     bytes.push(b'\n');
     write_atomic(&path, &bytes)
-        .map_err(|e| AppError::Output(format!("error: cannot write {}: {e}", path.display())))
+        .map_err(|e| AppError::Output(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Write `summary.csv`, `pools.csv`, `timeseries.csv` and `scenario.json`
@@ -255,7 +260,7 @@ pub fn write_run_outputs(
     info: &RunInfo,
 ) -> Result<(), AppError> {
     let io = |e: std::io::Error, what: &Path| {
-        AppError::Output(format!("error: cannot write {}: {e}", what.display()))
+        AppError::Output(format!("cannot write {}: {e}", what.display()))
     };
     std::fs::create_dir_all(out).map_err(|e| io(e, out))?;
     let files = [
@@ -282,7 +287,7 @@ pub fn draw_charts(out: &Path, format: ChartFormat) -> Result<Vec<PathBuf>, AppE
         let path = out.join(name);
         std::fs::read(&path).map_err(|e| {
             AppError::Input(format!(
-                "error: {}: cannot read: {e}\n  hint: surge chart takes the output folder of surge run or surge sweep (after surge merge, for shards)",
+                "{}: cannot read: {e}\n  hint: surge chart takes the output folder of surge run or surge sweep (after surge merge, for shards)",
                 path.display()
             ))
         })
@@ -297,14 +302,14 @@ pub fn draw_charts(out: &Path, format: ChartFormat) -> Result<Vec<PathBuf>, AppE
     let info: Option<RunInfo> = match std::fs::read(out.join("scenario.json")) {
         Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
             AppError::Input(format!(
-                "error: {}: not a surge scenario.json: {e}",
+                "{}: not a surge scenario.json: {e}",
                 out.join("scenario.json").display()
             ))
         })?),
         Err(_) => None,
     };
     let dir = out.join("charts");
-    let failed = |e: String| AppError::Output(format!("error: charts for {}: {e}", out.display()));
+    let failed = |e: String| AppError::Output(format!("charts for {}: {e}", out.display()));
     let charts = match &sweep {
         Some(s) => crate::report::sweep_charts(s, Some(&pools), &dir, format).map_err(failed)?,
         None => {
@@ -322,7 +327,7 @@ pub fn draw_charts(out: &Path, format: ChartFormat) -> Result<Vec<PathBuf>, AppE
     .map_err(failed)?;
     let report = out.join("report.html");
     write_atomic(&report, html.as_bytes())
-        .map_err(|e| AppError::Output(format!("error: cannot write {}: {e}", report.display())))?;
+        .map_err(|e| AppError::Output(format!("cannot write {}: {e}", report.display())))?;
     written.push(report);
     Ok(written)
 }

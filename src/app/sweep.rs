@@ -90,17 +90,17 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
     }
     if axes.is_empty() {
         return Err(AppError::Input(format!(
-            "error: {}: nothing to sweep: add a [sweep] table or --grid PATH=v1,v2,…",
+            "{}: nothing to sweep: add a [sweep] table or --grid PATH=v1,v2,…",
             path.display()
         )));
     }
     let zip = opts.zip || base.sweep.as_ref().is_some_and(|s| s.zip);
     let grid = expand(&axes, zip)
-        .map_err(|e| AppError::Input(format!("error: {}: sweep: {e}", path.display())))?;
+        .map_err(|e| AppError::Input(format!("{}: sweep: {e}", path.display())))?;
 
     // Load every point from one reading of the file; report the invalid
     // ones with their parameters.
-    let text = scenario::read_text(path).map_err(|e| AppError::Input(e.to_string()))?;
+    let text = scenario::read_text(path).map_err(|e| AppError::Diagnostics(e.to_string()))?;
     let mut scenarios: Vec<Option<Scenario>> = Vec::with_capacity(grid.points.len());
     let mut failures = Vec::new();
     for i in 0..grid.points.len() {
@@ -131,7 +131,7 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
     }
     if !failures.is_empty() && (opts.fail_fast || failures.len() == grid.points.len()) {
         return Err(AppError::Input(format!(
-            "error: {} of {} sweep points are invalid; nothing was run",
+            "{} of {} sweep points are invalid; nothing was run",
             failures.len(),
             grid.points.len()
         )));
@@ -248,7 +248,7 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
 }
 
 fn io_error(e: std::io::Error, path: &Path) -> AppError {
-    AppError::Output(format!("error: cannot write {}: {e}", path.display()))
+    AppError::Output(format!("cannot write {}: {e}", path.display()))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -291,7 +291,7 @@ fn write_sweep(
 
 /// Rows of a CSV file: header and records (as text).
 fn read_rows(path: &Path) -> Result<(csv::StringRecord, Vec<csv::StringRecord>), AppError> {
-    let bad = |e: String| AppError::Input(format!("error: {}: {e}", path.display()));
+    let bad = |e: String| AppError::Input(format!("{}: {e}", path.display()));
     let mut reader = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
     let header = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
     let rows = reader
@@ -313,13 +313,10 @@ pub fn merge(
     for d in dirs {
         let path = d.join("shard.json");
         let text = std::fs::read_to_string(&path).map_err(|e| {
-            AppError::Input(format!("error: {}: cannot read: {e}\n  hint: surge merge takes the folders written by surge sweep --shard K/N", path.display()))
+            AppError::Input(format!("{}: cannot read: {e}\n  hint: surge merge takes the folders written by surge sweep --shard K/N", path.display()))
         })?;
         let m: Manifest = serde_json::from_str(&text).map_err(|e| {
-            AppError::Input(format!(
-                "error: {}: not a shard manifest: {e}",
-                path.display()
-            ))
+            AppError::Input(format!("{}: not a shard manifest: {e}", path.display()))
         })?;
         manifests.push(m);
     }
@@ -327,7 +324,7 @@ pub fn merge(
     for (m, d) in manifests.iter().zip(dirs) {
         if m.fingerprint != first.fingerprint || m.shards != first.shards {
             return Err(AppError::Input(format!(
-                "error: {}: shard {}/{} of {:?} does not belong with {}: different scenario, overrides or grid",
+                "{}: shard {}/{} of {:?} does not belong with {}: different scenario, overrides or grid",
                 d.display(),
                 m.shard,
                 m.shards,
@@ -346,7 +343,7 @@ pub fn merge(
             .map(|k| format!("{k}/{}", first.shards))
             .collect();
         return Err(AppError::Input(format!(
-            "error: merge needs each of the {} shards exactly once; missing: {}; given: {:?}",
+            "merge needs each of the {} shards exactly once; missing: {}; given: {:?}",
             first.shards,
             if missing.is_empty() {
                 "none (some given twice)".into()
@@ -371,7 +368,7 @@ pub fn merge(
             let (h, r) = read_rows(&d.join(file))?;
             if header.as_ref().is_some_and(|x| *x != h) {
                 return Err(AppError::Input(format!(
-                    "error: {}: columns differ from the other shards",
+                    "{}: columns differ from the other shards",
                     d.join(file).display()
                 )));
             }
@@ -405,7 +402,7 @@ pub fn merge(
     let info: RunInfo = std::fs::read(&info_path)
         .map_err(|e| e.to_string())
         .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-        .map_err(|e| AppError::Input(format!("error: {}: {e}", info_path.display())))?;
+        .map_err(|e| AppError::Input(format!("{}: {e}", info_path.display())))?;
     write_sweep(
         &out,
         &merged[0],
