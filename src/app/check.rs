@@ -84,7 +84,7 @@ fn outcome(
 
 /// Per-replication values of `metric` for `class` in a `summary.csv`.
 fn baseline_values(path: &Path, class: &str, metric: Metric) -> Result<Vec<f64>, AppError> {
-    let bad = |e: String| AppError::Input(format!("{e}"));
+    let bad = AppError::Input;
     let bytes = std::fs::read(path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
     let rows: Vec<SummaryRow> = rows::read(&path.display().to_string(), &bytes).map_err(bad)?;
     Ok(rows
