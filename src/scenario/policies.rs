@@ -33,7 +33,7 @@ pub(super) fn build_policy(
     let (kind, kind_span, t) = match v.get_ref() {
         RawPolicy::Name(s) => (s.clone(), span.clone(), &empty),
         RawPolicy::Table(t) => match &t.kind {
-            Some(k) => (ctx.string(k, &format!("{key}.kind"))?, k.span(), t),
+            Some(k) => (ctx.string(k, &format!("{key}.kind"))?, k.span(), &**t),
             None => {
                 ctx.error(
                     &span,
@@ -183,10 +183,10 @@ pub(super) fn resolve_shed_classes(
     else {
         return;
     };
-    let RawPolicy::Table(RawPolicyTable {
-        classes: Some(v), ..
-    }) = policy.get_ref()
-    else {
+    let RawPolicy::Table(table) = policy.get_ref() else {
+        return;
+    };
+    let Some(v) = &table.classes else {
         return;
     };
     let toml::Value::Array(list) = v.get_ref() else {

@@ -216,7 +216,7 @@ pub(crate) struct RawSlo {
 #[derive(Debug)]
 pub(crate) enum RawPolicy {
     Name(String),
-    Table(RawPolicyTable),
+    Table(Box<RawPolicyTable>),
 }
 
 /// The keys of every policy table; stage 2 checks which apply to the kind.
@@ -250,7 +250,7 @@ impl<'de> Deserialize<'de> for RawPolicy {
                 map: A,
             ) -> Result<RawPolicy, A::Error> {
                 RawPolicyTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-                    .map(RawPolicy::Table)
+                    .map(|t| RawPolicy::Table(Box::new(t)))
             }
         }
         d.deserialize_any(Visit)
