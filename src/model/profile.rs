@@ -429,7 +429,8 @@ impl ProfileSampler {
     }
 
     /// Candidates drawn so far: thinning's cost, ≥ the arrivals.
-    pub fn candidates(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn candidates(&self) -> u64 {
         self.candidates
     }
 
