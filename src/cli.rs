@@ -190,6 +190,35 @@ pub struct SetArgs {
     /// class.jobs.arrivals.rate=9/s (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub set: Vec<Override>,
+    /// Stop a replication early, with its outputs so far and a clear word,
+    /// once this many requests and users are in the system [default:
+    /// 10000000, about 1.2 GB] (the scenario key max_in_system).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_in_system: Option<u64>,
+    /// Stop a replication early after this many events [default:
+    /// 2000000000, a few minutes] (the scenario key max_events).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_events: Option<u64>,
+}
+
+impl SetArgs {
+    /// The `--set` overrides, then the budget flags as overrides of their
+    /// scenario keys (so sweeps, plans and checks get them too).
+    pub fn overrides(&self) -> Vec<Override> {
+        let mut all = self.set.clone();
+        for (path, value) in [
+            ("max_in_system", self.max_in_system),
+            ("max_events", self.max_events),
+        ] {
+            if let Some(n) = value {
+                all.push(Override {
+                    path: path.into(),
+                    value: n.to_string(),
+                });
+            }
+        }
+        all
+    }
 }
 
 /// Arguments of `surge validate`.
@@ -330,7 +359,7 @@ impl CommonRunArgs {
             out: self.out,
             seed: self.seed,
             replications: self.replications,
-            overrides: self.set.set,
+            overrides: self.set.overrides(),
             junit: None,
             json: matches!(self.format, FormatArg::Json),
             baseline: None,

@@ -45,7 +45,7 @@ fn dispatch(cli: Cli) -> Result<Done, app::AppError> {
                 out: c.out,
                 seed: c.seed,
                 replications: c.replications,
-                overrides: c.set.set,
+                overrides: c.set.overrides(),
                 bucket: args.bucket,
                 format: c.format.into(),
                 quiet: c.quiet,
@@ -55,16 +55,18 @@ fn dispatch(cli: Cli) -> Result<Done, app::AppError> {
             };
             ok(app::run(&args.scenarios, &opts))
         }
-        Command::Validate(args) => app::validate(&args.scenarios, &args.set.set).map(|text| {
-            print!("{text}");
-            Done::Ok
-        }),
+        Command::Validate(args) => {
+            app::validate(&args.scenarios, &args.set.overrides()).map(|text| {
+                print!("{text}");
+                Done::Ok
+            })
+        }
         Command::Sweep(args) => {
             let opts = app::SweepOptions {
                 out: args.out,
                 seed: args.seed,
                 replications: args.replications,
-                overrides: args.set.set,
+                overrides: args.set.overrides(),
                 grid: args.grid,
                 zip: args.zip,
                 jobs: args.jobs.map(usize::from),

@@ -146,7 +146,7 @@ fn the_command_line_rejects_a_custom_policy_with_its_location() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains(
-            "tiers.toml:11:10: pool.gpu-image.policy.name",
+            "tiers.toml:11:36: pool.gpu-image.policy.name",
         ))
         .stderr(predicates::str::contains("not registered"));
 }

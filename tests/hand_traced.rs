@@ -194,3 +194,82 @@ fn the_trace_follows_each_request() {
         ]
     );
 }
+
+/// Batching respects patience: one request reaches an idle pool that
+/// waits up to 10 s to fill a batch of 4; its user's patience is exactly
+/// 1 s, so it abandons at 1 s (it used to wait the 10 s and complete).
+#[test]
+fn a_request_held_to_fill_a_batch_abandons_when_its_patience_runs_out() {
+    let r = run(r#"
+        duration = "30s"
+        [[pool]]
+        name = "gpu"
+        gpus = 1
+        batching = { max_batch = 4, base = "1s", per_item = "100ms", max_wait = "10s" }
+        [[class]]
+        name = "jobs"
+        pool = "gpu"
+        arrivals = { process = "explicit", at = ["0s"] }
+        service = { dist = "deterministic", value = "1s" }
+        patience = { dist = "deterministic", value = "1s" }
+    "#);
+    let c = &r.classes[0];
+    assert_eq!((c.arrivals, c.completed, c.abandoned), (1, 0, 1));
+    // Nothing ran: no GPU time, and the run ends when the user gives up.
+    assert_eq!(r.pools[0].busy_gpus_mean, 0.0);
+}
+
+/// A request that starts on arrival never waits, so it never counts in its
+/// class's queue: 100 GPUs, one 1 s job per second, every time-series row
+/// of the class says queue_max 0 (it used to say 1).
+#[test]
+fn requests_served_on_arrival_never_show_in_the_class_queue() {
+    let r = run(r#"
+        duration = "60s"
+        bucket = "10s"
+        [[pool]]
+        name = "gpu"
+        gpus = 100
+        [[class]]
+        name = "jobs"
+        pool = "gpu"
+        arrivals = { process = "explicit", at = ["0s", "1s", "2s", "3s", "4s", "15s", "30s"] }
+        service = { dist = "deterministic", value = "1s" }
+    "#);
+    let class_rows: Vec<_> = r
+        .timeseries
+        .iter()
+        .filter(|row| row.scope == surge::model::Scope::Class(0))
+        .collect();
+    assert_eq!(class_rows.len(), 6);
+    for row in class_rows {
+        assert_eq!(row.queue_max, Some(0), "{row:?}");
+        assert_eq!(row.queue_mean, Some(0.0));
+    }
+}
+
+/// Throughput is goodput inside the measured window: 8 GPUs serving 12/s
+/// of 1 s jobs complete at most 8 per second, whatever drains after the
+/// window (it used to count the drain and report 12/s). With deterministic
+/// 1 s jobs the GPUs complete exactly 8 per second once busy: over
+/// [60 s, 660 s) that is 4,800 completions, 8.0/s.
+#[test]
+fn throughput_counts_completions_inside_the_window_only() {
+    let r = run(r#"
+        duration = "660s"
+        warmup = "60s"
+        [[pool]]
+        name = "gpu"
+        gpus = 8
+        [[class]]
+        name = "jobs"
+        pool = "gpu"
+        arrivals = { process = "poisson", rate = "12/s" }
+        service = { dist = "deterministic", value = "1s" }
+    "#);
+    let c = &r.classes[0];
+    assert!(close(c.throughput_per_s, 8.0), "{}", c.throughput_per_s);
+    // Every measured request still completes, in the drain.
+    assert_eq!(c.completed, c.arrivals);
+    assert!(c.arrivals > 7000);
+}

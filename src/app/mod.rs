@@ -140,16 +140,22 @@ pub(crate) fn with_jobs<T: Send>(
 
 /// `surge run`: simulate each scenario, write its CSVs, print its summary.
 pub fn run(paths: &[PathBuf], opts: &RunOptions) -> Result<(), AppError> {
-    let mut loaded = load_all(paths, &opts.overrides)?;
+    // --bucket is the scenario's `bucket`: validated like it (a bucket so
+    // narrow that the run would need millions of rows is refused).
+    let mut overrides = opts.overrides.clone();
+    if let Some(b) = opts.bucket {
+        overrides.push(Override {
+            path: "bucket".into(),
+            value: format!("{}ns", b.0),
+        });
+    }
+    let mut loaded = load_all(paths, &overrides)?;
     for l in &mut loaded {
         if let Some(seed) = opts.seed {
             l.scenario.seed = seed;
         }
         if let Some(r) = opts.replications {
             l.scenario.replications = r;
-        }
-        if let Some(b) = opts.bucket {
-            l.scenario.bucket = Some(b);
         }
         if let Some(n) = opts.trace {
             l.scenario.trace = n;

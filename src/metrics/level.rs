@@ -99,7 +99,8 @@ impl Level {
     pub fn window_mean(&mut self, now: SimTime) -> f64 {
         self.accrue(now);
         let (from, to) = self.window;
-        let width = to.0.saturating_sub(from.0);
+        // A run stopped early covers the window only up to `now`.
+        let width = to.min(now).0.saturating_sub(from.0);
         if width == 0 {
             return self.value as f64;
         }

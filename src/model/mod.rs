@@ -24,7 +24,7 @@ pub use policies::{PolicyContext, PolicyFactory};
 pub use results::{ClassResult, PoolResult, PopulationResult, RunResult, Scope, TimeSeriesRow};
 pub(crate) use sim::simulate_with;
 pub use spec::{
-    AutoscaleSpec, BatchingSpec, CapacityChange, CapacityStep, ClassSpec, CountDist, FailureSpec,
-    LimitSpec, PolicySpec, PoolSpec, PopulationSpec, RetrySpec, ReturnSpec, ScaleTrigger, Scenario,
-    SloSpec,
+    AutoscaleSpec, BatchingSpec, Budget, CapacityChange, CapacityStep, ClassSpec, CountDist,
+    FailureSpec, LimitSpec, PolicySpec, PoolSpec, PopulationSpec, RetrySpec, ReturnSpec,
+    ScaleTrigger, Scenario, SloSpec,
 };

@@ -130,6 +130,44 @@ pub struct RunResult {
     pub window_s: f64,
     /// The first `Scenario::trace` measured requests, in arrival order.
     pub trace: Vec<TraceRecord>,
+    /// Set when the run reached its budget and stopped early.
+    pub stopped: Option<Stopped>,
+}
+
+/// Why and when a run stopped before its end.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stopped {
+    /// Simulated time of the stop; every statistic covers [0, at).
+    pub at: SimTime,
+    /// The limit that was reached.
+    pub reason: StopReason,
+    /// Requests and users in the system at the stop.
+    pub in_system: u64,
+}
+
+/// The budget limit a run reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// More requests and users in the system than `max_in_system`.
+    InSystem(u64),
+    /// `max_events` events processed.
+    Events(u64),
+}
+
+impl Stopped {
+    /// One sentence for tables, JSON and reports.
+    pub fn describe(&self) -> String {
+        let what = match self.reason {
+            StopReason::InSystem(n) => {
+                format!("{n} requests and users in the system reached the budget (max_in_system)")
+            }
+            StopReason::Events(n) => format!("{n} events reached the budget (max_events)"),
+        };
+        format!(
+            "stopped early at {} of simulated time: {what}; outputs cover the run up to then",
+            crate::engine::SimDuration(self.at.0)
+        )
+    }
 }
 
 impl ClassResult {

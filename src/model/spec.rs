@@ -38,6 +38,37 @@ pub struct Scenario {
     pub populations: Vec<PopulationSpec>,
     /// Service-level objectives (evaluated by `surge check`).
     pub slos: Vec<SloSpec>,
+    /// What one replication may use before it stops early.
+    pub budget: Budget,
+}
+
+/// The resources one replication may use. A run that reaches either limit
+/// stops early at that moment, keeps every statistic up to it, and says
+/// so ([`crate::model::RunResult::stopped`]); no scenario that validates
+/// can exhaust memory or run without end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// Most requests plus users in the system at once (`max_in_system`).
+    /// Memory grows with it: about 120 bytes per waiting request.
+    pub max_in_system: u64,
+    /// Most events one replication may process (`max_events`).
+    pub max_events: u64,
+}
+
+impl Budget {
+    /// 10 M requests and users in the system (about 1.2 GB at most), and
+    /// 2 × 10⁹ events (a few minutes of one core; a 24 h launch day is
+    /// about 10⁸).
+    pub const DEFAULT: Budget = Budget {
+        max_in_system: 10_000_000,
+        max_events: 2_000_000_000,
+    };
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget::DEFAULT
+    }
 }
 
 /// A GPU pool: a multi-server queue.
@@ -342,6 +373,7 @@ impl Scenario {
             replications: 1,
             bucket: None,
             trace: 0,
+            budget: Budget::DEFAULT,
             pools: vec![PoolSpec {
                 name: "gpu".into(),
                 gpus,

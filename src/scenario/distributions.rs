@@ -153,13 +153,13 @@ pub(super) fn read_empirical(
     key: &str,
 ) -> Option<Vec<f64>> {
     let full = ctx.base_dir.join(path);
-    let text = match std::fs::read_to_string(&full) {
+    let text = match super::files::read_text_file(&full, super::files::MAX_DATA_BYTES) {
         Ok(t) => t,
         Err(e) => {
             ctx.error_hint(
                 &v.span(),
                 key,
-                format!("cannot read {}: {e}", full.display()),
+                format!("{}: {e}", full.display()),
                 "paths are relative to the scenario file's folder",
             );
             return None;

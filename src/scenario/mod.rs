@@ -18,6 +18,7 @@ mod classes;
 mod ctx;
 mod diagnostic;
 mod distributions;
+pub mod files;
 mod overrides;
 mod policies;
 mod pools;
@@ -85,14 +86,7 @@ pub fn read_text(path: &Path) -> Result<String, LoadError> {
             hint: None,
         }],
     };
-    let bytes =
-        std::fs::read(path).map_err(|e| file_error(format!("cannot read the file: {e}")))?;
-    String::from_utf8(bytes).map_err(|e| {
-        file_error(format!(
-            "expected UTF-8 text, found invalid bytes at offset {}",
-            e.utf8_error().valid_up_to()
-        ))
-    })
+    files::read_text_file(path, files::MAX_SCENARIO_BYTES).map_err(file_error)
 }
 
 /// Load `text`, read from `path` (which names it in messages, gives the

@@ -21,6 +21,8 @@ pub(crate) struct RawScenario {
     pub bucket: Option<Val>,
     pub seed: Option<Val>,
     pub replications: Option<Val>,
+    pub max_in_system: Option<Val>,
+    pub max_events: Option<Val>,
     #[serde(default)]
     pub pool: Vec<Spanned<RawPool>>,
     #[serde(default)]

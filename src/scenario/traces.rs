@@ -69,13 +69,13 @@ pub(super) fn build_trace(
         None => None,
     };
     let full = ctx.base_dir().join(&path);
-    let text = match std::fs::read_to_string(&full) {
+    let text = match super::files::read_text_file(&full, super::files::MAX_DATA_BYTES) {
         Ok(t) => t,
         Err(e) => {
             ctx.error_hint(
                 &fv.span(),
                 &fk,
-                format!("cannot read {}: {e}", full.display()),
+                format!("{}: {e}", full.display()),
                 "paths are relative to the scenario file's folder",
             );
             return None;

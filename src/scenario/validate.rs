@@ -14,7 +14,7 @@ use super::pools::build_pools;
 use super::raw::RawScenario;
 use super::slos::build_slo;
 use crate::engine::SimDuration;
-use crate::model::{Scenario, SloSpec};
+use crate::model::{Budget, Scenario, SloSpec};
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
@@ -23,6 +23,9 @@ use toml::de::DeTable;
 
 /// Most replications of one run.
 const MAX_REPLICATIONS: i64 = 100_000;
+/// Longest duration plus drain: ten years, far inside the 584 years of
+/// the nanosecond clock, so no event time saturates it.
+const MAX_HORIZON_S: f64 = 3650.0 * 86_400.0;
 /// Most time-series buckets of one run (memory: rows × scopes).
 const MAX_BUCKETS: f64 = 200_000.0;
 
@@ -230,6 +233,28 @@ fn build(
         None => Some(1),
     };
 
+    let max_in_system = match &raw.max_in_system {
+        Some(v) => ctx.int(v, "max_in_system", 1, i64::MAX).map(|n| n as u64),
+        None => Some(Budget::DEFAULT.max_in_system),
+    };
+    let max_events = match &raw.max_events {
+        Some(v) => ctx.int(v, "max_events", 1, i64::MAX).map(|n| n as u64),
+        None => Some(Budget::DEFAULT.max_events),
+    };
+    if let (Some(d), Some(v)) = (duration, &raw.duration)
+        && d.as_secs_f64() + drain.map_or(0.0, |x| x.as_secs_f64()) > MAX_HORIZON_S
+    {
+        ctx.error_hint(
+            &v.span(),
+            "duration",
+            format!(
+                "expected a duration (plus drain) of at most {} days, found {d}",
+                MAX_HORIZON_S / 86_400.0
+            ),
+            "the clock counts nanoseconds in 64 bits (about 584 years); surge keeps runs far inside it",
+        );
+    }
+
     let (pools, names) = build_pools(ctx, &raw.pool, root_span);
     // Index every well-formed pool name, even of a pool with other errors,
     // so that classes routed to it do not get a second, misleading error.
@@ -278,6 +303,10 @@ fn build(
         replications: replications?,
         bucket,
         trace: 0,
+        budget: Budget {
+            max_in_system: max_in_system?,
+            max_events: max_events?,
+        },
         pools: pools.into_iter().collect::<Option<Vec<_>>>()?,
         classes: classes.into_iter().collect::<Option<Vec<_>>>()?,
         populations: populations.into_iter().collect::<Option<Vec<_>>>()?,

@@ -36,7 +36,9 @@ mod users;
 
 use super::arrivals::{ArrivalSpec, ArrivalState};
 use super::policies::{PolicyOverrides, make_policy};
-use super::results::{ClassResult, PoolResult, PopulationResult, RunResult, TimeSeriesRow};
+use super::results::{
+    ClassResult, PoolResult, PopulationResult, RunResult, StopReason, Stopped, TimeSeriesRow,
+};
 use super::spec::Scenario;
 use super::trace::Tracer;
 use crate::engine::{EventQueue, SimDuration, SimTime};
@@ -118,6 +120,10 @@ struct Request {
     class: u32,
     state: State,
     deferred: bool,
+    /// Counted in its class's queue length: set only once it is known not
+    /// to start at once, so a request served on arrival never shows as
+    /// queued.
+    in_class_queue: bool,
     /// Index in the pool's in-service list (pools with failures only).
     in_service_slot: u32,
     attempt: u32,
@@ -169,7 +175,16 @@ struct Sim<'a> {
     total_finished: u64,
     last_event: SimTime,
     tracer: Tracer,
+    /// Set when the budget stopped the run.
+    stopped: Option<Stopped>,
+    /// Time-series buckets closed so far (capped: see [`MAX_SERIES_BUCKETS`]).
+    buckets_closed: u64,
 }
+
+/// Most time-series buckets of one run: 200,000 cover the arrivals (the
+/// loader's limit), and a long drain beyond the rest goes into one final
+/// bucket, so a year-long drain cannot fill memory with empty rows.
+const MAX_SERIES_BUCKETS: u64 = 250_000;
 
 /// A uniform draw in [0, 1) with 53 random bits.
 #[inline]
@@ -299,6 +314,8 @@ impl<'a> Sim<'a> {
             total_finished: 0,
             last_event: SimTime::ZERO,
             tracer: Tracer::new(sc.trace),
+            stopped: None,
+            buckets_closed: 0,
         }
     }
 
@@ -334,6 +351,7 @@ impl<'a> Sim<'a> {
             None => SimTime::MAX,
         };
         let mut cut_off = false;
+        let budget = self.scenario.budget;
         while let Some(at) = self.events.peek_time() {
             if at > limit {
                 cut_off = true;
@@ -386,9 +404,31 @@ impl<'a> Sim<'a> {
                     }
                 }
             }
+            // The budget: checked after every event, so a run stops at the
+            // first moment it is over and nothing grows past it.
+            let in_system = (self.total_arrivals - self.total_finished)
+                + (self.users.len() - self.free_users.len()) as u64;
+            let reason = if in_system > budget.max_in_system {
+                Some(StopReason::InSystem(budget.max_in_system))
+            } else if self.events.events_processed() >= budget.max_events {
+                Some(StopReason::Events(budget.max_events))
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                self.stopped = Some(Stopped {
+                    at: now,
+                    reason,
+                    in_system,
+                });
+                break;
+            }
         }
         let last = if cut_off { limit } else { self.last_event };
-        let end = last.max(self.arrivals_end);
+        let end = match self.stopped {
+            Some(s) => s.at,
+            None => last.max(self.arrivals_end),
+        };
         while self.next_bucket <= end {
             self.close_bucket();
         }
@@ -438,8 +478,13 @@ impl<'a> Sim<'a> {
 
     fn finish(mut self) -> RunResult {
         let sc = self.scenario;
-        let window_s = (sc.duration.as_secs_f64() - sc.warmup.as_secs_f64()).max(0.0);
         let end = self.last_event;
+        // The measured window, [warmup, duration), or up to an early stop.
+        let window_end = match self.stopped {
+            Some(s) => s.at.min(SimTime(sc.duration.0)),
+            None => SimTime(sc.duration.0),
+        };
+        let window_s = (window_end.as_secs_f64() - sc.warmup.as_secs_f64()).max(0.0);
 
         let mut in_system = vec![0u64; self.classes.len()];
         let mut requests_in_system = 0;
@@ -471,8 +516,10 @@ impl<'a> Sim<'a> {
                     abandoned_attempts: st.abandoned_attempts,
                     failed: st.failed,
                     failed_attempts: st.failed_attempts,
+                    // Goodput: completions inside the measured window over
+                    // its length, never above capacity.
                     throughput_per_s: if window_s > 0.0 {
-                        st.completed as f64 / window_s
+                        st.completed_in_window as f64 / window_s
                     } else {
                         0.0
                     },
@@ -553,6 +600,7 @@ impl<'a> Sim<'a> {
             requests_in_system,
             end_time: end,
             window_s,
+            stopped: self.stopped,
         }
     }
 }

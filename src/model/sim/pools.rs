@@ -120,6 +120,7 @@ impl Sim<'_> {
                 continue; // left behind by an abandoned attempt
             }
             request.state = State::InService;
+            let counted = std::mem::take(&mut request.in_class_queue);
             if p.tracks_in_service {
                 request.in_service_slot = p.in_service.len() as u32;
                 p.in_service.push(q.id);
@@ -134,7 +135,9 @@ impl Sim<'_> {
                 p.waiting_deferred -= 1;
             }
             let c = &mut self.classes[request.class as usize];
-            c.queued.add(now, -1);
+            if counted {
+                c.queued.add(now, -1);
+            }
             if request.first_arrival >= self.warmup {
                 c.stats.wait.record(now - request.first_arrival);
             }
@@ -197,6 +200,7 @@ impl Sim<'_> {
                     continue;
                 }
                 request.state = State::InService;
+                let counted = std::mem::take(&mut request.in_class_queue);
                 let request = *request;
                 self.tracer.started(q.id, now);
                 p.policy.started(&q, &view);
@@ -215,7 +219,9 @@ impl Sim<'_> {
                     });
                 }
                 let c = &mut self.classes[request.class as usize];
-                c.queued.add(now, -1);
+                if counted {
+                    c.queued.add(now, -1);
+                }
                 if request.first_arrival >= self.warmup {
                     c.stats.wait.record(now - request.first_arrival);
                 }

@@ -41,6 +41,8 @@ pub(super) struct ClassStats {
     pub(super) failed: u64,
     pub(super) failed_attempts: u64,
     pub(super) slo_met: u64,
+    /// Completions (of any request) inside the measured window.
+    pub(super) completed_in_window: u64,
     pub(super) deferred: u64,
     pub(super) wait: DurationHistogram,
     pub(super) latency: DurationHistogram,
@@ -65,6 +67,7 @@ impl Sim<'_> {
             class: class as u32,
             state: State::Backoff,
             deferred: false,
+            in_class_queue: false,
             in_service_slot: 0,
             attempt: 1,
             generation: 0,
@@ -156,10 +159,11 @@ impl Sim<'_> {
         if queued.deferred && r.first_arrival >= self.warmup {
             c.stats.deferred += 1;
         }
-        let can_start_now = p.busy < p.usable() && p.waiting == 0;
+        // A batching pool may hold a lone request to fill a batch: its
+        // patience runs from arrival like anywhere else.
+        let can_start_now = p.busy < p.usable() && p.waiting == 0 && !p.batching;
         p.policy.enqueue(queued, &view);
         p.waiting += 1;
-        c.queued.add(now, 1);
         let patience = if queued.deferred {
             spec.deferred_patience.as_ref().or(spec.patience.as_ref())
         } else {
@@ -176,6 +180,11 @@ impl Sim<'_> {
             );
         }
         self.dispatch(pool, now);
+        let req = &mut self.requests[id as usize];
+        if req.state == State::Waiting && req.generation == generation {
+            req.in_class_queue = true;
+            self.classes[class].queued.add(now, 1);
+        }
     }
 
     /// Completion statistics of request `id` (latency, SLO, buckets).
@@ -195,6 +204,9 @@ impl Sim<'_> {
             if target.is_some_and(|t| latency <= t) {
                 c.stats.slo_met += 1;
             }
+        }
+        if now >= self.warmup && now < self.arrivals_end {
+            c.stats.completed_in_window += 1;
         }
         c.bucket.completions += 1;
         c.bucket.latency.record(latency);
@@ -226,7 +238,9 @@ impl Sim<'_> {
         let class = r.class as usize;
         let deferred = r.deferred;
         let pool = self.classes[class].pool as usize;
-        self.classes[class].queued.add(now, -1);
+        if std::mem::take(&mut r.in_class_queue) {
+            self.classes[class].queued.add(now, -1);
+        }
         let p = &mut self.pools[pool];
         p.waiting -= 1;
         if deferred {

@@ -2,6 +2,7 @@
 //! closed into rows at each bucket boundary.
 
 use super::Sim;
+use crate::engine::SimTime;
 use crate::metrics::CompactHistogram;
 use crate::model::results::{Scope, TimeSeriesRow};
 
@@ -101,6 +102,12 @@ impl Sim<'_> {
             c.bucket.clear();
         }
         self.bucket_start = end;
-        self.next_bucket = end + self.bucket_width;
+        self.buckets_closed += 1;
+        self.next_bucket = if self.buckets_closed + 1 >= super::MAX_SERIES_BUCKETS {
+            // The rest of the run is one last bucket.
+            SimTime::MAX
+        } else {
+            end + self.bucket_width
+        };
     }
 }
