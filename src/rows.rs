@@ -207,6 +207,18 @@ impl Column for String {
     }
 }
 
+impl Column for Option<String> {
+    fn cell(&self) -> Cell {
+        Cell::Text(self.clone().unwrap_or_default())
+    }
+    fn parse(text: &str) -> Option<Self> {
+        Some((!text.is_empty()).then(|| text.to_string()))
+    }
+    fn missing() -> Option<Self> {
+        Some(None)
+    }
+}
+
 impl Column for u64 {
     fn cell(&self) -> Cell {
         Cell::Int(*self)
@@ -381,6 +393,11 @@ rows! {
         pub shed: u64,
         /// Measured attempts lost to failures.
         pub failed: u64,
+        /// The highest offered load of a window (see `verdict`).
+        pub peak_load: Option<f64>,
+        /// stable, transient overload, overloaded, or bounded by
+        /// patience/limits (empty in folders written before it existed).
+        pub verdict: Option<String>,
     }
 
     /// One row of `timeseries.csv`: one time bucket of one class, pool or
@@ -574,6 +591,8 @@ impl PoolRow {
             deferred: p.deferred,
             shed: p.shed,
             failed: p.failed,
+            peak_load: Some(p.verdict.peak_load).filter(|x| x.is_finite()),
+            verdict: Some(p.verdict.kind.label().to_string()),
         }
     }
 
@@ -698,6 +717,8 @@ mod tests {
             deferred: 0,
             shed: 1,
             failed: 2,
+            peak_load: Some(0.95),
+            verdict: Some("stable".into()),
         };
         let bytes = Table::of(std::slice::from_ref(&row)).to_csv();
         assert_eq!(read::<PoolRow>("pools.csv", &bytes).unwrap(), vec![row]);

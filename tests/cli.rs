@@ -285,7 +285,9 @@ fn unstable_pool_warns_and_still_runs() {
         .success()
         .stderr(predicate::str::contains("warning:"))
         .stderr(predicate::str::contains("ρ = 1.250"))
-        .stdout(predicate::str::contains("UNSTABLE"));
+        .stdout(predicate::str::contains(
+            "overloaded: backlog still growing when arrivals stopped",
+        ));
 }
 
 #[test]

@@ -19,7 +19,7 @@ fn pools_columns_are_pinned() {
     assert_eq!(
         tables_columns().1.join(","),
         "scenario,point,replication,seed,pool,gpus_mean,busy_gpus_mean,utilization,offered_load,\
-gpu_hours,cost_usd,queue_mean,queue_max,deferred,shed,failed"
+gpu_hours,cost_usd,queue_mean,queue_max,deferred,shed,failed,peak_load,verdict"
     );
 }
 

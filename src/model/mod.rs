@@ -13,15 +13,19 @@ mod results;
 mod sim;
 mod spec;
 mod trace;
+pub mod verdict;
 
 pub use arrivals::{ArrivalSpec, Spread, TraceSpec};
 pub use profile::{Decay, Diurnal, Interpolation, RateProfile, Spike};
 pub use trace::{Outcome, TraceRecord};
+pub use verdict::{LoadVerdict, VerdictKind};
 
 pub use dist::{DistError, DurationDist};
 pub(crate) use policies::PolicyOverrides;
 pub use policies::{PolicyContext, PolicyFactory};
-pub use results::{ClassResult, PoolResult, PopulationResult, RunResult, Scope, TimeSeriesRow};
+pub use results::{
+    ClassResult, PoolResult, PopulationResult, RunResult, Scope, StopReason, Stopped, TimeSeriesRow,
+};
 pub(crate) use sim::simulate_with;
 pub use spec::{
     AutoscaleSpec, BatchingSpec, Budget, CapacityChange, CapacityStep, ClassSpec, CountDist,

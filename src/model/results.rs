@@ -2,6 +2,7 @@
 //! the time series and the trace. Plain data, built at the end of a run.
 
 use super::trace::TraceRecord;
+use super::verdict::{LoadVerdict, VerdictKind};
 use crate::engine::{SimDuration, SimTime};
 use crate::metrics::DurationHistogram;
 
@@ -75,13 +76,14 @@ pub struct PoolResult {
     pub shed: u64,
     /// Requests lost to GPU failures.
     pub failed: u64,
+    /// What the run says about the pool's load (see [`super::verdict`]).
+    pub verdict: LoadVerdict,
 }
 
 impl PoolResult {
-    /// Whether the offered load reaches capacity (ρ ≥ 1): the queue grows
-    /// without bound.
+    /// Whether the run found the pool anything but stable.
     pub fn unstable(&self) -> bool {
-        self.offered_load >= 1.0
+        self.verdict.kind != VerdictKind::Stable
     }
 }
 

@@ -191,8 +191,9 @@ fn class_table(out: &mut String, summary: &[SummaryRow]) {
     table(out, &header, &rows);
 }
 
-/// The pools table; returns the pools whose offered load is ≥ 1.
-fn pool_table(out: &mut String, pools: &[PoolRow]) -> Vec<String> {
+/// The pools table; returns the pools the run did not find stable, with
+/// their verdicts.
+fn pool_table(out: &mut String, pools: &[PoolRow]) -> Vec<(String, String)> {
     let names = distinct(pools.iter().map(|r| r.pool.as_str()));
     let of = |pool: &str, f: fn(&PoolRow) -> f64| {
         let values: Vec<f64> = pools.iter().filter(|r| r.pool == pool).map(f).collect();
@@ -204,8 +205,16 @@ fn pool_table(out: &mut String, pools: &[PoolRow]) -> Vec<String> {
     let rows: Vec<Vec<String>> = names
         .iter()
         .map(|p| {
-            if of(p, |r| r.offered_load).is_some_and(|e| e.mean >= 1.0) {
-                unstable.push(p.to_string());
+            // The run's verdicts on the pool (one per replication).
+            let mut verdicts: Vec<&str> = pools
+                .iter()
+                .filter(|r| r.pool == *p)
+                .filter_map(|r| r.verdict.as_deref())
+                .filter(|v| *v != "stable")
+                .collect();
+            verdicts.dedup();
+            if !verdicts.is_empty() {
+                unstable.push((p.to_string(), verdicts.join(", ")));
             }
             let mut row = vec![esc(p)];
             row.extend(
@@ -405,11 +414,12 @@ pub fn report_html(input: &ReportInput<'_>) -> Result<String, String> {
         for w in &warnings {
             let _ = writeln!(out, "<pre>{}</pre>", esc(w));
         }
-        for p in &unstable {
+        for (p, verdict) in &unstable {
             let _ = writeln!(
                 out,
-                "<p>Pool <b>{}</b> is UNSTABLE: offered load ρ ≥ 1, its queue grows without bound while arrivals last.</p>",
-                esc(p)
+                "<p>Pool <b>{}</b>: {} (the run's load verdict; see the pools table and chart).</p>",
+                esc(p),
+                esc(verdict)
             );
         }
         out.push_str("</div>\n");
@@ -454,9 +464,9 @@ mod tests {
         s,0,1,1,jobs,110,109,3.5,\n\
         s,0,0,1,all,100,98,2.5,\n\
         s,0,1,1,all,110,109,3.5,\n";
-    const POOLS: &str = "scenario,point,replication,seed,pool,gpus_mean,offered_load\n\
-        s,0,0,1,gpu,8,1.2\n\
-        s,0,1,1,gpu,8,1.2\n";
+    const POOLS: &str = "scenario,point,replication,seed,pool,gpus_mean,offered_load,verdict\n\
+        s,0,0,1,gpu,8,1.2,overloaded\n\
+        s,0,1,1,gpu,8,1.2,overloaded\n";
 
     #[test]
     fn the_page_has_tables_warnings_and_embedded_charts() {
@@ -478,7 +488,7 @@ mod tests {
         assert!(html.contains("<h1>s &lt;1&gt;</h1>"));
         assert!(html.contains("a test &amp; more"));
         assert!(html.contains("warning: ρ = 1.2"));
-        assert!(html.contains("Pool <b>gpu</b> is UNSTABLE"));
+        assert!(html.contains("Pool <b>gpu</b>: overloaded"), "{html}");
         // Mean of 2.5 and 3.5 with a CI; the empty SLO column is left out.
         assert!(html.contains("3.00s <span class=\"ci\">±"), "{html}");
         assert!(!html.contains("SLO met"));

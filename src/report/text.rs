@@ -270,10 +270,23 @@ pub fn summary_text(scenario: &Scenario, runs: &[RunResult], wall: Duration) -> 
                 format!("{x:.2}")
             }),
             est(over(runs, |r| Some(r.pools[i].queue_max as f64)), group),
-            if rho >= 1.0 {
-                "UNSTABLE: ρ ≥ 1, queue grows without bound".into()
-            } else {
-                String::new()
+            // The verdict of the first replication (all of them when
+            // they disagree).
+            {
+                let mut words: Vec<String> = Vec::new();
+                for r in runs {
+                    let v = &r.pools[i].verdict;
+                    let w = if v.kind == crate::model::VerdictKind::Stable {
+                        String::new()
+                    } else {
+                        v.describe()
+                    };
+                    if !words.contains(&w) {
+                        words.push(w);
+                    }
+                }
+                words.retain(|w| !w.is_empty());
+                words.join(" | ")
             },
         ]);
     }
@@ -296,6 +309,16 @@ pub fn summary_text(scenario: &Scenario, runs: &[RunResult], wall: Duration) -> 
         secs,
         rate / 1e6
     );
+    for r in runs {
+        if let Some(s) = &r.stopped {
+            let _ = writeln!(
+                out,
+                "STOPPED EARLY (replication {}): {}; the system is overloaded — add capacity, or raise the budget with --max-in-system / --max-events",
+                r.replication,
+                s.describe()
+            );
+        }
+    }
     out
 }
 

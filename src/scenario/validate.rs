@@ -339,17 +339,28 @@ fn warn_unstable(ctx: &mut Ctx<'_>, raw: &RawScenario, scenario: &Scenario) {
                 .as_ref()
                 .map_or(raw.pool[i].span(), |v| v.span());
             let needed = (rho * f64::from(pool.gpus)).ceil() as u64 + 1;
+            // What keeps the queue finite by construction, if anything.
+            let sheds = matches!(pool.policy, crate::model::PolicySpec::Shed { .. });
+            let routed: Vec<_> = scenario.classes.iter().filter(|c| c.pool == i).collect();
+            let patient = !routed.is_empty() && routed.iter().all(|c| c.patience.is_some());
+            let consequence = if sheds {
+                "shedding turns the excess away, so the queue stays bounded"
+            } else if patient {
+                "clients give up when their patience runs out, so the queue stays bounded"
+            } else {
+                "more work arrives than the GPUs serve: the queue grows while this lasts"
+            };
             ctx.push(
                 Severity::Warning,
                 &span,
                 &format!("pool.{}.gpus", pool.name),
                 format!(
-                    "offered load ρ = {rho:.3} on pool {:?}: the queue grows without bound",
+                    "mean offered load ρ = {rho:.3} on pool {:?} over the run: {consequence}",
                     pool.name
                 ),
                 Some(format!(
-                    "ρ counts first attempts over the whole run, before rate limits, abandonment and retries; \
-                     the run still completes, but waits depend on its length; at least {needed} GPUs are needed for ρ < 1"
+                    "ρ is the exact mean of the arrival rates × mean service ÷ GPUs, before rate limits, abandonment and retries; \
+                     at least {needed} GPUs are needed for a mean ρ < 1 (peaks need more: the run's verdict says)"
                 )),
             );
         }

@@ -567,6 +567,7 @@ impl<'a> Sim<'a> {
                     deferred: p.deferred,
                     shed: p.shed,
                     failed: p.failures_lost,
+                    verdict: Default::default(),
                 }
             })
             .collect();
@@ -585,7 +586,7 @@ impl<'a> Sim<'a> {
         let requests = &self.requests;
         let trace =
             std::mem::take(&mut self.tracer).into_records(|slot| requests[slot as usize].attempt);
-        RunResult {
+        let mut run = RunResult {
             replication: self.replication,
             seed: sc.seed,
             trace,
@@ -601,6 +602,10 @@ impl<'a> Sim<'a> {
             end_time: end,
             window_s,
             stopped: self.stopped,
+        };
+        for (p, v) in super::verdict::judge(sc, &run).into_iter().enumerate() {
+            run.pools[p].verdict = v;
         }
+        run
     }
 }

@@ -1,0 +1,294 @@
+//! The regime surge exists for: undersized pools, spikes, bounded queues.
+//! Verdicts follow from the model and the run; every run is bounded by
+//! its budget; inputs that cannot fit are refused with a located error.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::path::Path;
+use surge::model::{RunResult, StopReason, VerdictKind};
+use surge::scenario::{Override, load_str};
+use surge::simulate;
+
+fn run(toml: &str, overrides: &[&str]) -> RunResult {
+    let ov: Vec<Override> = overrides
+        .iter()
+        .map(|o| Override::parse(o).unwrap())
+        .collect();
+    let loaded = load_str(toml, "<test>", Path::new("."), "test", &ov).expect("valid scenario");
+    simulate(&loaded.scenario, 0).unwrap()
+}
+
+const MMC: &str = r#"
+    duration = "1h"
+    [[pool]]
+    name = "gpu"
+    gpus = 8
+    [[class]]
+    name = "jobs"
+    pool = "gpu"
+    arrivals = { process = "poisson", rate = "7.2/s" }
+    service = { dist = "exponential", mean = "1s" }
+"#;
+
+/// 4 GPUs, 1/s of 1 s jobs, and a 1,000/s spike held 1 s at 5 min: the
+/// mean load is (600 + 1,000) / 600 / 4 = 0.667 (the old Simpson estimate
+/// said 1.55 and "grows without bound"); the spike's window is overloaded
+/// and its ~1,000-request backlog drains.
+#[test]
+fn a_short_spike_is_a_transient_overload_with_the_true_mean_load() {
+    let text = r#"
+        duration = "10m"
+        [[pool]]
+        name = "gpu"
+        gpus = 4
+        [[class]]
+        name = "jobs"
+        pool = "gpu"
+        service = { dist = "exponential", mean = "1s" }
+        [class.arrivals]
+        process = "profile"
+        base = "1/s"
+        spikes = [{ at = "5m", peak = "1k/s", ramp = "0s", hold = "1s", decay = "0s" }]
+    "#;
+    let r = run(text, &[]);
+    let p = &r.pools[0];
+    assert!(
+        (p.offered_load - 1600.0 / 600.0 / 4.0).abs() < 1e-9,
+        "{}",
+        p.offered_load
+    );
+    let v = p.verdict;
+    assert_eq!(v.kind, VerdictKind::TransientOverload, "{}", v.describe());
+    let (from, to) = v.overload.unwrap();
+    assert!(from.as_secs_f64() <= 300.0 && to.as_secs_f64() >= 301.0);
+    assert!(
+        to.as_secs_f64() - from.as_secs_f64() < 60.0,
+        "{}",
+        v.describe()
+    );
+    assert!(v.backlog_max > 900, "{}", v.backlog_max);
+    assert!(v.drained_at.is_some());
+    // A 1M/s spike held 1 ms is 1,000 arrivals too, with the same verdict.
+    let r = run(
+        text,
+        &[
+            r#"class.jobs.arrivals.spikes=[{ at = "5m", peak = "1M/s", ramp = "0s", hold = "1ms", decay = "0s" }]"#,
+        ],
+    );
+    assert!((r.pools[0].offered_load - 1600.0 / 600.0 / 4.0).abs() < 1e-9);
+    assert_eq!(r.pools[0].verdict.kind, VerdictKind::TransientOverload);
+}
+
+/// M/M/8 at ρ = 0.9 is stable in every replication: the load is the
+/// model's expectation, so a noisy queue never reads as overload.
+#[test]
+fn a_stable_queue_is_stable_whatever_the_seed() {
+    for seed in 1..=8 {
+        let r = run(MMC, &[&format!("seed={seed}")]);
+        let v = r.pools[0].verdict;
+        assert_eq!(v.kind, VerdictKind::Stable, "seed {seed}: {}", v.describe());
+        assert!((v.peak_load - 0.9).abs() < 1e-9);
+    }
+}
+
+/// 12/s on 8 GPUs (ρ = 1.5) with nothing turned away: overloaded, and the
+/// hint asks for ⌈1.5 × 8⌉ + 1 = 13 GPUs.
+#[test]
+fn an_undersized_pool_is_overloaded_with_an_honest_hint() {
+    let r = run(MMC, &["class.jobs.arrivals.rate=12/s"]);
+    let v = r.pools[0].verdict;
+    assert_eq!(v.kind, VerdictKind::Overloaded, "{}", v.describe());
+    assert!(
+        v.describe().contains("at least 13 GPUs"),
+        "{}",
+        v.describe()
+    );
+    // Goodput is capped by capacity: 8 GPUs × 1/s.
+    assert!(
+        r.classes[0].throughput_per_s <= 8.0 * 1.02,
+        "{}",
+        r.classes[0].throughput_per_s
+    );
+}
+
+/// ρ = 1.5, but shedding (max_queue = 4) or patience (Erlang-A) keeps the
+/// queue finite: bounded, with the share turned away ≈ 1 − 1/ρ = 1/3.
+#[test]
+fn shedding_and_patience_bound_an_overloaded_queue() {
+    for extra in [
+        r#"pool.gpu.policy={ kind = "shed", max_queue = 4 }"#,
+        r#"class.jobs.patience={ dist = "exponential", mean = "10s" }"#,
+    ] {
+        let r = run(MMC, &["class.jobs.arrivals.rate=12/s", extra]);
+        let v = r.pools[0].verdict;
+        assert_eq!(v.kind, VerdictKind::Bounded, "{extra}: {}", v.describe());
+        assert!(
+            (v.turned_away - 1.0 / 3.0).abs() < 0.03,
+            "{extra}: {}",
+            v.turned_away
+        );
+        assert!(r.pools[0].queue_max < 200);
+    }
+}
+
+/// A rate of 1G/s would queue without end: the budget stops the run at
+/// max_in_system, keeps what it covered, and the verdict says overloaded.
+#[test]
+fn the_in_system_budget_stops_a_run_that_would_exhaust_memory() {
+    let r = run(
+        MMC,
+        &["class.jobs.arrivals.rate=1G/s", "max_in_system=100000"],
+    );
+    let s = r.stopped.expect("stopped");
+    assert_eq!(s.reason, StopReason::InSystem(100_000));
+    assert_eq!(s.in_system, 100_001);
+    assert!(s.at.as_secs_f64() < 1.0);
+    assert_eq!(r.pools[0].verdict.kind, VerdictKind::Overloaded);
+    let c = &r.classes[0];
+    assert_eq!(
+        c.arrivals,
+        c.completed + c.rejected + c.abandoned + c.failed + c.in_system
+    );
+    assert!(r.timeseries.iter().all(|row| row.start <= s.at));
+}
+
+/// An autoscaler ticking every nanosecond validates, and the event budget
+/// stops it instead of running 3.6e12 events.
+#[test]
+fn the_event_budget_stops_a_run_with_a_runaway_event_count() {
+    let r = run(
+        MMC,
+        &[
+            r#"pool.gpu.autoscale={ min = 8, max = 16, interval = "1ns", trigger = { utilization = 0.9 } }"#,
+            "max_events=200000",
+        ],
+    );
+    let s = r.stopped.expect("stopped");
+    assert_eq!(s.reason, StopReason::Events(200_000));
+    assert_eq!(r.events, 200_000);
+}
+
+/// One request served for a year after a 1 h run: the time series stops at
+/// its cap of 250,000 buckets (the rest of the drain is one last bucket)
+/// instead of writing millions of empty rows.
+#[test]
+fn a_year_long_drain_keeps_the_time_series_bounded() {
+    let r = run(
+        r#"
+        duration = "1h"
+        [[pool]]
+        name = "gpu"
+        gpus = 1
+        [[class]]
+        name = "jobs"
+        pool = "gpu"
+        arrivals = { process = "explicit", at = ["10s"] }
+        service = { dist = "deterministic", value = "365d" }
+    "#,
+        &[],
+    );
+    assert_eq!(r.classes[0].completed, 1);
+    let rows = r
+        .timeseries
+        .iter()
+        .filter(|row| row.scope == surge::model::Scope::Pool(0))
+        .count();
+    assert!(rows <= 250_000, "{rows} rows");
+    let last = r.timeseries.last().unwrap();
+    assert!(last.start.as_secs_f64() + last.width.as_secs_f64() >= 365.0 * 86_400.0);
+}
+
+fn surge() -> Command {
+    Command::cargo_bin("surge").unwrap()
+}
+
+#[test]
+fn a_stopped_run_writes_its_outputs_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flood.toml");
+    std::fs::write(&file, MMC).unwrap();
+    surge()
+        .args([
+            "run",
+            "--max-in-system",
+            "50000",
+            "--charts",
+            "none",
+            "--set",
+        ])
+        .arg("class.jobs.arrivals.rate=1G/s")
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("STOPPED EARLY"))
+        .stdout(predicate::str::contains("max_in_system"));
+    let pools = std::fs::read_to_string(dir.path().join("out/pools.csv")).unwrap();
+    assert!(pools.contains(",overloaded"), "{pools}");
+}
+
+#[test]
+fn a_bucket_too_narrow_is_refused_from_the_flag_too() {
+    surge()
+        .args(["run", "scenarios/mmc.toml", "--bucket", "1ns", "--out"])
+        .arg(tempfile::tempdir().unwrap().path().join("o"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "bucket: expected at most 200000 buckets",
+        ));
+}
+
+#[test]
+fn special_files_are_refused_before_they_are_read() {
+    surge()
+        .args(["validate", "/dev/zero"])
+        .timeout(std::time::Duration::from_secs(20))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("expected a regular file"));
+    // A FIFO as a trace file: refused, not waited on.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("trace.csv");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("skipping the FIFO case: mkfifo unavailable");
+        return;
+    }
+    let file = dir.path().join("t.toml");
+    std::fs::write(
+        &file,
+        MMC.replace(
+            r#"arrivals = { process = "poisson", rate = "7.2/s" }"#,
+            r#"arrivals = { process = "trace", file = "trace.csv" }"#,
+        ),
+    )
+    .unwrap();
+    surge()
+        .arg("validate")
+        .arg(&file)
+        .timeout(std::time::Duration::from_secs(20))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("t.toml:9:"))
+        .stderr(predicate::str::contains("expected a regular file"));
+}
+
+#[test]
+fn a_horizon_past_ten_years_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.toml");
+    std::fs::write(
+        &file,
+        MMC.replace("duration = \"1h\"", "duration = \"4000d\""),
+    )
+    .unwrap();
+    surge()
+        .arg("validate")
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("long.toml:2:"))
+        .stderr(predicate::str::contains("at most 3650 days"));
+}
