@@ -32,6 +32,15 @@ fn exit_code(result: Result<Done, app::AppError>) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // `surge … | head`: a closed pipe ends the process quietly, like other
+    // Unix tools (killed by SIGPIPE, status 141 in a shell), instead of a
+    // panic from println!.
+    #[cfg(unix)]
+    // SAFETY: restoring the default action of a signal, before any thread
+    // starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     exit_code(dispatch(cli))
 }
@@ -84,7 +93,7 @@ fn dispatch(cli: Cli) -> Result<Done, app::AppError> {
             }
         }
         Command::Chart(args) => match args.charts.format() {
-            Some(format) => app::draw_charts(&args.dir, format).map(|files| {
+            Some(format) => app::redraw_charts(&args.dir, format).map(|files| {
                 for f in files {
                     println!("{}", f.display());
                 }

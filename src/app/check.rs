@@ -118,7 +118,9 @@ pub fn check(paths: &[PathBuf], opts: &CheckOptions) -> Result<bool, AppError> {
             (None, _) => Path::new("output").join(&s.name),
         };
         let info = run_info("check", path, l, &opts.overrides);
-        write_run_outputs(&out, s, &runs, &info)?;
+        let staged = super::Staged::begin(&out)?;
+        write_run_outputs(staged.dir(), s, &runs, &info)?;
+        staged.commit()?;
         for slo_spec in &s.slos {
             let e = slo::estimate_metric(&runs, &slo_spec.class, slo_spec.metric);
             let verdict = slo::judge(e, slo_spec.max, slo_spec.min);
@@ -657,11 +659,14 @@ fn finish_plan(
         .out
         .clone()
         .unwrap_or_else(|| Path::new("output").join(name));
-    std::fs::create_dir_all(&out)
-        .map_err(|e| AppError::Output(format!("cannot write {}: {e}", out.display())))?;
-    let file = out.join("plan.csv");
+    // plan.csv joins the folder's other files (a run's, say): the folder
+    // is still replaced as a unit.
+    let staged = super::Staged::begin(&out)?;
+    staged.copy_existing(|name| name != "plan.csv")?;
+    let file = staged.dir().join("plan.csv");
     write_atomic(&file, &bytes)
         .map_err(|e| AppError::Output(format!("cannot write {}: {e}", file.display())))?;
+    staged.commit()?;
     if !opts.common.quiet {
         println!("{:>10}  SLOs (mean [95% CI])", opts.vary);
         for (value, pass, est) in &sorted {

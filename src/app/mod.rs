@@ -16,10 +16,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 mod check;
+mod outdir;
 mod sweep;
+
 pub use check::{
     CheckOptions, PairedRow, PlanOptions, check, compare, paired_rows, parse_slo_arg, plan,
 };
+pub use outdir::Staged;
 pub use sweep::{SweepOptions, merge, parse_grid_arg, sweep};
 
 /// How `surge run` prints its summary.
@@ -162,17 +165,24 @@ pub fn run(paths: &[PathBuf], opts: &RunOptions) -> Result<(), AppError> {
         }
     }
     let outs = output_dirs(&loaded, opts.out.as_deref())?;
+    // Every folder is locked before anything runs, and each is written
+    // whole beside its target, then swapped in.
+    let staged: Vec<Staged> = outs
+        .iter()
+        .map(|o| Staged::begin(o))
+        .collect::<Result<_, _>>()?;
     let mut json = Vec::new();
-    for ((l, out), path) in loaded.iter().zip(&outs).zip(paths) {
+    for (((l, out), path), staged) in loaded.iter().zip(&outs).zip(paths).zip(staged) {
         let scenario = &l.scenario;
         let started = Instant::now();
         let runs = with_jobs(opts.jobs, || run_replications(scenario))??;
         let wall = started.elapsed();
         let info = run_info("run", path, l, &opts.overrides);
-        write_run_outputs(out, scenario, &runs, &info)?;
+        write_run_outputs(staged.dir(), scenario, &runs, &info)?;
         if let Some(format) = opts.charts {
-            draw_charts(out, format)?;
+            draw_charts(staged.dir(), format)?;
         }
+        staged.commit()?;
         match opts.format {
             Format::Table if !opts.quiet => {
                 print!("{}", summary_text(scenario, &runs, wall));
@@ -284,6 +294,27 @@ pub fn write_run_outputs(
         write_atomic(&path, &table.to_csv()).map_err(|e| io(e, &path))?;
     }
     write_info(out, info)
+}
+
+/// `surge chart DIR`: redraw the charts and report of an output folder,
+/// written as a unit like every output folder. Returns the files written,
+/// under `dir`.
+pub fn redraw_charts(dir: &Path, format: ChartFormat) -> Result<Vec<PathBuf>, AppError> {
+    if !dir.is_dir() {
+        return Err(AppError::Input(format!(
+            "{}: not an output folder (expected summary.csv, pools.csv and timeseries.csv or sweep.csv in it)\n  hint: surge chart takes the output folder of surge run or surge sweep (after surge merge, for shards)",
+            dir.display()
+        )));
+    }
+    let staged = Staged::begin(dir)?;
+    staged.copy_existing(|name| name != "report.html" && name != "charts")?;
+    let files = draw_charts(staged.dir(), format)?;
+    let files = files
+        .iter()
+        .map(|f| dir.join(f.strip_prefix(staged.dir()).unwrap_or(f)))
+        .collect();
+    staged.commit()?;
+    Ok(files)
 }
 
 /// Draw the charts of the run or sweep in `out` (from its CSVs) into

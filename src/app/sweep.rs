@@ -160,6 +160,7 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
             ))
         }
     });
+    let staged = super::Staged::begin(&out)?;
 
     let started = Instant::now();
     let bar = if opts.quiet {
@@ -218,7 +219,7 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
         info.replications = r;
     }
     write_sweep(
-        &out,
+        staged.dir(),
         &summary_bytes,
         &pools.to_csv(),
         &grid,
@@ -228,8 +229,9 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
         &info,
     )?;
     if let (Some(format), 1) = (opts.charts, opts.shard.count) {
-        draw_charts(&out, format)?;
+        draw_charts(staged.dir(), format)?;
     }
+    staged.commit()?;
     if !opts.quiet {
         eprintln!(
             "sweep {name}: {} points, {} runs{} in {:.2}s; outputs: {}/",
@@ -360,6 +362,7 @@ pub fn merge(
     let out = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| Path::new("output").join(&first.scenario));
+    let staged = super::Staged::begin(&out)?;
     let mut merged = Vec::new();
     for file in ["summary.csv", "pools.csv"] {
         let mut header = None;
@@ -404,7 +407,7 @@ pub fn merge(
         .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
         .map_err(|e| AppError::Input(format!("{}: {e}", info_path.display())))?;
     write_sweep(
-        &out,
+        staged.dir(),
         &merged[0],
         &merged[1],
         &grid,
@@ -414,8 +417,9 @@ pub fn merge(
         &info,
     )?;
     if let Some(format) = charts {
-        draw_charts(&out, format)?;
+        draw_charts(staged.dir(), format)?;
     }
+    staged.commit()?;
     if !quiet {
         eprintln!(
             "merged {} shards of {}: outputs: {}/",
