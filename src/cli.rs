@@ -206,15 +206,12 @@ impl SetArgs {
     /// scenario keys (so sweeps, plans and checks get them too).
     pub fn overrides(&self) -> Vec<Override> {
         let mut all = self.set.clone();
-        for (path, value) in [
-            ("max_in_system", self.max_in_system),
-            ("max_events", self.max_events),
+        for (flag, path, value) in [
+            ("--max-in-system", "max_in_system", self.max_in_system),
+            ("--max-events", "max_events", self.max_events),
         ] {
             if let Some(n) = value {
-                all.push(Override {
-                    path: path.into(),
-                    value: n.to_string(),
-                });
+                all.push(Override::from_flag(flag, path, n.to_string()));
             }
         }
         all

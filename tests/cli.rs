@@ -994,3 +994,115 @@ fn chart_redraws_svg_from_the_csvs_and_none_draws_nothing() {
         .code(2)
         .stderr(predicate::str::contains("summary.csv"));
 }
+
+/// Malformed SLOs are bad input (exit 2, located), not violations (exit 1).
+#[test]
+fn malformed_slos_are_bad_input_not_violations() {
+    // MINIMAL is 14 lines: the appended [[slo]] is line 16, its keys 17 on.
+    let slo = |entry: &str| format!("{MINIMAL}\n[[slo]]\n{entry}\n");
+    let err = assert_rejected(
+        &slo(r#"class = "jobs"
+metric = "slo_attainment"
+min = 0.9"#),
+        18,
+        "slo.0.metric",
+    );
+    assert!(err.contains("has no latency_target"), "{err}");
+    let err = assert_rejected(
+        &slo(r#"class = "jobs"
+metric = "completed_fraction"
+min = 0.99
+max = 0.5"#),
+        19,
+        "slo.0.min",
+    );
+    assert!(err.contains("expected min ≤ max"), "{err}");
+    let err = assert_rejected(
+        &slo(r#"class = "jobs"
+metric = "completed_fraction"
+min = 1.5"#),
+        19,
+        "slo.0.min",
+    );
+    assert!(err.contains("a share from 0 to 1"), "{err}");
+}
+
+/// A bad value in a class does not also make its SLOs "unknown class".
+#[test]
+fn one_bad_class_value_gives_one_error() {
+    let text = format!(
+        "{}\n[[slo]]\nclass = \"jobs\"\nmetric = \"wait_mean\"\nmax = \"1s\"\n",
+        MINIMAL.replace("rate = \"3/s\"", "rate = \"fast\"")
+    );
+    let err = assert_rejected(&text, 13, "class.jobs.arrivals.rate");
+    assert!(!err.contains("unknown class"), "{err}");
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+}
+
+#[test]
+fn a_flag_that_overrides_a_swept_key_is_refused() {
+    for (flag, value, grid) in [
+        ("--seed", "5", "seed=11,12,13"),
+        ("--replications", "2", "replications=1,3"),
+    ] {
+        surge()
+            .args(["sweep", flag, value, "--grid", grid])
+            .arg(repo("scenarios/mmc.toml"))
+            .arg("--out")
+            .arg(TempDir::new().unwrap().path().join("o"))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(format!(
+                "{flag} conflicts with the swept"
+            )));
+    }
+}
+
+#[test]
+fn an_invalid_grid_point_is_named_by_its_grid_value() {
+    surge()
+        .args([
+            "sweep",
+            "--quiet",
+            "--grid",
+            "pool.gpu.gpus=8,0",
+            "--set",
+            "duration=20m",
+        ])
+        .arg(repo("scenarios/mmc.toml"))
+        .arg("--out")
+        .arg(TempDir::new().unwrap().path().join("o"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--grid pool.gpu.gpus=0: pool.gpu.gpus",
+        ))
+        .stderr(predicate::str::contains("--set pool.gpu.gpus").not());
+}
+
+#[test]
+fn chart_on_a_malformed_csv_is_bad_input() {
+    let dir = TempDir::new().unwrap();
+    let out = dir.path().join("o");
+    surge()
+        .args([
+            "run",
+            "--quiet",
+            "--charts",
+            "none",
+            "--set",
+            "duration=20m",
+        ])
+        .arg(repo("scenarios/mmc.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    std::fs::write(out.join("pools.csv"), "scenario,point\nmmc,zero\n").unwrap();
+    surge()
+        .arg("chart")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("pools.csv has no column"));
+}

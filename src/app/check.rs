@@ -560,10 +560,7 @@ pub fn plan(path: &Path, opts: &PlanOptions) -> Result<Option<u64>, AppError> {
             return Ok(p.1);
         }
         let mut ov = opts.common.overrides.clone();
-        ov.push(Override {
-            path: opts.vary.clone(),
-            value: value.to_string(),
-        });
+        ov.push(Override::from_flag("--vary", &opts.vary, value.to_string()));
         let mut s = load_all(&[path.to_path_buf()], &ov)?.remove(0).scenario;
         if let Some(seed) = opts.common.seed {
             s.seed = seed;

@@ -147,10 +147,7 @@ pub fn run(paths: &[PathBuf], opts: &RunOptions) -> Result<(), AppError> {
     // narrow that the run would need millions of rows is refused).
     let mut overrides = opts.overrides.clone();
     if let Some(b) = opts.bucket {
-        overrides.push(Override {
-            path: "bucket".into(),
-            value: format!("{}ns", b.0),
-        });
+        overrides.push(Override::from_flag("--bucket", "bucket", b.to_string()));
     }
     let mut loaded = load_all(paths, &overrides)?;
     for l in &mut loaded {
@@ -305,6 +302,22 @@ pub fn redraw_charts(dir: &Path, format: ChartFormat) -> Result<Vec<PathBuf>, Ap
             "{}: not an output folder (expected summary.csv, pools.csv and timeseries.csv or sweep.csv in it)\n  hint: surge chart takes the output folder of surge run or surge sweep (after surge merge, for shards)",
             dir.display()
         )));
+    }
+    // The folder's tables are input here: a malformed one is bad input
+    // (exit 2), found before anything is drawn.
+    {
+        use crate::rows::{self, PoolRow, SeriesRow, SummaryRow};
+        let read = |name: &str| std::fs::read(dir.join(name)).ok();
+        let bad = |e: String| AppError::Input(format!("{}: {e}", dir.display()));
+        if let Some(b) = read("summary.csv") {
+            rows::read::<SummaryRow>("summary.csv", &b).map_err(bad)?;
+        }
+        if let Some(b) = read("pools.csv") {
+            rows::read::<PoolRow>("pools.csv", &b).map_err(bad)?;
+        }
+        if let Some(b) = read("timeseries.csv") {
+            rows::read::<SeriesRow>("timeseries.csv", &b).map_err(bad)?;
+        }
     }
     let staged = Staged::begin(dir)?;
     staged.copy_existing(|name| name != "report.html" && name != "charts")?;

@@ -94,6 +94,22 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
             path.display()
         )));
     }
+    // A flag that would silently override a swept key is a conflict.
+    for (flag, key, given) in [
+        ("--seed", "seed", opts.seed.is_some()),
+        (
+            "--replications",
+            "replications",
+            opts.replications.is_some(),
+        ),
+    ] {
+        if given && axes.iter().any(|(p, _)| p == key) {
+            return Err(AppError::Input(format!(
+                "{}: {flag} conflicts with the swept `{key}`: every point would run with {flag}; drop one of them",
+                path.display()
+            )));
+        }
+    }
     let zip = opts.zip || base.sweep.as_ref().is_some_and(|s| s.zip);
     let grid = expand(&axes, zip)
         .map_err(|e| AppError::Input(format!("{}: sweep: {e}", path.display())))?;

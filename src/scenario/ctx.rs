@@ -27,7 +27,7 @@ impl<'a> Ctx<'a> {
         if span.start >= OVERRIDE_SPAN_BASE {
             let i = span.start - OVERRIDE_SPAN_BASE;
             match self.overrides.get(i) {
-                Some(ov) => Place::Override(ov.to_string()),
+                Some(ov) => Place::Override(ov.describe()),
                 None => Place::File,
             }
         } else if span.start <= self.text.len() {

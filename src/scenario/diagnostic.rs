@@ -56,7 +56,7 @@ impl fmt::Display for Diagnostic {
         write!(f, "{label}: {}", self.origin)?;
         match &self.place {
             Place::Line { line, col } => write!(f, ":{line}:{col}")?,
-            Place::Override(text) => write!(f, ": --set {text}")?,
+            Place::Override(text) => write!(f, ": {text}")?,
             Place::File => {}
         }
         if !self.key.is_empty() {

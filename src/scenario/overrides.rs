@@ -24,6 +24,9 @@ pub struct Override {
     pub path: String,
     /// The value as typed.
     pub value: String,
+    /// Where it came from, for messages: `--set`, `--grid`, `--vary` or
+    /// the flag that stands for a scenario key (`--bucket`).
+    pub flag: &'static str,
 }
 
 impl Override {
@@ -41,7 +44,26 @@ impl Override {
         Ok(Override {
             path: path.to_string(),
             value: value.trim().to_string(),
+            flag: "--set",
         })
+    }
+
+    /// An override from another flag than `--set`.
+    pub fn from_flag(flag: &'static str, path: &str, value: String) -> Override {
+        Override {
+            path: path.to_string(),
+            value,
+            flag,
+        }
+    }
+
+    /// As the user gave it: `--set pool.gpu.gpus=0`, `--grid pool.gpu.gpus=0`.
+    pub fn describe(&self) -> String {
+        match self.flag {
+            "--set" | "--grid" | "--vary" => format!("{} {}={}", self.flag, self.path, self.value),
+            // A flag that stands for one key: `--bucket 1ns`.
+            flag => format!("{flag} {}", self.value),
+        }
     }
 }
 

@@ -10,7 +10,10 @@ pub(super) fn build_slo(
     ctx: &mut Ctx<'_>,
     ss: &Spanned<RawSlo>,
     index: usize,
+    // Every class the file declares, valid or not: a class with another
+    // error is not "unknown" here (no cascade of errors).
     classes: &[String],
+    with_target: &[String],
 ) -> Option<SloSpec> {
     let s = ss.get_ref();
     let span = ss.span();
@@ -27,10 +30,12 @@ pub(super) fn build_slo(
             if name == "all" || classes.contains(&name) {
                 Some(name)
             } else {
+                let mut known = vec!["all".to_string()];
+                known.extend(classes.iter().cloned());
                 ctx.error(
                     &v.span(),
                     &format!("{key}.class"),
-                    format!("unknown class {name:?}; known: all, {}", classes.join(", ")),
+                    format!("unknown class {name:?}; known: {}", known.join(", ")),
                 );
                 None
             }
@@ -65,7 +70,16 @@ pub(super) fn build_slo(
         let x = if is_time {
             ctx.duration(v, &k).map(|d| d.as_secs_f64())
         } else {
-            ctx.number(v, &k, "a number", |_| true)
+            // A bound inside the metric's range: a share in [0, 1], a count
+            // or rate ≥ 0, attempts per request ≥ 1.
+            let unit = metric.map_or(Unit::Count, |m| m.unit());
+            let (lo, hi) = unit.range();
+            let what = match unit {
+                Unit::Fraction => "a share from 0 to 1".to_string(),
+                Unit::Ratio => "a number ≥ 1".to_string(),
+                _ => "a number ≥ 0".to_string(),
+            };
+            ctx.number(v, &k, &what, |x| x >= lo && x <= hi)
         };
         x.map(Some)
     };
@@ -73,6 +87,27 @@ pub(super) fn build_slo(
     let min = bound(ctx, &s.min, "min");
     if s.max.is_none() && s.min.is_none() {
         ctx.error(&span, &key, "missing: expected a bound, `max` or `min`");
+    }
+    if let (Some(Some(lo)), Some(Some(hi)), Some(v)) = (min, max, &s.min)
+        && lo > hi
+    {
+        ctx.error(
+            &v.span(),
+            &format!("{key}.min"),
+            format!("expected min ≤ max, found min {lo} > max {hi}: no value can meet both"),
+        );
+    }
+    // slo_attainment exists only for classes with a latency_target.
+    if metric == Some(Metric::SloAttainment)
+        && let (Some(c), Some(v)) = (&class, &s.metric)
+        && !(with_target.contains(c) || (c == "all" && !with_target.is_empty()))
+    {
+        ctx.error_hint(
+            &v.span(),
+            &format!("{key}.metric"),
+            format!("slo_attainment of class {c:?} does not exist: the class has no latency_target"),
+            "give the class a latency_target (e.g. latency_target = \"60s\"), or bound latency_p99 instead",
+        );
     }
     Some(SloSpec {
         class: class?,

@@ -280,6 +280,24 @@ fn build(
         &population_index,
     );
     let class_names: Vec<String> = classes.iter().flatten().map(|c| c.name.clone()).collect();
+    let declared: Vec<String> = raw
+        .class
+        .iter()
+        .filter_map(|c| {
+            c.get_ref()
+                .name
+                .as_ref()?
+                .get_ref()
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    let with_target: Vec<String> = classes
+        .iter()
+        .flatten()
+        .filter(|c| c.latency_target.is_some())
+        .map(|c| c.name.clone())
+        .collect();
     let mut pools = pools;
     for (pool, raw_pool) in pools.iter_mut().zip(&raw.pool) {
         if let Some(v) = &raw_pool.get_ref().policy {
@@ -290,7 +308,7 @@ fn build(
         .slo
         .iter()
         .enumerate()
-        .map(|(i, s)| build_slo(ctx, s, i, &class_names))
+        .map(|(i, s)| build_slo(ctx, s, i, &declared, &with_target))
         .collect();
 
     Some(Scenario {

@@ -17,10 +17,7 @@ impl Grid {
         self.params
             .iter()
             .zip(&self.points[i])
-            .map(|(path, value)| Override {
-                path: path.clone(),
-                value: value.clone(),
-            })
+            .map(|(path, value)| Override::from_flag("--grid", path, value.clone()))
             .collect()
     }
 
