@@ -77,8 +77,9 @@ pub enum Command {
     /// Compare two scenarios (or two --a/--b variants of one) on common
     /// random numbers: paired differences per class and metric, with 95% CIs.
     #[command(after_help = "Examples:
-  surge compare scenarios/shared-pool.toml --a pool.gpu.policy=fifo --b pool.gpu.policy=priority --replications 10
-  surge compare old.toml new.toml --replications 10")]
+  surge compare scenarios/shared-pool.toml \\
+      --a pool.gpu.policy=fifo --b pool.gpu.policy=priority --replications 10
+  surge compare old.toml new.toml --replications 10 --out output/old-vs-new")]
     Compare(CompareArgs),
     /// Find the least value of an integer path (e.g. GPUs) that meets the SLOs.
     ///
@@ -86,7 +87,7 @@ pub enum Command {
     /// (it assumes more of PATH never hurts; --maximize for the greatest
     /// value that still meets them, e.g. the largest load a pool survives).
     #[command(after_help = "Example:
-  surge plan scenarios/mmc.toml --vary pool.gpu.gpus --slo jobs:wait_mean<=100ms --replications 5")]
+  surge plan scenarios/mmc.toml --vary pool.gpu.gpus --slo 'jobs:wait_mean<=100ms' --replications 5")]
     Plan(PlanArgs),
     /// Redraw the charts and report.html of a run or sweep output folder
     /// from its CSVs (no simulation).
@@ -259,7 +260,8 @@ fn parse_duration_arg(s: &str) -> Result<SimDuration, String> {
 /// Flags shared by run, check, compare and plan.
 #[derive(Debug, Args)]
 pub struct CommonRunArgs {
-    /// Output folder [default: output/NAME/; with several scenarios, DIR/NAME/].
+    /// Output folder [default: output/NAME/ for check and plan (check with
+    /// several scenarios: DIR/NAME/), output/compare-A-B/ for compare].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Seed of every random stream (overrides the scenario's `seed`).
@@ -297,6 +299,10 @@ pub struct CheckArgs {
     /// Relative change that is never a regression.
     #[arg(long, default_value_t = 0.05)]
     pub tolerance: f64,
+    /// Fail on uncertain bounds too (a 95% interval straddling the bound):
+    /// for CI gates that must not let a possible violation through.
+    #[arg(long)]
+    pub strict: bool,
     /// Shared flags.
     #[command(flatten)]
     pub common: CommonRunArgs,
@@ -361,6 +367,7 @@ impl CommonRunArgs {
             json: matches!(self.format, FormatArg::Json),
             baseline: None,
             tolerance: 0.05,
+            strict: false,
             jobs: self.jobs.map(usize::from),
             quiet: self.quiet,
         }
@@ -396,6 +403,25 @@ pub struct ChartArgs {
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
     /// Image format.
-    #[arg(long, value_enum, default_value_t = ChartsArg::Png)]
-    pub charts: ChartsArg,
+    #[arg(long, value_enum, default_value_t = ImageArg::Png)]
+    pub charts: ImageArg,
+}
+
+/// The image formats `surge chart` draws (it always draws).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ImageArg {
+    /// PNG images.
+    Png,
+    /// SVG images.
+    Svg,
+}
+
+impl ImageArg {
+    /// The chart format.
+    pub fn format(self) -> crate::report::ChartFormat {
+        match self {
+            ImageArg::Png => crate::report::ChartFormat::Png,
+            ImageArg::Svg => crate::report::ChartFormat::Svg,
+        }
+    }
 }

@@ -92,15 +92,12 @@ fn dispatch(cli: Cli) -> Result<Done, app::AppError> {
                 }
             }
         }
-        Command::Chart(args) => match args.charts.format() {
-            Some(format) => app::redraw_charts(&args.dir, format).map(|files| {
-                for f in files {
-                    println!("{}", f.display());
-                }
-                Done::Ok
-            }),
-            None => Ok(Done::Ok),
-        },
+        Command::Chart(args) => app::redraw_charts(&args.dir, args.charts.format()).map(|files| {
+            for f in files {
+                println!("{}", f.display());
+            }
+            Done::Ok
+        }),
         Command::Merge(args) => ok(app::merge(
             &args.dirs,
             args.out.as_deref(),
@@ -112,6 +109,7 @@ fn dispatch(cli: Cli) -> Result<Done, app::AppError> {
             opts.junit = args.junit;
             opts.baseline = args.baseline;
             opts.tolerance = args.tolerance;
+            opts.strict = args.strict;
             Ok(if app::check(&args.scenarios, &opts)? {
                 Done::Ok
             } else {

@@ -175,6 +175,13 @@ impl Metric {
             .join(", ")
     }
 
+    /// `x` clipped to the metric's range: an interval of a wait never goes
+    /// below 0, one of a share never above 1.
+    pub fn clip(self, x: f64) -> f64 {
+        let (lo, hi) = self.unit().range();
+        x.clamp(lo, hi)
+    }
+
     /// Whether the metric is a share of the arrivals computed from counts
     /// (not a column of `summary.csv`).
     pub fn is_share(self) -> bool {

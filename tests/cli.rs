@@ -1106,3 +1106,143 @@ fn chart_on_a_malformed_csv_is_bad_input() {
         .code(2)
         .stderr(predicate::str::contains("pools.csv has no column"));
 }
+
+/// An SLO that every replication misses fails, however wide its interval
+/// (2 replications of an overloaded queue: mean wait ≫ 1.5 s); intervals
+/// stay inside the metric's range; `--strict` fails uncertain bounds too.
+#[test]
+fn check_fails_gross_violations_and_strict_fails_uncertain_ones() {
+    let dir = TempDir::new().unwrap();
+    let junit = dir.path().join("j.xml");
+    let out = surge()
+        .args([
+            "check",
+            "--replications",
+            "2",
+            "--format",
+            "json",
+            "--set",
+            "duration=30m",
+        ])
+        .args(["--set", "class.jobs.arrivals.rate=8.4/s", "--junit"])
+        .arg(&junit)
+        .arg(repo("scenarios/mmc.toml"))
+        .arg("--out")
+        .arg(dir.path().join("o"))
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let wait = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["metric"] == "wait_mean")
+        .unwrap();
+    assert_eq!(wait["verdict"], "FAIL", "{wait}");
+    assert!(wait["ci_low"].as_f64().unwrap() >= 0.0, "{wait}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(!xml.contains("sbaseline"), "{xml}");
+    // A bound at the observed mean: the interval straddles it, so the
+    // bound is uncertain (exit 0), and a failure with --strict.
+    let file = dir.path().join("straddle.toml");
+    let slo = |max: &str| {
+        format!(
+            "duration = \"20m\"\nwarmup = \"2m\"\nseed = 4\nreplications = 3\n\
+             [[pool]]\nname = \"gpu\"\ngpus = 8\n[[class]]\nname = \"jobs\"\npool = \"gpu\"\n\
+             arrivals = {{ process = \"poisson\", rate = \"7.2/s\" }}\n\
+             service = {{ dist = \"exponential\", mean = \"1s\" }}\n\
+             [[slo]]\nclass = \"jobs\"\nmetric = \"wait_mean\"\nmax = \"{max}\"\n"
+        )
+    };
+    std::fs::write(&file, slo("1h")).unwrap();
+    let check = |strict: bool| {
+        let mut cmd = surge();
+        cmd.args(["check", "--format", "json"]);
+        if strict {
+            cmd.arg("--strict");
+        }
+        let out = cmd
+            .arg(&file)
+            .arg("--out")
+            .arg(dir.path().join("s"))
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), v[0].clone())
+    };
+    let (_, first) = check(false);
+    let mean = first["value"].as_f64().unwrap();
+    std::fs::write(&file, slo(&format!("{}us", (mean * 1e6).round()))).unwrap();
+    let (code, o) = check(false);
+    assert_eq!(
+        (code, o["verdict"].as_str()),
+        (Some(0), Some("warn")),
+        "{o}"
+    );
+    let (code, o) = check(true);
+    assert_eq!(
+        (code, o["verdict"].as_str()),
+        (Some(1), Some("FAIL")),
+        "{o}"
+    );
+}
+
+#[test]
+fn plan_prints_json_and_its_answer_when_quiet() {
+    let dir = TempDir::new().unwrap();
+    let run = |extra: &[&str]| {
+        surge()
+            .args([
+                "plan",
+                "--vary",
+                "pool.gpu.gpus",
+                "--slo",
+                "jobs:wait_mean<=100ms",
+            ])
+            .args(["--set", "duration=30m", "--set", "warmup=3m"])
+            .args(extra)
+            .arg(repo("scenarios/mmc.toml"))
+            .arg("--out")
+            .arg(dir.path().join("p"))
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone()
+    };
+    let quiet = String::from_utf8(run(&["--quiet"])).unwrap();
+    let answer: u64 = quiet.trim().parse().expect("the answer alone");
+    let json: serde_json::Value = serde_json::from_slice(&run(&["--format", "json"])).unwrap();
+    assert_eq!(json["answer"], answer);
+    assert!(json["probes"].as_array().unwrap().len() >= 3);
+    assert!(dir.path().join("p/plan.csv").exists());
+}
+
+#[test]
+fn compare_writes_its_table_to_the_output_folder() {
+    let dir = TempDir::new().unwrap();
+    surge()
+        .args([
+            "compare",
+            "--quiet",
+            "--replications",
+            "3",
+            "--set",
+            "duration=20m",
+        ])
+        .args(["--set", "warmup=2m", "--b", "pool.gpu.gpus=9"])
+        .arg(repo("scenarios/mmc.toml"))
+        .arg("--out")
+        .arg(dir.path().join("c"))
+        .assert()
+        .success();
+    let csv = std::fs::read_to_string(dir.path().join("c/compare.csv")).unwrap();
+    assert!(
+        csv.starts_with("class,metric,a,b,diff,ci_low,ci_high,significant\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("jobs,wait_mean,"), "{csv}");
+}

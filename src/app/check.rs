@@ -30,6 +30,8 @@ pub struct CheckOptions {
     pub baseline: Option<PathBuf>,
     /// Relative change below which a difference is never a regression.
     pub tolerance: f64,
+    /// Uncertain bounds fail too.
+    pub strict: bool,
     /// Worker threads.
     pub jobs: Option<usize>,
     /// No table.
@@ -74,8 +76,8 @@ fn outcome(
         class: class.to_string(),
         metric,
         value: e.map(|e| e.mean),
-        ci_low: e.and_then(|e| e.low()),
-        ci_high: e.and_then(|e| e.high()),
+        ci_low: e.and_then(|e| e.low()).map(|x| metric.clip(x)),
+        ci_high: e.and_then(|e| e.high()).map(|x| metric.clip(x)),
         n: e.map_or(0, |e| e.n),
         verdict: verdict.label(),
         detail,
@@ -123,7 +125,28 @@ pub fn check(paths: &[PathBuf], opts: &CheckOptions) -> Result<bool, AppError> {
         staged.commit()?;
         for slo_spec in &s.slos {
             let e = slo::estimate_metric(&runs, &slo_spec.class, slo_spec.metric);
-            let verdict = slo::judge(e, slo_spec.max, slo_spec.min);
+            let mut verdict = slo::judge(e, slo_spec.max, slo_spec.min);
+            // A gross violation cannot hide in a wide interval: when every
+            // replication is beyond the bound, the bound fails.
+            let values: Vec<f64> = runs
+                .iter()
+                .filter_map(|r| {
+                    slo::class(r, &slo_spec.class).and_then(|c| slo::metric(c, slo_spec.metric))
+                })
+                .collect();
+            let beyond = |v: &f64| {
+                slo_spec.max.is_some_and(|m| *v > m) || slo_spec.min.is_some_and(|m| *v < m)
+            };
+            if verdict == Verdict::Warn && !values.is_empty() && values.iter().all(beyond) {
+                verdict = Verdict::Fail;
+            }
+            if verdict == Verdict::Warn && opts.strict {
+                verdict = Verdict::Fail;
+            }
+            // A run stopped by its budget is overloaded: its SLOs fail.
+            if runs.iter().any(|r| r.stopped.is_some()) {
+                verdict = Verdict::Fail;
+            }
             let mut bound = Vec::new();
             if let Some(m) = slo_spec.min {
                 bound.push(format!("≥ {}", show(slo_spec.metric, m)));
@@ -323,7 +346,11 @@ fn junit(outcomes: &[Outcome]) -> String {
                         ">\n      <failure message=\"{}\">value {}{}</failure>\n    </testcase>",
                         xml(&format!("{} violated", o.name)),
                         xml(&value),
-                        xml(&o.detail)
+                        xml(&if o.detail.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; {}", o.detail)
+                        })
                     );
                 }
                 "warn" => {
@@ -381,6 +408,43 @@ pub fn compare(
     let (ra, rb) = with_jobs(opts.jobs, || (run_replications(&sa), run_replications(&sb)))?;
     let (ra, rb) = (ra?, rb?);
     let rows = paired_rows(&ra, &rb);
+    // compare.csv: one row per (class, metric), in the output folder.
+    let out = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(format!("compare-{}-{}", sa.name, sb.name)));
+    let staged = super::Staged::begin(&out)?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let cell = |x: f64| crate::rows::format_number(x);
+    let _ = w.write_record([
+        "class",
+        "metric",
+        "a",
+        "b",
+        "diff",
+        "ci_low",
+        "ci_high",
+        "significant",
+    ]);
+    for r in &rows {
+        let _ = w.write_record([
+            r.class.clone(),
+            r.metric.name().to_string(),
+            cell(r.a),
+            cell(r.b),
+            cell(r.diff),
+            cell(r.ci_low),
+            cell(r.ci_high),
+            r.significant.to_string(),
+        ]);
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| AppError::Output(e.to_string()))?;
+    let file = staged.dir().join("compare.csv");
+    write_atomic(&file, &bytes)
+        .map_err(|e| AppError::Output(format!("cannot write {}: {e}", file.display())))?;
+    staged.commit()?;
     if opts.json {
         println!(
             "{}",
@@ -561,7 +625,9 @@ pub fn plan(path: &Path, opts: &PlanOptions) -> Result<Option<u64>, AppError> {
         }
         let mut ov = opts.common.overrides.clone();
         ov.push(Override::from_flag("--vary", &opts.vary, value.to_string()));
-        let mut s = load_all(&[path.to_path_buf()], &ov)?.remove(0).scenario;
+        let mut s = super::load_all_quietly(&[path.to_path_buf()], &ov)?
+            .remove(0)
+            .scenario;
         if let Some(seed) = opts.common.seed {
             s.seed = seed;
         }
@@ -629,19 +695,27 @@ fn finish_plan(
     sorted.sort_by_key(|p| p.0);
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec![opts.vary.clone(), "meets_slos".into()];
-    for (c, m, _, _) in slos {
+    for (c, m, max, min) in slos {
+        // The same class and metric bounded twice ([[slo]] and --slo):
+        // the bound tells the columns apart.
+        let twice = slos.iter().filter(|x| x.0 == *c && x.1 == *m).count() > 1;
+        let name = match (twice, max, min) {
+            (true, Some(b), _) => format!("{c}.{m}.max_{}", crate::rows::format_number(*b)),
+            (true, None, Some(b)) => format!("{c}.{m}.min_{}", crate::rows::format_number(*b)),
+            _ => format!("{c}.{m}"),
+        };
         for stat in ["mean", "ci_low", "ci_high"] {
-            header.push(format!("{c}.{m}_{stat}"));
+            header.push(format!("{name}_{stat}"));
         }
     }
     let _ = w.write_record(&header);
     let cell = |x: Option<f64>| crate::rows::Cell::Num(x).to_csv();
     for (value, pass, est) in &sorted {
         let mut row = vec![value.to_string(), pass.to_string()];
-        for e in est {
+        for ((_, m, _, _), e) in slos.iter().zip(est) {
             row.push(cell(e.map(|e| e.mean)));
-            row.push(cell(e.and_then(|e| e.low())));
-            row.push(cell(e.and_then(|e| e.high())));
+            row.push(cell(e.and_then(|e| e.low()).map(|x| m.clip(x))));
+            row.push(cell(e.and_then(|e| e.high()).map(|x| m.clip(x))));
         }
         let _ = w.write_record(&row);
     }
@@ -664,18 +738,63 @@ fn finish_plan(
     write_atomic(&file, &bytes)
         .map_err(|e| AppError::Output(format!("cannot write {}: {e}", file.display())))?;
     staged.commit()?;
-    if !opts.common.quiet {
+    if opts.common.json {
+        let probes: Vec<serde_json::Value> = sorted
+            .iter()
+            .map(|(value, pass, est)| {
+                serde_json::json!({
+                    "value": value,
+                    "meets_slos": pass,
+                    "slos": slos.iter().zip(est.iter()).map(|((c, m, max, min), e)| serde_json::json!({
+                        "class": c,
+                        "metric": m,
+                        "max": max,
+                        "min": min,
+                        "mean": e.map(|e| e.mean),
+                        "ci_low": e.and_then(|e| e.low()).map(|x| m.clip(x)),
+                        "ci_high": e.and_then(|e| e.high()).map(|x| m.clip(x)),
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let value = serde_json::json!({
+            "vary": opts.vary,
+            "answer": answer,
+            "maximize": opts.maximize,
+            "probes": probes,
+            "plan_csv": out.join("plan.csv"),
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+        return Ok(answer);
+    }
+    if opts.common.quiet {
+        // Scripts that silence the table still get the answer.
+        match answer {
+            Some(v) => println!("{v}"),
+            None => println!("none"),
+        }
+        return Ok(answer);
+    }
+    {
         println!("{:>10}  SLOs (mean [95% CI])", opts.vary);
         for (value, pass, est) in &sorted {
             let parts: Vec<String> = slos
                 .iter()
                 .zip(est.iter())
-                .map(|((c, m, _, _), e)| match e {
+                .map(|((c, m, max, min), e)| match e {
                     Some(e) => format!(
-                        "{c}.{m} {} [{}, {}]",
+                        "{c}.{m}{} {} [{}, {}]",
+                        match (max, min) {
+                            (Some(b), _) => format!("≤{}", show(*m, *b)),
+                            (None, Some(b)) => format!("≥{}", show(*m, *b)),
+                            _ => String::new(),
+                        },
                         show(*m, e.mean),
-                        show(*m, e.low().unwrap_or(e.mean)),
-                        show(*m, e.high().unwrap_or(e.mean))
+                        show(*m, m.clip(e.low().unwrap_or(e.mean))),
+                        show(*m, m.clip(e.high().unwrap_or(e.mean)))
                     ),
                     None => format!("{c}.{m} -"),
                 })
@@ -695,7 +814,7 @@ fn finish_plan(
                 } else {
                     "the least value meeting"
                 },
-                file.display()
+                out.join("plan.csv").display()
             ),
             None => println!(
                 "answer: no value of {} in [{}, {}] meets the SLOs",

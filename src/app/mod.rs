@@ -90,6 +90,25 @@ impl AppError {
 /// Load every scenario, reporting the problems of all of them at once.
 /// Warnings are printed to stderr.
 pub fn load_all(paths: &[PathBuf], overrides: &[Override]) -> Result<Vec<Loaded>, AppError> {
+    let loaded = load_all_quietly(paths, overrides)?;
+    for l in &loaded {
+        for w in l
+            .warnings
+            .iter()
+            .filter(|w| w.severity == Severity::Warning)
+        {
+            eprintln!("{w}");
+        }
+    }
+    Ok(loaded)
+}
+
+/// [`load_all`] without printing warnings (plan probes: the scenario's own
+/// warnings were printed once, and each probe's load is judged by its run).
+pub(crate) fn load_all_quietly(
+    paths: &[PathBuf],
+    overrides: &[Override],
+) -> Result<Vec<Loaded>, AppError> {
     let mut loaded = Vec::new();
     let mut errors = Vec::new();
     for path in paths {
@@ -100,15 +119,6 @@ pub fn load_all(paths: &[PathBuf], overrides: &[Override]) -> Result<Vec<Loaded>
     }
     if !errors.is_empty() {
         return Err(AppError::Diagnostics(errors.join("\n")));
-    }
-    for l in &loaded {
-        for w in l
-            .warnings
-            .iter()
-            .filter(|w| w.severity == Severity::Warning)
-        {
-            eprintln!("{w}");
-        }
     }
     Ok(loaded)
 }

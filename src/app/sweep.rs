@@ -184,7 +184,7 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
     } else {
         let bar = ProgressBar::new(items.len() as u64);
         bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} runs · {per_sec} · ETA {eta}")
+            ProgressStyle::with_template("{bar:40} {pos}/{len} runs · {msg} · ETA {eta}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar
@@ -198,6 +198,10 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
                     .expect("items come from valid points");
                 let run = simulate(s, rep).map_err(|e| AppError::Input(e.to_string()))?;
                 bar.inc(1);
+                let secs = bar.elapsed().as_secs_f64();
+                if secs > 0.0 {
+                    bar.set_message(format!("{:.1} runs/s", bar.position() as f64 / secs));
+                }
                 let runs = [run];
                 Ok((summary_table(s, point, &runs), pools_table(s, point, &runs)))
             })
