@@ -26,7 +26,7 @@ Examples:
   surge run scenarios/launch-day.toml --format json --quiet
   surge validate scenarios/*.toml
   surge sweep scenarios/mmc.toml --grid pool.gpu.gpus=8,9,10,12 --replications 10
-  surge plan scenarios/mmc.toml --vary pool.gpu.gpus --slo jobs:wait_mean<=100ms --replications 5
+  surge plan scenarios/mmc.toml --vary pool.gpu.gpus --slo 'jobs:wait_mean<=100ms' --replications 5
   surge check scenarios/*.toml --junit slo-report.xml
 
 Exit codes: 0 ok, 1 an SLO or check failed, 2 bad input, 3 outputs not written.";
@@ -337,7 +337,7 @@ pub struct PlanArgs {
     /// The integer path to vary, e.g. pool.gpu.gpus.
     #[arg(long, value_name = "PATH")]
     pub vary: String,
-    /// An SLO, CLASS:METRIC<=VALUE or >=, e.g. jobs:wait_mean<=500ms
+    /// An SLO, CLASS:METRIC<=VALUE or >=, e.g. 'jobs:wait_mean<=500ms' (quoted: < and > are shell redirections)
     /// (repeatable; added to the scenario's `[[slo]]` entries).
     #[arg(long, value_name = "SLO", value_parser = crate::app::parse_slo_arg)]
     pub slo: Vec<(String, crate::metric::Metric, Option<f64>, Option<f64>)>,

@@ -80,6 +80,22 @@ fn parse_simple_duration(s: &str) -> Option<SimDuration> {
     Some(SimDuration::from_secs_f64(secs))
 }
 
+/// Whether `s` is a well-formed duration (a number and a unit) too long
+/// for the nanosecond clock (about 584 years), so a message can say so
+/// instead of asking for a unit.
+pub fn duration_too_large(s: &str) -> bool {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'e'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let known = TIME_UNITS.iter().find(|(u, _)| *u == unit.trim());
+    match (num.parse::<f64>(), known) {
+        (Ok(v), Some((_, scale))) => v.is_finite() && v * scale * 1e9 >= u64::MAX as f64,
+        _ => false,
+    }
+}
+
 /// Parse a rate like `"1.5k/s"` into events per second. Refuses negative
 /// and non-finite values (zero is allowed here; callers decide).
 pub fn parse_rate(s: &str) -> Option<f64> {

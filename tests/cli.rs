@@ -1246,3 +1246,64 @@ fn compare_writes_its_table_to_the_output_folder() {
     );
     assert!(csv.contains("jobs,wait_mean,"), "{csv}");
 }
+
+/// The resolved scenario shows every class setting that ran, and SLO
+/// bounds with their units.
+#[test]
+fn validate_shows_every_class_setting() {
+    let out = surge()
+        .args(["validate"])
+        .arg(repo("scenarios/launch-day.toml"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    for needle in [
+        "priority 1; weight 1; patience exponential(mean 30s)",
+        "retry up to 3 attempts",
+        "limit 0.125/h, burst 3, per user",
+        "deferrable, deferred patience lognormal(mean 2h, cv 0.5)",
+        "think time exponential(mean 40s)",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+    let mmc = surge()
+        .args(["validate"])
+        .arg(repo("scenarios/mmc.toml"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(
+        String::from_utf8(mmc)
+            .unwrap()
+            .contains("jobs wait_mean ≤ 1.5s")
+    );
+}
+
+/// Messages say what is wrong with a value, and do not echo huge ones.
+#[test]
+fn messages_name_the_real_problem_and_stay_short() {
+    surge()
+        .args(["validate", "--set", "duration=213504d"])
+        .arg(repo("scenarios/mmc.toml"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("shorter than 584 years"));
+    let long = "a".repeat(5000);
+    let out = surge()
+        .args(["validate", "--set"])
+        .arg(format!("name={long}"))
+        .arg(repo("scenarios/mmc.toml"))
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    assert!(err.len() < 600, "{} bytes: {err}", err.len());
+    assert!(err.contains("(5000 characters)"), "{err}");
+}

@@ -568,7 +568,7 @@ pub fn parse_slo_arg(s: &str) -> Result<(String, Metric, Option<f64>, Option<f64
         (l, ">=", r)
     } else {
         return Err(format!(
-            "expected CLASS:METRIC<=VALUE or >=, e.g. jobs:wait_mean<=500ms, found {s:?}"
+            "expected CLASS:METRIC<=VALUE or >=, e.g. 'jobs:wait_mean<=500ms' (quoted in a shell), found {s:?}"
         ));
     };
     let (class, metric) = lhs

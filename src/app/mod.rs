@@ -531,7 +531,11 @@ pub fn describe(s: &Scenario) -> String {
             p.speed,
             p.cost_per_gpu_hour,
             rho,
-            if rho >= 1.0 { " (UNSTABLE)" } else { "" }
+            if rho >= 1.0 {
+                " (mean ρ ≥ 1: see the run's verdict)"
+            } else {
+                ""
+            }
         ));
         for step in &p.capacity {
             let change = match step.change {
@@ -579,13 +583,43 @@ pub fn describe(s: &Scenario) -> String {
             c.latency_target
                 .map_or(String::new(), |t| format!("; latency target {t}"))
         ));
+        // Client behaviour and queue settings: everything that ran.
+        let mut more = vec![
+            format!("priority {}", c.priority),
+            format!("weight {}", c.weight),
+        ];
+        if let Some(p) = &c.patience {
+            more.push(format!("patience {}", p.describe()));
+        }
+        if let Some(r) = &c.retry {
+            more.push(format!(
+                "retry up to {} attempts, backoff {}s × {}^(k−1) up to {}s, jitter {}",
+                r.max_attempts, r.base_s, r.factor, r.max_s, r.jitter
+            ));
+        }
+        if let Some(l) = &c.limit {
+            more.push(format!(
+                "limit {}, burst {}, per {}",
+                crate::units::format_rate(l.rate_per_s),
+                l.burst,
+                if l.per_user { "user" } else { "class" }
+            ));
+        }
+        if c.deferrable {
+            more.push(match &c.deferred_patience {
+                Some(p) => format!("deferrable, deferred patience {}", p.describe()),
+                None => "deferrable".into(),
+            });
+        }
+        out.push_str(&format!("          {}\n", more.join("; ")));
     }
     for p in &s.populations {
         out.push_str(&format!(
-            "  population {}: signups {}; {:.2} requests per session on average{}\n",
+            "  population {}: signups {}; {:.2} requests per session on average, think time {}{}\n",
             p.name,
             describe_arrivals(s, &p.signups, None),
             p.requests.mean(),
+            p.think.describe(),
             p.returns.as_ref().map_or(String::new(), |r| format!(
                 "; returns with probability {} after {}",
                 r.probability,
@@ -594,12 +628,20 @@ pub fn describe(s: &Scenario) -> String {
         ));
     }
     for slo in &s.slos {
+        // Bounds in the metric's unit: "≤ 1.5s", not "≤ 1.5".
+        let show = |x: f64| {
+            if slo.metric.unit() == crate::metric::Unit::Seconds {
+                SimDuration::from_secs_f64(x).to_string()
+            } else {
+                crate::rows::format_number(x)
+            }
+        };
         let mut bounds = Vec::new();
         if let Some(m) = slo.min {
-            bounds.push(format!("≥ {m}"));
+            bounds.push(format!("≥ {}", show(m)));
         }
         if let Some(m) = slo.max {
-            bounds.push(format!("≤ {m}"));
+            bounds.push(format!("≤ {}", show(m)));
         }
         out.push_str(&format!(
             "  slo           {} {} {}\n",

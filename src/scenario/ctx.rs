@@ -109,6 +109,7 @@ impl<'a> Ctx<'a> {
     pub(super) fn name(&mut self, v: &Val, key: &str) -> Option<String> {
         let s = self.string(v, key)?;
         let ok = !s.is_empty()
+            && s.chars().count() <= 64
             && s.chars()
                 .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
             && s != "all";
@@ -119,7 +120,8 @@ impl<'a> Ctx<'a> {
                 &v.span(),
                 key,
                 format!(
-                    "expected a name of letters, digits, '-' and '_' (not \"all\"), found {s:?}"
+                    "expected a name of at most 64 letters, digits, '-' and '_' (not \"all\"), found {}",
+                    found(v.get_ref())
                 ),
             );
             None
@@ -169,6 +171,19 @@ impl<'a> Ctx<'a> {
             && let Some(d) = parse_duration(s)
         {
             return Some(d);
+        }
+        if let toml::Value::String(s) = v.get_ref()
+            && crate::units::duration_too_large(s)
+        {
+            self.error(
+                &v.span(),
+                key,
+                format!(
+                    "expected a duration shorter than 584 years (the range of the nanosecond clock), found {}",
+                    found(v.get_ref())
+                ),
+            );
+            return None;
         }
         let hint = matches!(v.get_ref(), toml::Value::Integer(_) | toml::Value::Float(_))
             .then(|| "durations need a unit: write \"90s\", not 90".to_string());
@@ -239,6 +254,11 @@ impl<'a> Ctx<'a> {
 /// What a TOML value is, for "found …" in messages.
 pub(super) fn found(v: &toml::Value) -> String {
     match v {
+        // A multi-megabyte value is not echoed whole.
+        toml::Value::String(s) if s.chars().count() > 80 => {
+            let head: String = s.chars().take(60).collect();
+            format!("{head:?}… ({} characters)", s.chars().count())
+        }
         toml::Value::String(s) => format!("{s:?}"),
         toml::Value::Integer(i) => i.to_string(),
         toml::Value::Float(f) => f.to_string(),

@@ -59,10 +59,17 @@ impl Override {
 
     /// As the user gave it: `--set pool.gpu.gpus=0`, `--grid pool.gpu.gpus=0`.
     pub fn describe(&self) -> String {
+        // A long value (a pasted file?) is shortened, not echoed whole.
+        let value = if self.value.chars().count() > 80 {
+            let head: String = self.value.chars().take(60).collect();
+            format!("{head}… ({} characters)", self.value.chars().count())
+        } else {
+            self.value.clone()
+        };
         match self.flag {
-            "--set" | "--grid" | "--vary" => format!("{} {}={}", self.flag, self.path, self.value),
+            "--set" | "--grid" | "--vary" => format!("{} {}={value}", self.flag, self.path),
             // A flag that stands for one key: `--bucket 1ns`.
-            flag => format!("{flag} {}", self.value),
+            flag => format!("{flag} {value}"),
         }
     }
 }
