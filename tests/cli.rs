@@ -1307,3 +1307,15 @@ fn messages_name_the_real_problem_and_stay_short() {
     assert!(err.len() < 600, "{} bytes: {err}", err.len());
     assert!(err.contains("(5000 characters)"), "{err}");
 }
+
+#[test]
+fn a_duplicate_key_is_named_and_a_huge_integer_is_explained() {
+    let err = assert_rejected(&with_pool_line("gpus = 5"), 9, "");
+    assert!(err.contains("duplicate key `gpus`"), "{err}");
+    let err = assert_rejected(
+        &MINIMAL.replace("seed = 3", "seed = 99999999999999999999"),
+        4,
+        "seed",
+    );
+    assert!(err.contains("at most 9223372036854775807"), "{err}");
+}

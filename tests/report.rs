@@ -67,7 +67,10 @@ fn the_report_has_everything_and_needs_no_network() {
     assert!(html.contains("--set duration=10h"));
     assert!(html.contains("<h2>Warnings</h2>") && html.contains("mean offered load"));
     // The run's verdict on the image pool, whatever it is, is said.
-    assert!(html.contains("Pool <b>gpu-image</b>: "), "the image pool's verdict");
+    assert!(
+        html.contains("Pool <b>gpu-image</b>: "),
+        "the image pool's verdict"
+    );
     for class in ["chat-free", "chat-plus", "image-free", "image-plus"] {
         assert!(
             html.contains(&format!("<th scope=\"row\">{class}</th>")),

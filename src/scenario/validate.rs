@@ -64,7 +64,21 @@ pub(crate) fn load(
         Ok(root) => root,
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
-            ctx.error(&span, "", format!("invalid TOML: {}", e.message().trim()));
+            let mut message = format!("invalid TOML: {}", e.message().trim());
+            // toml says "duplicate key" without the key: name it.
+            if message.ends_with("duplicate key")
+                && let Some(rest) = text.get(span.start..)
+            {
+                let key: String = rest
+                    .chars()
+                    .take_while(|c| !matches!(c, '=' | '\n' | ']'))
+                    .collect();
+                let key = key.trim().trim_matches('"');
+                if !key.is_empty() {
+                    message = format!("{message} `{key}`: each key may appear once in a table");
+                }
+            }
+            ctx.error(&span, "", message);
             return Err(fail(ctx));
         }
     };
@@ -171,6 +185,10 @@ fn shape_message(message: &str, key: &str) -> String {
     }
     if (key == "pool" || key == "class" || key == "slo") && m.contains("expected a sequence") {
         m = format!("{m}\nexpected an array of tables: write [[{key}]], not [{key}]");
+    }
+    if m.contains("value was too large") || (m.contains("as i128") && m.contains("integer")) {
+        return "expected an integer of at most 9223372036854775807 (2^63 − 1), found a larger one"
+            .into();
     }
     m.replace("expected a sequence", "expected an array")
 }
