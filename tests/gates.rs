@@ -160,6 +160,42 @@ fn baseline_flags_a_real_regression_but_not_noise() {
     .stdout(predicate::str::contains(
         "FAIL  gate: regression: jobs latency_p99",
     ));
+    // With an SLO on latency_p99 of jobs too, each (class, metric) is
+    // compared once (not once per mention), and the JUnit failure text
+    // keeps the value and the detail apart.
+    std::fs::write(
+        dir.path().join("s.toml"),
+        scenario(
+            10,
+            "[[slo]]\nclass = \"jobs\"\nmetric = \"latency_p99\"\nmax = \"1h\"\n\
+             [[slo]]\nclass = \"all\"\nmetric = \"wait_mean\"\nmax = \"1h\"\n",
+        ),
+    )
+    .unwrap();
+    let junit = dir.path().join("j.xml");
+    let out = run(
+        "worse2",
+        &[
+            "--set",
+            "pool.gpu.gpus=9",
+            "--baseline",
+            base,
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        1,
+    )
+    .get_output()
+    .stdout
+    .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(
+        out.matches("regression: jobs latency_p99").count(),
+        1,
+        "{out}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("; baseline "), "{xml}");
 }
 
 #[test]

@@ -185,9 +185,17 @@ pub fn run(paths: &[PathBuf], opts: &RunOptions) -> Result<(), AppError> {
         let runs = with_jobs(opts.jobs, || run_replications(scenario))??;
         let wall = started.elapsed();
         let info = run_info("run", path, l, &opts.overrides);
-        write_run_outputs(staged.dir(), scenario, &runs, &info)?;
+        let [summary, pools, timeseries] = write_run_outputs(staged.dir(), scenario, &runs, &info)?;
         if let Some(format) = opts.charts {
-            draw_charts(staged.dir(), format)?;
+            // From the bytes just written, not read back.
+            let tables = Drawn {
+                summary: &summary,
+                pools: &pools,
+                timeseries: Some(&timeseries),
+                sweep: None,
+                info: Some(&info),
+            };
+            draw_from(staged.dir(), format, &tables)?;
         }
         staged.commit()?;
         match opts.format {
@@ -281,26 +289,31 @@ pub fn write_run_outputs(
     scenario: &Scenario,
     runs: &[RunResult],
     info: &RunInfo,
-) -> Result<(), AppError> {
+) -> Result<[Vec<u8>; 3], AppError> {
     let io = |e: std::io::Error, what: &Path| {
         AppError::Output(format!("cannot write {}: {e}", what.display()))
     };
     std::fs::create_dir_all(out).map_err(|e| io(e, out))?;
     let files = [
-        ("summary.csv", summary_table(scenario, 0, runs)),
-        ("pools.csv", pools_table(scenario, 0, runs)),
-        ("timeseries.csv", timeseries_table(scenario, 0, runs)),
+        ("summary.csv", summary_table(scenario, 0, runs).to_csv()),
+        ("pools.csv", pools_table(scenario, 0, runs).to_csv()),
+        (
+            "timeseries.csv",
+            timeseries_table(scenario, 0, runs).to_csv(),
+        ),
     ];
-    for (name, table) in files {
+    for (name, bytes) in &files {
         let path = out.join(name);
-        write_atomic(&path, &table.to_csv()).map_err(|e| io(e, &path))?;
+        write_atomic(&path, bytes).map_err(|e| io(e, &path))?;
     }
     if scenario.trace > 0 {
         let path = out.join("requests.csv");
         let table = requests_table(scenario, 0, runs);
         write_atomic(&path, &table.to_csv()).map_err(|e| io(e, &path))?;
     }
-    write_info(out, info)
+    write_info(out, info)?;
+    let [(_, summary), (_, pools), (_, timeseries)] = files;
+    Ok([summary, pools, timeseries])
 }
 
 /// `surge chart DIR`: redraw the charts and report of an output folder,
@@ -340,6 +353,17 @@ pub fn redraw_charts(dir: &Path, format: ChartFormat) -> Result<Vec<PathBuf>, Ap
     Ok(files)
 }
 
+/// The tables a folder's charts and report are drawn from.
+pub(crate) struct Drawn<'a> {
+    pub(crate) summary: &'a [u8],
+    pub(crate) pools: &'a [u8],
+    /// A run's time series (None for a sweep).
+    pub(crate) timeseries: Option<&'a [u8]>,
+    /// A sweep's table (None for a run).
+    pub(crate) sweep: Option<&'a [u8]>,
+    pub(crate) info: Option<&'a RunInfo>,
+}
+
 /// Draw the charts of the run or sweep in `out` (from its CSVs) into
 /// `out/charts/`, then write `out/report.html`. Returns the files written.
 pub fn draw_charts(out: &Path, format: ChartFormat) -> Result<Vec<PathBuf>, AppError> {
@@ -359,6 +383,10 @@ pub fn draw_charts(out: &Path, format: ChartFormat) -> Result<Vec<PathBuf>, AppE
         .exists()
         .then(|| read("sweep.csv"))
         .transpose()?;
+    let timeseries = match sweep {
+        Some(_) => None,
+        None => Some(read("timeseries.csv")?),
+    };
     let info: Option<RunInfo> = match std::fs::read(out.join("scenario.json")) {
         Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
             AppError::Input(format!(
@@ -368,20 +396,41 @@ pub fn draw_charts(out: &Path, format: ChartFormat) -> Result<Vec<PathBuf>, AppE
         })?),
         Err(_) => None,
     };
+    draw_from(
+        out,
+        format,
+        &Drawn {
+            summary: &summary,
+            pools: &pools,
+            timeseries: timeseries.as_deref(),
+            sweep: sweep.as_deref(),
+            info: info.as_ref(),
+        },
+    )
+}
+
+/// Draw the charts and report of `tables` into `out`: run and sweep hand
+/// over the bytes they just wrote, so nothing is read back from disk.
+pub(crate) fn draw_from(
+    out: &Path,
+    format: ChartFormat,
+    tables: &Drawn<'_>,
+) -> Result<Vec<PathBuf>, AppError> {
     let dir = out.join("charts");
     let failed = |e: String| AppError::Output(format!("charts for {}: {e}", out.display()));
-    let charts = match &sweep {
-        Some(s) => crate::report::sweep_charts(s, Some(&pools), &dir, format).map_err(failed)?,
-        None => {
-            crate::report::run_charts(&read("timeseries.csv")?, &dir, format).map_err(failed)?
+    let charts = match (tables.sweep, tables.timeseries) {
+        (Some(s), _) => {
+            crate::report::sweep_charts(s, Some(tables.pools), &dir, format).map_err(failed)?
         }
+        (None, Some(t)) => crate::report::run_charts(t, &dir, format).map_err(failed)?,
+        (None, None) => Vec::new(),
     };
     let mut written: Vec<PathBuf> = charts.iter().map(|c| dir.join(&c.0)).collect();
     let html = report_html(&ReportInput {
-        info: info.as_ref(),
-        summary_csv: &summary,
-        pools_csv: &pools,
-        sweep_csv: sweep.as_deref(),
+        info: tables.info,
+        summary_csv: tables.summary,
+        pools_csv: tables.pools,
+        sweep_csv: tables.sweep,
         charts,
     })
     .map_err(failed)?;

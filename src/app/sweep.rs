@@ -1,6 +1,6 @@
 //! `surge sweep` and `surge merge`.
 
-use super::{AppError, draw_charts, load_all, run_info, with_jobs, write_info};
+use super::{AppError, load_all, run_info, with_jobs, write_info};
 use crate::model::Scenario;
 use crate::report::{ChartFormat, RunInfo, Table, pools_table, summary_table, write_atomic};
 use crate::scenario::{self, Override};
@@ -238,18 +238,27 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
     if let Some(r) = opts.replications {
         info.replications = r;
     }
-    write_sweep(
+    let pools_bytes = pools.to_csv();
+    let sweep_bytes = write_sweep(
         staged.dir(),
         &summary_bytes,
-        &pools.to_csv(),
+        &pools_bytes,
         &grid,
         opts.shard,
         &name,
         &fingerprint,
         &info,
     )?;
-    if let (Some(format), 1) = (opts.charts, opts.shard.count) {
-        draw_charts(staged.dir(), format)?;
+    if let (Some(format), Some(sweep)) = (opts.charts, &sweep_bytes) {
+        // From the bytes just written, not read back.
+        let tables = super::Drawn {
+            summary: &summary_bytes,
+            pools: &pools_bytes,
+            timeseries: None,
+            sweep: Some(sweep),
+            info: Some(&info),
+        };
+        super::draw_from(staged.dir(), format, &tables)?;
     }
     staged.commit()?;
     if !opts.quiet {
@@ -283,7 +292,7 @@ fn write_sweep(
     name: &str,
     fingerprint: &str,
     info: &RunInfo,
-) -> Result<(), AppError> {
+) -> Result<Option<Vec<u8>>, AppError> {
     std::fs::create_dir_all(out).map_err(|e| io_error(e, out))?;
     write_info(out, info)?;
     let write = |file: &str, bytes: &[u8]| {
@@ -295,6 +304,7 @@ fn write_sweep(
     if shard.count == 1 {
         let table = sweep_table(summary, grid).map_err(AppError::Output)?;
         write("sweep.csv", &table)?;
+        return Ok(Some(table));
     } else {
         let manifest = Manifest {
             scenario: name.to_string(),
@@ -308,7 +318,7 @@ fn write_sweep(
             serde_json::to_vec_pretty(&manifest).map_err(|e| AppError::Output(e.to_string()))?;
         write("shard.json", &json)?;
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Rows of a CSV file: header and records (as text).
@@ -426,7 +436,7 @@ pub fn merge(
         .map_err(|e| e.to_string())
         .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
         .map_err(|e| AppError::Input(format!("{}: {e}", info_path.display())))?;
-    write_sweep(
+    let sweep_bytes = write_sweep(
         staged.dir(),
         &merged[0],
         &merged[1],
@@ -436,8 +446,15 @@ pub fn merge(
         &first.fingerprint,
         &info,
     )?;
-    if let Some(format) = charts {
-        draw_charts(staged.dir(), format)?;
+    if let (Some(format), Some(sweep)) = (charts, &sweep_bytes) {
+        let tables = super::Drawn {
+            summary: &merged[0],
+            pools: &merged[1],
+            timeseries: None,
+            sweep: Some(sweep),
+            info: Some(&info),
+        };
+        super::draw_from(staged.dir(), format, &tables)?;
     }
     staged.commit()?;
     if !quiet {
