@@ -1319,3 +1319,57 @@ fn a_duplicate_key_is_named_and_a_huge_integer_is_explained() {
     );
     assert!(err.contains("at most 9223372036854775807"), "{err}");
 }
+
+#[test]
+fn help_and_flags_say_only_what_works() {
+    // `surge chart` always draws: `none` is not offered.
+    surge()
+        .args(["chart", "--charts", "none", "output/x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("invalid value 'none'"));
+    // SLO examples can be pasted into a shell.
+    surge()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--slo 'jobs:wait_mean<=100ms'"));
+}
+
+/// A plan prints the scenario's load warnings once, not once per probe,
+/// and its probe table never shows an interval below zero.
+#[test]
+fn plan_warns_once_and_keeps_intervals_in_range() {
+    let dir = TempDir::new().unwrap();
+    let out = surge()
+        .args([
+            "plan",
+            "--vary",
+            "pool.gpu.gpus",
+            "--slo",
+            "jobs:wait_mean<=100ms",
+        ])
+        .args([
+            "--set",
+            "duration=30m",
+            "--set",
+            "warmup=3m",
+            "--set",
+            "pool.gpu.gpus=4",
+        ])
+        .args(["--replications", "3"])
+        .arg(repo("scenarios/mmc.toml"))
+        .arg("--out")
+        .arg(dir.path().join("p"))
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert!(stderr.matches("warning:").count() <= 1, "{stderr}");
+    assert!(!stderr.contains("--vary"), "{stderr}");
+    assert!(!stdout.contains("[-"), "{stdout}");
+}

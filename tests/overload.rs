@@ -198,6 +198,29 @@ fn a_year_long_drain_keeps_the_time_series_bounded() {
     assert!(last.start.as_secs_f64() + last.width.as_secs_f64() >= 365.0 * 86_400.0);
 }
 
+#[test]
+fn a_runaway_autoscaler_or_failure_rate_is_warned_with_its_event_count() {
+    for (set, key) in [
+        (
+            r#"pool.gpu.autoscale={ min = 8, max = 16, interval = "1ns", trigger = { utilization = 0.9 } }"#,
+            "pool.gpu.autoscale.interval: about 3.6e12 events",
+        ),
+        (
+            r#"pool.gpu.failures={ mtbf = "1us", mttr = "1s" }"#,
+            "pool.gpu.failures.mtbf: about 5.8e10 events",
+        ),
+    ] {
+        surge()
+            .args(["validate", "--set", set])
+            .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/mmc.toml"))
+            .args(["--set", "duration=1h"])
+            .assert()
+            .success()
+            .stderr(predicate::str::contains(key))
+            .stderr(predicate::str::contains("the run will stop early"));
+    }
+}
+
 fn surge() -> Command {
     Command::cargo_bin("surge").unwrap()
 }

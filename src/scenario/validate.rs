@@ -112,6 +112,7 @@ pub(crate) fn load(
     match scenario {
         Some(scenario) if !ctx.has_errors() => {
             warn_unstable(&mut ctx, &raw, &scenario);
+            warn_event_budget(&mut ctx, &raw, &scenario);
             let sweep = build_sweep(&mut ctx, &raw);
             if ctx.has_errors() {
                 return Err(fail(ctx));
@@ -399,6 +400,60 @@ fn warn_unstable(ctx: &mut Ctx<'_>, raw: &RawScenario, scenario: &Scenario) {
                      at least {needed} GPUs are needed for a mean ρ < 1 (peaks need more: the run's verdict says)"
                 )),
             );
+        }
+    }
+}
+
+/// Pool dynamics whose own events alone would exceed the event budget (an
+/// autoscaler ticking every nanosecond, a failure every microsecond): a
+/// warning with the estimate, before the run stops early on the budget.
+fn warn_event_budget(ctx: &mut Ctx<'_>, raw: &RawScenario, scenario: &Scenario) {
+    let duration = scenario.duration.as_secs_f64();
+    let budget = scenario.budget.max_events as f64;
+    for (i, pool) in scenario.pools.iter().enumerate() {
+        let rp = raw.pool[i].get_ref();
+        let mut estimates = Vec::new();
+        if let (Some(a), Some(ra)) = (&pool.autoscale, &rp.autoscale) {
+            let ticks = duration / a.interval.as_secs_f64().max(1e-9);
+            let span = ra
+                .get_ref()
+                .interval
+                .as_ref()
+                .map_or(ra.span(), |v| v.span());
+            estimates.push((
+                ticks,
+                span,
+                format!("pool.{}.autoscale.interval", pool.name),
+                "autoscaler ticks",
+            ));
+        }
+        if let (Some(f), Some(rf)) = (&pool.failures, &rp.failures) {
+            let gpus = f64::from(
+                pool.autoscale
+                    .as_ref()
+                    .map_or(pool.gpus, |a| a.max.max(pool.gpus)),
+            );
+            let events = 2.0 * gpus * duration / f.mtbf.as_secs_f64().max(1e-9);
+            let span = rf.get_ref().mtbf.as_ref().map_or(rf.span(), |v| v.span());
+            estimates.push((
+                events,
+                span,
+                format!("pool.{}.failures.mtbf", pool.name),
+                "failures and repairs",
+            ));
+        }
+        for (events, span, key, what) in estimates {
+            if events > budget / 2.0 {
+                ctx.push(
+                    Severity::Warning,
+                    &span,
+                    &key,
+                    format!(
+                        "about {events:.1e} events for {what} alone, against an event budget of {budget:.1e} (max_events): the run will stop early"
+                    ),
+                    Some("a longer interval or MTBF, or a larger --max-events".into()),
+                );
+            }
         }
     }
 }
