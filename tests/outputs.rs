@@ -201,3 +201,17 @@ fn a_closed_pipe_ends_quietly() {
         out.status
     );
 }
+
+#[test]
+fn the_current_folder_is_never_an_output_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("keep.txt"), "mine").unwrap();
+    surge()
+        .current_dir(dir.path())
+        .args(["run", "--quiet", "--out", "."])
+        .arg(repo("scenarios/mmc.toml"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("expected a folder of its own"));
+    assert!(dir.path().join("keep.txt").exists());
+}

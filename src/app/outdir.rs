@@ -45,6 +45,16 @@ impl Staged {
         } else {
             target.to_path_buf()
         };
+        // The folder is replaced whole: never the one we stand in, or one
+        // above it (`--out .` would swap the working folder away).
+        if let (Ok(t), Ok(cwd)) = (std::fs::canonicalize(&target), std::env::current_dir())
+            && cwd.starts_with(&t)
+        {
+            return Err(AppError::Input(format!(
+                "--out {}: expected a folder of its own, found the current folder (or one above it), which surge would replace whole; use e.g. --out output/NAME",
+                target.display()
+            )));
+        }
         if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
         }
