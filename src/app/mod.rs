@@ -17,12 +17,12 @@ use std::time::{Duration, Instant};
 
 mod check;
 mod outdir;
+mod plan;
 mod sweep;
 
-pub use check::{
-    CheckOptions, PairedRow, PlanOptions, check, compare, paired_rows, parse_slo_arg, plan,
-};
+pub use check::{CheckOptions, PairedRow, check, compare, paired_rows};
 pub use outdir::Staged;
+pub use plan::{PlanOptions, parse_slo_arg, plan};
 pub use sweep::{SweepOptions, merge, parse_grid_arg, sweep};
 
 /// How `surge run` prints its summary.

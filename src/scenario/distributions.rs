@@ -9,6 +9,23 @@ use crate::model::{CountDist, DurationDist};
 use crate::units::parse_duration;
 use toml::Spanned;
 
+/// The required `dist` key of a distribution table, as a string.
+fn dist_kind<'v>(
+    ctx: &mut Ctx<'_>,
+    sd: &'v Spanned<RawDist>,
+    key: &str,
+    kinds: &str,
+) -> Option<(&'v Val, String)> {
+    let v = ctx.required(
+        &sd.get_ref().dist,
+        &sd.span(),
+        &format!("{key}.dist"),
+        &format!("one of {kinds}"),
+    )?;
+    let kind = ctx.string(v, &format!("{key}.dist"))?;
+    Some((v, kind))
+}
+
 pub(super) fn build_dist(
     ctx: &mut Ctx<'_>,
     sd: &Spanned<RawDist>,
@@ -17,13 +34,7 @@ pub(super) fn build_dist(
     let d = sd.get_ref();
     let span = sd.span();
     const KINDS: &str = "\"exponential\", \"deterministic\", \"erlang\", \"gamma\", \"lognormal\", \"weibull\", \"pareto\", \"uniform\", \"empirical\"";
-    let dist_v = ctx.required(
-        &d.dist,
-        &span,
-        &format!("{key}.dist"),
-        &format!("one of {KINDS}"),
-    )?;
-    let kind = ctx.string(dist_v, &format!("{key}.dist"))?;
+    let (dist_v, kind) = dist_kind(ctx, sd, key, KINDS)?;
     let all: [(&str, &Option<Val>); 8] = [
         ("mean", &d.mean),
         ("value", &d.value),
@@ -221,13 +232,7 @@ pub(super) fn build_count(
     let d = sd.get_ref();
     let span = sd.span();
     const KINDS: &str = "\"deterministic\", \"poisson\", \"geometric\", \"uniform\"";
-    let dv = ctx.required(
-        &d.dist,
-        &span,
-        &format!("{key}.dist"),
-        &format!("one of {KINDS}"),
-    )?;
-    let kind = ctx.string(dv, &format!("{key}.dist"))?;
+    let (dv, kind) = dist_kind(ctx, sd, key, KINDS)?;
     let uses: &[&str] = match kind.as_str() {
         "deterministic" => &["value"],
         "poisson" | "geometric" => &["mean"],
