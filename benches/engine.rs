@@ -66,17 +66,17 @@ fn bench_queue(c: &mut Criterion) {
 fn bench_custom_policy(c: &mut Criterion) {
     use std::collections::VecDeque;
     use surge::Simulation;
-    use surge::policy::{PoolView, QueuePolicy, QueuedRequest};
+    use surge::policy::{Handle, PoolView, QueuePolicy, QueuedRequest};
 
-    struct OutsideFifo(VecDeque<QueuedRequest>);
+    struct OutsideFifo(VecDeque<Handle>);
     impl QueuePolicy for OutsideFifo {
         fn name(&self) -> &str {
             "outside-fifo"
         }
         fn enqueue(&mut self, r: QueuedRequest, _: &PoolView) {
-            self.0.push_back(r);
+            self.0.push_back(r.handle());
         }
-        fn dequeue(&mut self, _: &PoolView) -> Option<QueuedRequest> {
+        fn dequeue(&mut self, _: &PoolView) -> Option<Handle> {
             self.0.pop_front()
         }
         fn len(&self) -> usize {

@@ -8,6 +8,12 @@
 //! `/usr/bin/time -v target/release/surge run scenarios/launch-day.toml`.
 //! Peak memory: the process's peak RSS is reset (`/proc/self/clear_refs`)
 //! before one replication and read back (`VmHWM`) after it, on Linux.
+//!
+//! Memory per queued request: `surge run scenarios/mmc.toml` flooded at
+//! 1G/s (the backlog grows linearly), stopped by the budget at 2 M and at
+//! 8 M requests in the system; the slope of the two processes' peak RSS is
+//! printed as bytes per queued request (the request's record plus its
+//! handle in the queue).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -42,6 +48,40 @@ fn peak_rss_mb(scenario: &Scenario) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// Bytes of peak RSS per queued request in a linearly growing backlog,
+/// from two runs of the `surge` binary (each in a fresh process, so that
+/// memory the allocator kept from earlier work cannot hide in the slope).
+fn backlog_bytes_per_request() -> Option<f64> {
+    let out = tempfile::tempdir().ok()?;
+    let peak_kb = |n: &str| -> Option<f64> {
+        std::process::Command::new(env!("CARGO_BIN_EXE_surge"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["run", "scenarios/mmc.toml", "--charts", "none", "--quiet"])
+            .args([
+                "--set",
+                "class.jobs.arrivals.rate=1G/s",
+                "--max-in-system",
+                n,
+            ])
+            .arg("--out")
+            .arg(out.path().join(n))
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        // The largest peak of the children waited for: runs go small to large.
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: getrusage writes a whole `rusage` into the pointer given.
+        let usage = unsafe {
+            (libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) == 0)
+                .then(|| usage.assume_init())?
+        };
+        Some(usage.ru_maxrss as f64)
+    };
+    let small = peak_kb("2000000")?;
+    let large = peak_kb("8000000")?;
+    Some((large - small) * 1024.0 / 6e6)
+}
+
 fn bench_scenarios(c: &mut Criterion) {
     let cases = [
         (
@@ -70,6 +110,11 @@ fn bench_scenarios(c: &mut Criterion) {
         });
     }
     group.finish();
+    // Last: the flood leaves the allocator holding memory that would
+    // inflate the peaks above.
+    if let Some(bytes) = backlog_bytes_per_request() {
+        eprintln!("backlog: {bytes:.1} bytes of peak RSS per queued request (mmc at 1G/s)");
+    }
 }
 
 criterion_group!(benches, bench_scenarios);

@@ -15,14 +15,14 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use surge::model::PolicyContext;
-use surge::policy::{PoolView, QueuePolicy, QueuedRequest};
+use surge::policy::{Handle, PoolView, QueuePolicy, QueuedRequest};
 use surge::scenario::{Override, load_file};
 use surge::{Simulation, model::RunResult};
 
 /// Paid first; then free first attempts; then free retries. FIFO within each.
 pub struct PaidFirst {
     paid: Vec<bool>,
-    queues: [VecDeque<QueuedRequest>; 3],
+    queues: [VecDeque<Handle>; 3],
 }
 
 impl PaidFirst {
@@ -53,10 +53,10 @@ impl QueuePolicy for PaidFirst {
         } else {
             2
         };
-        self.queues[level].push_back(request);
+        self.queues[level].push_back(request.handle());
     }
 
-    fn dequeue(&mut self, _pool: &PoolView) -> Option<QueuedRequest> {
+    fn dequeue(&mut self, _pool: &PoolView) -> Option<Handle> {
         self.queues.iter_mut().find_map(VecDeque::pop_front)
     }
 

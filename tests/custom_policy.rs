@@ -8,7 +8,7 @@ mod example;
 use std::collections::VecDeque;
 use std::path::Path;
 use surge::model::{PolicySpec, Scenario};
-use surge::policy::{PoolView, QueuePolicy, QueuedRequest};
+use surge::policy::{Handle, PoolView, QueuePolicy, QueuedRequest};
 use surge::report::summary_table;
 use surge::scenario::load_str;
 use surge::{Simulation, SimulationError};
@@ -97,16 +97,16 @@ fn an_unregistered_custom_policy_is_a_clear_error() {
 }
 
 /// First come, first served, written outside the crate.
-struct MyFifo(VecDeque<QueuedRequest>);
+struct MyFifo(VecDeque<Handle>);
 
 impl QueuePolicy for MyFifo {
     fn name(&self) -> &str {
         "my-fifo"
     }
     fn enqueue(&mut self, request: QueuedRequest, _pool: &PoolView) {
-        self.0.push_back(request);
+        self.0.push_back(request.handle());
     }
-    fn dequeue(&mut self, _pool: &PoolView) -> Option<QueuedRequest> {
+    fn dequeue(&mut self, _pool: &PoolView) -> Option<Handle> {
         self.0.pop_front()
     }
     fn len(&self) -> usize {

@@ -1,6 +1,6 @@
 //! Deferral of free-tier load to an asynchronous queue at peak.
 
-use super::{Admission, PoolView, QueuePolicy, QueuedRequest};
+use super::{Admission, Handle, PoolView, QueuePolicy, QueuedRequest};
 use std::collections::VecDeque;
 
 /// The fix a real image-generation launch used at peak: when the predicted
@@ -15,8 +15,8 @@ use std::collections::VecDeque;
 /// progresses when a share is reserved.
 #[derive(Debug)]
 pub struct Deferral {
-    regular: VecDeque<QueuedRequest>,
-    deferred: VecDeque<QueuedRequest>,
+    regular: VecDeque<Handle>,
+    deferred: VecDeque<Handle>,
     threshold_s: f64,
     reserved: f64,
     deferrable: Vec<bool>,
@@ -56,13 +56,13 @@ impl QueuePolicy for Deferral {
 
     fn enqueue(&mut self, request: QueuedRequest, _pool: &PoolView) {
         if request.deferred {
-            self.deferred.push_back(request);
+            self.deferred.push_back(request.handle());
         } else {
-            self.regular.push_back(request);
+            self.regular.push_back(request.handle());
         }
     }
 
-    fn dequeue(&mut self, pool: &PoolView) -> Option<QueuedRequest> {
+    fn dequeue(&mut self, pool: &PoolView) -> Option<Handle> {
         let reserved_gpus = (self.reserved * f64::from(pool.gpus_online)).floor() as u32;
         if pool.gpus_busy_deferred < reserved_gpus && !self.deferred.is_empty() {
             return self.deferred.pop_front();

@@ -1,6 +1,6 @@
 //! Weighted fair sharing of GPU time between classes.
 
-use super::{PoolView, QueuePolicy, QueuedRequest};
+use super::{Handle, PoolView, QueuePolicy, QueuedRequest};
 use std::collections::VecDeque;
 
 /// Weighted fair queueing of GPU time (start-time fair queueing over
@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 #[derive(Debug)]
 pub struct Fair {
     weights: Vec<f64>,
-    queues: Vec<VecDeque<QueuedRequest>>,
+    queues: Vec<VecDeque<Handle>>,
     virtual_time: Vec<f64>,
     len: usize,
 }
@@ -55,11 +55,11 @@ impl QueuePolicy for Fair {
         {
             self.virtual_time[c] = self.virtual_time[c].max(min);
         }
-        self.queues[c].push_back(request);
+        self.queues[c].push_back(request.handle());
         self.len += 1;
     }
 
-    fn dequeue(&mut self, _pool: &PoolView) -> Option<QueuedRequest> {
+    fn dequeue(&mut self, _pool: &PoolView) -> Option<Handle> {
         let mut best: Option<usize> = None;
         for (c, q) in self.queues.iter().enumerate() {
             if !q.is_empty() && best.is_none_or(|b| self.virtual_time[c] < self.virtual_time[b]) {
@@ -95,7 +95,8 @@ mod tests {
         }
         let mut served = [0; 2];
         for _ in 0..20 {
-            let r = q.dequeue(&v).unwrap();
+            let h = q.dequeue(&v).unwrap();
+            let r = req(h.id, h.id % 2, 0);
             q.started(&r, &v);
             served[r.class as usize] += 1;
         }
@@ -108,16 +109,17 @@ mod tests {
         let v = view(1, 1, 0);
         for id in 0..10 {
             q.enqueue(req(id, 0, 0), &v);
-            let r = q.dequeue(&v).unwrap();
-            q.started(&r, &v);
+            let h = q.dequeue(&v).unwrap();
+            q.started(&req(h.id, 0, 0), &v);
         }
         q.enqueue(req(100, 0, 0), &v);
         q.enqueue(req(101, 1, 0), &v);
         q.enqueue(req(102, 1, 0), &v);
         // Class 1 rejoins at class 0's virtual time: they alternate.
+        let class = |id: u32| u32::from(id > 100);
         let first = q.dequeue(&v).unwrap();
-        q.started(&first, &v);
+        q.started(&req(first.id, class(first.id), 0), &v);
         let second = q.dequeue(&v).unwrap();
-        assert_ne!(first.class, second.class);
+        assert_ne!(class(first.id), class(second.id));
     }
 }

@@ -1,12 +1,12 @@
 //! First come, first served.
 
-use super::{PoolView, QueuePolicy, QueuedRequest};
+use super::{Handle, PoolView, QueuePolicy, QueuedRequest};
 use std::collections::VecDeque;
 
 /// First come, first served: requests start in the order they joined.
 #[derive(Debug, Default)]
 pub struct Fifo {
-    queue: VecDeque<QueuedRequest>,
+    queue: VecDeque<Handle>,
 }
 
 impl Fifo {
@@ -23,11 +23,11 @@ impl QueuePolicy for Fifo {
 
     #[inline]
     fn enqueue(&mut self, request: QueuedRequest, _pool: &PoolView) {
-        self.queue.push_back(request);
+        self.queue.push_back(request.handle());
     }
 
     #[inline]
-    fn dequeue(&mut self, _pool: &PoolView) -> Option<QueuedRequest> {
+    fn dequeue(&mut self, _pool: &PoolView) -> Option<Handle> {
         self.queue.pop_front()
     }
 

@@ -6,6 +6,12 @@
 //! admits requests: it owns no clocks and no random streams, so its
 //! decisions are a pure function of what it has been shown.
 //!
+//! A policy is shown each request in full ([`QueuedRequest`]) when it
+//! arrives, and keeps what it needs to order it; `dequeue` hands back only
+//! the request's [`Handle`] (8 bytes), so a queue of millions of waiting
+//! requests costs 8 bytes each in the policy. The built-in policies keep
+//! nothing else.
+//!
 //! Deletion is lazy: when a waiting request abandons, its entry stays in the
 //! policy's queue, and the simulation skips it when it comes out of
 //! `dequeue`. [`QueuePolicy::len`] may therefore count such entries; the
@@ -43,8 +49,30 @@ pub struct QueuedRequest {
     pub service: SimDuration,
     /// Whether the request was deferred to the asynchronous queue.
     pub deferred: bool,
-    /// Opaque to the policy: returned unchanged by `dequeue`, it lets the
-    /// simulation recognise entries of attempts that were abandoned.
+    /// Opaque to the policy: returned unchanged by `dequeue` (inside the
+    /// [`Handle`]), it lets the simulation recognise entries of attempts
+    /// that were abandoned.
+    pub ticket: u32,
+}
+
+impl QueuedRequest {
+    /// What the policy stores for this request and returns from `dequeue`.
+    #[inline]
+    pub fn handle(&self) -> Handle {
+        Handle {
+            id: self.id,
+            ticket: self.ticket,
+        }
+    }
+}
+
+/// A waiting request as a policy stores it: 8 bytes, returned unchanged by
+/// [`QueuePolicy::dequeue`]. The simulation looks the request up by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Handle {
+    /// Identifier of the request in the simulation (as [`QueuedRequest::id`]).
+    pub id: u32,
+    /// As [`QueuedRequest::ticket`]: opaque to the policy.
     pub ticket: u32,
 }
 
@@ -101,17 +129,31 @@ pub trait QueuePolicy: Send {
     fn admit(&mut self, _request: &QueuedRequest, _pool: &PoolView) -> Admission {
         Admission::Queue
     }
-    /// A request joins the queue (`request.deferred` says which).
+    /// A request joins the queue (`request.deferred` says which). Store
+    /// `request.handle()` and whatever the ordering needs.
     fn enqueue(&mut self, request: QueuedRequest, pool: &PoolView);
-    /// A GPU is free: the request it should serve, if any waits.
-    fn dequeue(&mut self, pool: &PoolView) -> Option<QueuedRequest>;
-    /// A request returned by `dequeue` started service (it was live).
+    /// A GPU is free: the handle of the request it should serve, if any waits.
+    fn dequeue(&mut self, pool: &PoolView) -> Option<Handle>;
+    /// A request returned by `dequeue` started service (it was live); the
+    /// simulation shows it in full again.
     fn started(&mut self, _request: &QueuedRequest, _pool: &PoolView) {}
     /// Number of entries held (may include abandoned ones).
     fn len(&self) -> usize;
     /// Whether no entry is held.
     fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_handle_is_eight_bytes() {
+        // A policy's queue of N waiting requests costs 8N bytes.
+        assert_eq!(std::mem::size_of::<Handle>(), 8);
+        assert_eq!(QueuedRequest::handle(&test_util::req(7, 1, 0)).id, 7);
     }
 }
 

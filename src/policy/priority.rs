@@ -1,6 +1,6 @@
 //! Strict, non-preemptive priority by class.
 
-use super::{PoolView, QueuePolicy, QueuedRequest};
+use super::{Handle, PoolView, QueuePolicy, QueuedRequest};
 use std::collections::VecDeque;
 
 /// Strict non-preemptive priority: a free GPU takes the oldest request of
@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 #[derive(Debug, Default)]
 pub struct Priority {
     /// (priority, queue), sorted by priority.
-    levels: Vec<(i32, VecDeque<QueuedRequest>)>,
+    levels: Vec<(i32, VecDeque<Handle>)>,
     len: usize,
 }
 
@@ -36,11 +36,11 @@ impl QueuePolicy for Priority {
                 i
             }
         };
-        self.levels[i].1.push_back(request);
+        self.levels[i].1.push_back(request.handle());
         self.len += 1;
     }
 
-    fn dequeue(&mut self, _pool: &PoolView) -> Option<QueuedRequest> {
+    fn dequeue(&mut self, _pool: &PoolView) -> Option<Handle> {
         let level = self.levels.iter_mut().find(|(_, q)| !q.is_empty())?;
         self.len -= 1;
         level.1.pop_front()

@@ -1,6 +1,6 @@
 //! Admission control: shed load when the queue is too long.
 
-use super::{Admission, PoolView, QueuePolicy, QueuedRequest};
+use super::{Admission, Handle, PoolView, QueuePolicy, QueuedRequest};
 use std::collections::VecDeque;
 
 /// FIFO with admission control: an arriving request that finds no free GPU
@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 /// free tiers before paid ones.
 #[derive(Debug)]
 pub struct Shed {
-    queue: VecDeque<QueuedRequest>,
+    queue: VecDeque<Handle>,
     max_queue: Option<u64>,
     max_wait_s: Option<f64>,
     sheddable: Option<Vec<bool>>,
@@ -57,10 +57,10 @@ impl QueuePolicy for Shed {
     }
 
     fn enqueue(&mut self, request: QueuedRequest, _pool: &PoolView) {
-        self.queue.push_back(request);
+        self.queue.push_back(request.handle());
     }
 
-    fn dequeue(&mut self, _pool: &PoolView) -> Option<QueuedRequest> {
+    fn dequeue(&mut self, _pool: &PoolView) -> Option<Handle> {
         self.queue.pop_front()
     }
 

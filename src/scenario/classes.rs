@@ -10,6 +10,9 @@ use std::collections::HashMap;
 use std::ops::Range;
 use toml::Spanned;
 
+/// Most classes in a scenario: the simulation numbers them in 16 bits.
+const MAX_CLASSES: usize = u16::MAX as usize;
+
 pub(super) fn build_classes(
     ctx: &mut Ctx<'_>,
     raw: &[Spanned<RawClass>],
@@ -24,6 +27,17 @@ pub(super) fn build_classes(
             "class",
             "missing: expected at least one [[class]]",
             "add [[class]] with name, pool, arrivals and service",
+        );
+    }
+    if raw.len() > MAX_CLASSES {
+        let span = raw[MAX_CLASSES].span();
+        ctx.error(
+            &span,
+            "class",
+            format!(
+                "expected at most {MAX_CLASSES} [[class]] tables, found {}",
+                raw.len()
+            ),
         );
     }
     let mut names = Vec::new();

@@ -1,7 +1,8 @@
 //! Pool dynamics: capacity schedules, the autoscaler, and GPU failures
 //! with repair.
 
-use super::{Event, Setback, Sim, State, unit};
+use super::slab::State;
+use super::{Event, Setback, Sim, unit};
 use crate::engine::{SimDuration, SimTime};
 use crate::model::spec::{CapacityChange, ScaleTrigger};
 use rand_distr::Distribution as _;

@@ -31,6 +31,7 @@ mod dynamics;
 mod limits;
 mod pools;
 mod requests;
+mod slab;
 mod timeseries;
 mod users;
 
@@ -48,6 +49,7 @@ use limits::TokenBucket;
 use pools::PoolState;
 use rand::Rng;
 use requests::{ClassState, ClassStats};
+use slab::{RequestSlab, State};
 use timeseries::BucketTally;
 use users::{PopulationState, User};
 
@@ -107,32 +109,6 @@ enum Event {
 /// No user: the request came from a class's own arrival process.
 const NO_USER: u32 = u32::MAX;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    Free,
-    Waiting,
-    InService,
-    Backoff,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Request {
-    class: u32,
-    state: State,
-    deferred: bool,
-    /// Counted in its class's queue length: set only once it is known not
-    /// to start at once, so a request served on arrival never shows as
-    /// queued.
-    in_class_queue: bool,
-    /// Index in the pool's in-service list (pools with failures only).
-    in_service_slot: u32,
-    attempt: u32,
-    generation: u32,
-    user: u32,
-    first_arrival: SimTime,
-    service: SimDuration,
-}
-
 /// How an attempt ended, when it did not complete.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Setback {
@@ -161,8 +137,7 @@ struct Sim<'a> {
     classes: Vec<ClassState>,
     pools: Vec<PoolState>,
     populations: Vec<PopulationState>,
-    requests: Vec<Request>,
-    free: Vec<u32>,
+    requests: RequestSlab,
     users: Vec<User>,
     free_users: Vec<u32>,
     warmup: SimTime,
@@ -300,8 +275,13 @@ impl<'a> Sim<'a> {
             classes,
             pools,
             populations,
-            requests: Vec::new(),
-            free: Vec::new(),
+            requests: RequestSlab::new(
+                sc.classes
+                    .iter()
+                    .any(|c| c.retry.as_ref().is_some_and(|r| r.max_attempts > 1)),
+                !sc.populations.is_empty(),
+                sc.pools.iter().any(|p| p.failures.is_some()),
+            ),
             users: Vec::new(),
             free_users: Vec::new(),
             warmup,
@@ -447,7 +427,7 @@ impl<'a> Sim<'a> {
                 generation,
             } => {
                 let r = &self.requests[request as usize];
-                r.state != State::Waiting || r.generation != generation
+                !r.is_waiting() || r.generation != generation
             }
             Event::ServiceCompleted {
                 request,
@@ -488,7 +468,7 @@ impl<'a> Sim<'a> {
 
         let mut in_system = vec![0u64; self.classes.len()];
         let mut requests_in_system = 0;
-        for r in &self.requests {
+        for r in self.requests.records() {
             if r.state != State::Free {
                 requests_in_system += 1;
                 if r.first_arrival >= self.warmup {
@@ -584,8 +564,7 @@ impl<'a> Sim<'a> {
             .collect();
 
         let requests = &self.requests;
-        let trace =
-            std::mem::take(&mut self.tracer).into_records(|slot| requests[slot as usize].attempt);
+        let trace = std::mem::take(&mut self.tracer).into_records(|slot| requests.attempt(slot));
         let mut run = RunResult {
             replication: self.replication,
             seed: sc.seed,

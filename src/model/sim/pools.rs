@@ -1,8 +1,9 @@
 //! A pool's state and dispatch: free GPUs take waiting requests in the
 //! order the pool's queue policy decides, one at a time or in batches.
 
+use super::slab::{RequestSlab, State};
 use super::timeseries::BucketTally;
-use super::{Event, Request, Sim, State};
+use super::{Event, Sim};
 use crate::engine::{SimDuration, SimTime};
 use crate::metrics::Level;
 use crate::policy::{PoolView, QueuePolicy};
@@ -53,13 +54,13 @@ impl PoolState {
     }
 
     /// Request `id` leaves service (completed or lost): one GPU less busy.
-    pub(super) fn leave_service(&mut self, requests: &mut [Request], id: u32) {
+    pub(super) fn leave_service(&mut self, requests: &mut RequestSlab, id: u32) {
         self.busy -= 1;
         if !self.in_service.is_empty() {
-            let slot = requests[id as usize].in_service_slot as usize;
+            let slot = requests.slot(id) as usize;
             self.in_service.swap_remove(slot);
             if let Some(&moved) = self.in_service.get(slot) {
-                requests[moved as usize].in_service_slot = slot as u32;
+                requests.set_slot(moved, slot as u32);
             }
         }
     }
@@ -112,22 +113,25 @@ impl Sim<'_> {
         let busy_before = p.busy;
         while p.busy < p.usable() && p.waiting > 0 {
             let view = p.view(now);
-            let Some(q) = p.policy.dequeue(&view) else {
+            let Some(h) = p.policy.dequeue(&view) else {
                 break;
             };
-            let request = &mut self.requests[q.id as usize];
-            if request.state != State::Waiting || request.generation != q.ticket {
+            let request = &mut self.requests[h.id as usize];
+            let State::Waiting { counted } = request.state else {
+                continue; // left behind by an abandoned attempt
+            };
+            if request.generation != h.ticket {
                 continue; // left behind by an abandoned attempt
             }
             request.state = State::InService;
-            let counted = std::mem::take(&mut request.in_class_queue);
-            if p.tracks_in_service {
-                request.in_service_slot = p.in_service.len() as u32;
-                p.in_service.push(q.id);
-            }
             let request = *request;
-            self.tracer.started(q.id, now);
-            p.policy.started(&q, &view);
+            if p.tracks_in_service {
+                self.requests.set_slot(h.id, p.in_service.len() as u32);
+                p.in_service.push(h.id);
+            }
+            self.tracer.started(h.id, now);
+            let priority = self.scenario.classes[usize::from(request.class)].priority;
+            p.policy.started(&self.requests.queued(h, priority), &view);
             p.busy += 1;
             p.waiting -= 1;
             if request.deferred {
@@ -145,8 +149,8 @@ impl Sim<'_> {
                 now + request.service,
                 Event::ServiceCompleted {
                     pool: pool as u32,
-                    request: q.id,
-                    generation: q.ticket,
+                    request: h.id,
+                    generation: h.ticket,
                 },
             );
         }
@@ -192,18 +196,21 @@ impl Sim<'_> {
             let mut first_service = None;
             while requests.len() < spec.max_batch as usize && p.waiting > 0 {
                 let view = p.view(now);
-                let Some(q) = p.policy.dequeue(&view) else {
+                let Some(h) = p.policy.dequeue(&view) else {
                     break;
                 };
-                let request = &mut self.requests[q.id as usize];
-                if request.state != State::Waiting || request.generation != q.ticket {
+                let request = &mut self.requests[h.id as usize];
+                let State::Waiting { counted } = request.state else {
+                    continue;
+                };
+                if request.generation != h.ticket {
                     continue;
                 }
                 request.state = State::InService;
-                let counted = std::mem::take(&mut request.in_class_queue);
                 let request = *request;
-                self.tracer.started(q.id, now);
-                p.policy.started(&q, &view);
+                self.tracer.started(h.id, now);
+                let priority = self.scenario.classes[usize::from(request.class)].priority;
+                p.policy.started(&self.requests.queued(h, priority), &view);
                 p.waiting -= 1;
                 if request.deferred {
                     p.waiting_deferred -= 1;
@@ -225,7 +232,7 @@ impl Sim<'_> {
                 if request.first_arrival >= self.warmup {
                     c.stats.wait.record(now - request.first_arrival);
                 }
-                requests.push(q.id);
+                requests.push(h.id);
             }
             let Some(noise) = first_service else {
                 if let Some(b) = slot {

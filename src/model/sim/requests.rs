@@ -4,8 +4,9 @@
 
 use super::limits::TokenBucket;
 use super::pools::SERVICE_EWMA_WEIGHT;
+use super::slab::{Request, State};
 use super::timeseries::BucketTally;
-use super::{Event, NO_USER, Request, Setback, Sim, State, unit};
+use super::{Event, NO_USER, Setback, Sim, unit};
 use crate::engine::{SimDuration, SimTime};
 use crate::metrics::{DurationHistogram, Level};
 use crate::model::arrivals::ArrivalState;
@@ -63,32 +64,10 @@ impl Sim<'_> {
             c.stats.attempts += 1;
         }
         c.bucket.arrivals += 1;
-        let request = Request {
-            class: class as u32,
-            state: State::Backoff,
-            deferred: false,
-            in_class_queue: false,
-            in_service_slot: 0,
-            attempt: 1,
-            generation: 0,
-            user,
-            first_arrival: now,
-            service: SimDuration::from_secs_f64(service_s),
-        };
-        let id = match self.free.pop() {
-            Some(id) => {
-                let generation = self.requests[id as usize].generation.wrapping_add(1);
-                self.requests[id as usize] = Request {
-                    generation,
-                    ..request
-                };
-                id
-            }
-            None => {
-                self.requests.push(request);
-                (self.requests.len() - 1) as u32
-            }
-        };
+        let service = SimDuration::from_secs_f64(service_s);
+        let id = self
+            .requests
+            .insert(Request::new(class, now, service), user);
         if now >= self.warmup {
             self.tracer.arrived(id, class, now);
         }
@@ -109,9 +88,10 @@ impl Sim<'_> {
             self.setback(id, now, Setback::Rejected);
             return;
         }
+        let user = self.requests.user(id);
         if let (Some(limit), Some(slot)) = (&spec.limit, c.user_bucket)
-            && r.user != NO_USER
-            && !self.users[r.user as usize].buckets.get_mut(slot).take(
+            && user != NO_USER
+            && !self.users[user as usize].buckets.get_mut(slot).take(
                 now,
                 limit.rate_per_s,
                 limit.burst,
@@ -127,7 +107,7 @@ impl Sim<'_> {
             class: class as u32,
             priority: spec.priority,
             arrival: r.first_arrival,
-            attempt: r.attempt,
+            attempt: self.requests.attempt(id),
             service: r.service,
             deferred: false,
             ticket: generation,
@@ -154,7 +134,7 @@ impl Sim<'_> {
         }
         let req = &mut self.requests[id as usize];
         req.generation = generation;
-        req.state = State::Waiting;
+        req.state = State::Waiting { counted: false };
         req.deferred = queued.deferred;
         if queued.deferred && r.first_arrival >= self.warmup {
             c.stats.deferred += 1;
@@ -181,8 +161,8 @@ impl Sim<'_> {
         }
         self.dispatch(pool, now);
         let req = &mut self.requests[id as usize];
-        if req.state == State::Waiting && req.generation == generation {
-            req.in_class_queue = true;
+        if req.state == (State::Waiting { counted: false }) && req.generation == generation {
+            req.state = State::Waiting { counted: true };
             self.classes[class].queued.add(now, 1);
         }
     }
@@ -211,8 +191,8 @@ impl Sim<'_> {
         c.bucket.completions += 1;
         c.bucket.latency.record(latency);
         self.pools[pool].bucket.completions += 1;
-        self.tracer
-            .finished(id, now, Outcome::Completed, request.attempt);
+        let attempt = self.requests.attempt(id);
+        self.tracer.finished(id, now, Outcome::Completed, attempt);
     }
 
     pub(super) fn service_completed(&mut self, pool: usize, id: u32, now: SimTime) {
@@ -234,11 +214,12 @@ impl Sim<'_> {
     /// A waiting attempt's patience ran out.
     pub(super) fn abandon(&mut self, id: u32, now: SimTime) {
         let r = &mut self.requests[id as usize];
+        let counted = r.state == (State::Waiting { counted: true });
         r.state = State::Backoff;
         let class = r.class as usize;
         let deferred = r.deferred;
         let pool = self.classes[class].pool as usize;
-        if std::mem::take(&mut r.in_class_queue) {
+        if counted {
             self.classes[class].queued.add(now, -1);
         }
         let p = &mut self.pools[pool];
@@ -254,6 +235,7 @@ impl Sim<'_> {
     /// An attempt did not complete: retry after a backoff, or give up.
     pub(super) fn setback(&mut self, id: u32, now: SimTime, how: Setback) {
         let r = self.requests[id as usize];
+        let attempt = self.requests.attempt(id);
         let class = r.class as usize;
         let measured = r.first_arrival >= self.warmup;
         let c = &mut self.classes[class];
@@ -280,8 +262,8 @@ impl Sim<'_> {
             }
         }
         match &self.scenario.classes[class].retry {
-            Some(retry) if r.attempt < retry.max_attempts => {
-                let d = retry.backoff_s(r.attempt);
+            Some(retry) if attempt < retry.max_attempts => {
+                let d = retry.backoff_s(attempt);
                 let delay = d * (1.0 - retry.jitter * unit(&mut c.retry_rng));
                 self.requests[id as usize].state = State::Backoff;
                 self.events.schedule(
@@ -302,15 +284,15 @@ impl Sim<'_> {
                     Setback::Abandoned => Outcome::Abandoned,
                     Setback::Failed => Outcome::Failed,
                 };
-                self.tracer.finished(id, now, outcome, r.attempt);
+                self.tracer.finished(id, now, outcome, attempt);
                 self.release(id, now);
             }
         }
     }
 
     pub(super) fn retry(&mut self, id: u32, now: SimTime) {
-        let r = &mut self.requests[id as usize];
-        r.attempt += 1;
+        self.requests.next_attempt(id);
+        let r = self.requests[id as usize];
         let c = &mut self.classes[r.class as usize];
         if r.first_arrival >= self.warmup {
             c.stats.attempts += 1;
@@ -321,10 +303,8 @@ impl Sim<'_> {
 
     /// Request `id` reached its final outcome: free its slot, tell its user.
     pub(super) fn release(&mut self, id: u32, now: SimTime) {
-        let r = &mut self.requests[id as usize];
-        r.state = State::Free;
-        let user = r.user;
-        self.free.push(id);
+        let user = self.requests.user(id);
+        self.requests.remove(id);
         self.total_finished += 1;
         if user != NO_USER {
             self.user_request_done(user, now);

@@ -1,0 +1,197 @@
+//! Requests in the system: a slab of 24-byte records indexed by `u32`,
+//! with the fields only some scenarios need kept beside it.
+//!
+//! A waiting request costs its record here and its 8-byte handle in the
+//! pool's queue policy: 32 bytes in all. The attempt number (scenarios that
+//! retry), the user (scenarios with populations) and the slot in the pool's
+//! in-service list (pools with failures) live in side columns that stay
+//! empty when the scenario cannot use them.
+
+use super::NO_USER;
+use crate::engine::{SimDuration, SimTime};
+use crate::policy::{Handle, QueuedRequest};
+use std::ops::{Index, IndexMut};
+
+/// Where a request is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum State {
+    /// The slot holds no request.
+    Free,
+    /// In its pool's queue. `counted`: counted in its class's queue length,
+    /// set only once it is known not to start at once, so a request served
+    /// on arrival never shows as queued.
+    Waiting {
+        counted: bool,
+    },
+    InService,
+    /// Between attempts (or not yet submitted).
+    Backoff,
+}
+
+/// One request in the system.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Request {
+    pub(super) first_arrival: SimTime,
+    /// Its service time on its pool (already divided by the pool's speed).
+    pub(super) service: SimDuration,
+    /// Bumped whenever the request is queued again or its slot reused, so
+    /// that queue entries and timers of an older attempt are recognised.
+    pub(super) generation: u32,
+    pub(super) class: u16,
+    pub(super) state: State,
+    pub(super) deferred: bool,
+}
+
+const _: () = assert!(std::mem::size_of::<Request>() == 24);
+
+impl Request {
+    /// A request of `class` that arrived at `now` (not yet submitted).
+    pub(super) fn new(class: usize, now: SimTime, service: SimDuration) -> Self {
+        Request {
+            first_arrival: now,
+            service,
+            generation: 0,
+            // The loader refuses more classes than a u16 numbers.
+            class: class as u16,
+            state: State::Backoff,
+            deferred: false,
+        }
+    }
+
+    #[inline]
+    pub(super) fn is_waiting(&self) -> bool {
+        matches!(self.state, State::Waiting { .. })
+    }
+}
+
+/// The slab: records, freed slots to reuse, and the optional side columns
+/// (each either empty or as long as `records`).
+pub(super) struct RequestSlab {
+    records: Vec<Request>,
+    free: Vec<u32>,
+    /// Attempt numbers, kept when some class retries (else always 1).
+    attempts: Option<Vec<u32>>,
+    /// Users, kept when the scenario has populations (else [`NO_USER`]).
+    users: Option<Vec<u32>>,
+    /// Index in the pool's in-service list, kept when a pool has failures.
+    slots: Option<Vec<u32>>,
+}
+
+impl RequestSlab {
+    pub(super) fn new(attempts: bool, users: bool, slots: bool) -> Self {
+        let column = |keep: bool| keep.then(Vec::new);
+        RequestSlab {
+            records: Vec::new(),
+            free: Vec::new(),
+            attempts: column(attempts),
+            users: column(users),
+            slots: column(slots),
+        }
+    }
+
+    /// Store a new request of `user` (first attempt); its id.
+    pub(super) fn insert(&mut self, request: Request, user: u32) -> u32 {
+        let id = match self.free.pop() {
+            Some(id) => {
+                let i = id as usize;
+                let generation = self.records[i].generation.wrapping_add(1);
+                self.records[i] = Request {
+                    generation,
+                    ..request
+                };
+                id
+            }
+            None => {
+                self.records.push(request);
+                for column in [&mut self.attempts, &mut self.users, &mut self.slots]
+                    .into_iter()
+                    .flatten()
+                {
+                    column.push(0);
+                }
+                (self.records.len() - 1) as u32
+            }
+        };
+        let i = id as usize;
+        if let Some(a) = &mut self.attempts {
+            a[i] = 1;
+        }
+        if let Some(u) = &mut self.users {
+            u[i] = user;
+        }
+        id
+    }
+
+    /// Free the slot of request `id` (its final outcome is recorded).
+    pub(super) fn remove(&mut self, id: u32) {
+        self.records[id as usize].state = State::Free;
+        self.free.push(id);
+    }
+
+    #[inline]
+    pub(super) fn attempt(&self, id: u32) -> u32 {
+        self.attempts.as_ref().map_or(1, |a| a[id as usize])
+    }
+
+    /// Count one more attempt of request `id`.
+    pub(super) fn next_attempt(&mut self, id: u32) {
+        let a = self
+            .attempts
+            .as_mut()
+            .expect("only scenarios that retry schedule a retry");
+        a[id as usize] += 1;
+    }
+
+    #[inline]
+    pub(super) fn user(&self, id: u32) -> u32 {
+        self.users.as_ref().map_or(NO_USER, |u| u[id as usize])
+    }
+
+    #[inline]
+    pub(super) fn slot(&self, id: u32) -> u32 {
+        self.slots.as_ref().map_or(0, |s| s[id as usize])
+    }
+
+    #[inline]
+    pub(super) fn set_slot(&mut self, id: u32, slot: u32) {
+        if let Some(s) = &mut self.slots {
+            s[id as usize] = slot;
+        }
+    }
+
+    /// Every slot, free or not.
+    pub(super) fn records(&self) -> &[Request] {
+        &self.records
+    }
+
+    /// Request `h.id` as its pool's policy sees it (`priority`: its class's).
+    #[inline]
+    pub(super) fn queued(&self, h: Handle, priority: i32) -> QueuedRequest {
+        let r = &self.records[h.id as usize];
+        QueuedRequest {
+            id: h.id,
+            class: u32::from(r.class),
+            priority,
+            arrival: r.first_arrival,
+            attempt: self.attempt(h.id),
+            service: r.service,
+            deferred: r.deferred,
+            ticket: h.ticket,
+        }
+    }
+}
+
+impl Index<usize> for RequestSlab {
+    type Output = Request;
+    #[inline]
+    fn index(&self, i: usize) -> &Request {
+        &self.records[i]
+    }
+}
+
+impl IndexMut<usize> for RequestSlab {
+    #[inline]
+    fn index_mut(&mut self, i: usize) -> &mut Request {
+        &mut self.records[i]
+    }
+}
