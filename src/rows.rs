@@ -26,14 +26,14 @@ pub enum Cell {
 }
 
 impl Cell {
-    /// The CSV text: integers as is, numbers with at most 9 decimals and no
-    /// trailing zeros, no exponent, no thousands separators.
+    /// The CSV text: integers as is; measurements as [`csv_float`] (always
+    /// a decimal point, `NaN` when missing), so a column's type never
+    /// depends on the data.
     pub fn to_csv(&self) -> String {
         match self {
             Cell::Text(s) => s.clone(),
             Cell::Int(i) => i.to_string(),
-            Cell::Num(Some(x)) if x.is_finite() => format_number(*x),
-            Cell::Num(_) => String::new(),
+            Cell::Num(x) => csv_float(*x),
         }
     }
 
@@ -48,6 +48,29 @@ impl Cell {
             Cell::Num(_) => serde_json::Value::Null,
         }
     }
+}
+
+/// A measurement as CSV text: [`format_number`] with a decimal point
+/// always (`2.0`, not `2`), and `NaN` for a missing or non-finite value —
+/// so polars, pandas and Arrow infer a float column whatever the data, and
+/// the outputs of two scenarios concatenate.
+pub fn csv_float(x: Option<f64>) -> String {
+    match x {
+        Some(x) if x.is_finite() => {
+            let mut s = format_number(x);
+            if !s.contains('.') {
+                s.push_str(".0");
+            }
+            s
+        }
+        _ => "NaN".into(),
+    }
+}
+
+/// A measurement read from CSV text: `None` if missing (`NaN`, empty, or
+/// not a finite number).
+pub fn parse_float(text: &str) -> Option<f64> {
+    text.parse::<f64>().ok().filter(|x| x.is_finite())
 }
 
 /// At most 9 decimals (nanosecond resolution for seconds), trailing zeros
@@ -237,12 +260,38 @@ impl Column for f64 {
     }
 }
 
+/// A count that older files may lack; written always (an integer).
+impl Column for Option<u64> {
+    fn cell(&self) -> Cell {
+        match self {
+            Some(n) => Cell::Int(*n),
+            None => Cell::Text(String::new()),
+        }
+    }
+    fn parse(text: &str) -> Option<Self> {
+        if text.is_empty() {
+            Some(None)
+        } else {
+            // Folders written before counts were integers say `3` or `3.0`.
+            text.parse()
+                .ok()
+                .or_else(|| text.parse::<f64>().ok().map(|x| x as u64))
+                .map(Some)
+        }
+    }
+    fn missing() -> Option<Self> {
+        Some(None)
+    }
+}
+
 impl Column for Option<f64> {
     fn cell(&self) -> Cell {
         Cell::Num(*self)
     }
     fn parse(text: &str) -> Option<Self> {
-        if text.is_empty() {
+        // `NaN` is how a missing measurement is written; an empty cell is
+        // how older versions wrote it.
+        if text.is_empty() || text == "NaN" {
             Some(None)
         } else {
             text.parse().ok().map(Some)
@@ -433,8 +482,8 @@ rows! {
         pub failed: u64,
         /// Time-weighted mean queue.
         pub queue_mean: Option<f64>,
-        /// Largest queue.
-        pub queue_max: Option<f64>,
+        /// Largest queue (0 for populations, which have none).
+        pub queue_max: Option<u64>,
         /// Mean busy GPUs.
         pub busy_gpus_mean: Option<f64>,
         /// Mean online GPUs.
@@ -449,8 +498,8 @@ rows! {
         pub latency_p99_s: Option<f64>,
         /// p95 latency of the bucket's completions, seconds.
         pub latency_p95_s: Option<f64>,
-        /// Attempts deferred in the bucket (0 in folders written before it existed).
-        pub deferred: Option<f64>,
+        /// Attempts deferred in the bucket (absent in folders written before it existed).
+        pub deferred: Option<u64>,
     }
 
     /// One row of `requests.csv` (`--trace N`).
@@ -636,7 +685,7 @@ impl SeriesRow {
             abandoned: r.abandoned,
             failed: r.failed,
             queue_mean: r.queue_mean,
-            queue_max: r.queue_max.map(|m| m as f64),
+            queue_max: Some(r.queue_max.unwrap_or(0)),
             busy_gpus_mean: r.busy_gpus_mean,
             online_gpus_mean: r.online_gpus_mean,
             utilization,
@@ -644,7 +693,7 @@ impl SeriesRow {
             latency_p50_s: r.latency_p50_s,
             latency_p99_s: r.latency_p99_s,
             latency_p95_s: r.latency_p95_s,
-            deferred: Some(r.deferred as f64),
+            deferred: Some(r.deferred),
         }
     }
 

@@ -416,7 +416,7 @@ pub fn compare(
         .unwrap_or_else(|| Path::new("output").join(format!("compare-{}-{}", sa.name, sb.name)));
     let staged = super::Staged::begin(&out)?;
     let mut w = csv::Writer::from_writer(Vec::new());
-    let cell = |x: f64| crate::rows::format_number(x);
+    let cell = |x: f64| crate::rows::csv_float(Some(x));
     let _ = w.write_record([
         "class",
         "metric",

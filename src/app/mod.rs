@@ -270,6 +270,11 @@ pub(crate) fn run_info(
             .collect(),
         resolved: describe(s),
         surge_version: env!("CARGO_PKG_VERSION").into(),
+        class_pools: s
+            .classes
+            .iter()
+            .map(|c| (c.name.clone(), s.pools[c.pool].name.clone()))
+            .collect(),
     }
 }
 

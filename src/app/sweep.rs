@@ -302,7 +302,8 @@ fn write_sweep(
     write("summary.csv", summary)?;
     write("pools.csv", pools)?;
     if shard.count == 1 {
-        let table = sweep_table(summary, grid).map_err(AppError::Output)?;
+        let table =
+            sweep_table(summary, pools, grid, &info.class_pools).map_err(AppError::Output)?;
         write("sweep.csv", &table)?;
         return Ok(Some(table));
     } else {

@@ -38,6 +38,10 @@ pub struct RunInfo {
     pub resolved: String,
     /// The surge version that wrote the folder.
     pub surge_version: String,
+    /// Each class and the pool it runs on, in scenario order (empty in
+    /// folders written before it existed).
+    #[serde(default)]
+    pub class_pools: Vec<(String, String)>,
 }
 
 /// The files a report is made of.
@@ -276,7 +280,7 @@ fn sweep_section(out: &mut String, sweep: &Csv) {
                 let get = |s: &str| {
                     sweep
                         .col(&format!("{m}_{s}"))
-                        .and_then(|c| r[c].parse::<f64>().ok())
+                        .and_then(|c| crate::rows::parse_float(&r[c]))
                 };
                 row.push(match (get("mean"), get("ci_low"), get("ci_high")) {
                     (Some(mean), Some(lo), Some(hi)) => format!(

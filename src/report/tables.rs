@@ -39,7 +39,11 @@ mod tests {
         assert_eq!(format_number(-0.0), "0");
         assert_eq!(format_number(123456789.0), "123456789");
         assert_eq!(format_number(0.1 + 0.2), "0.3");
-        assert_eq!(Cell::Num(None).to_csv(), "");
-        assert_eq!(Cell::Num(Some(f64::NAN)).to_csv(), "");
+        assert_eq!(Cell::Num(None).to_csv(), "NaN");
+        assert_eq!(Cell::Num(Some(f64::NAN)).to_csv(), "NaN");
+        assert_eq!(Cell::Num(Some(2.0)).to_csv(), "2.0");
+        assert_eq!(Cell::Num(Some(-0.0)).to_csv(), "0.0");
+        assert_eq!(Cell::Num(Some(1.25)).to_csv(), "1.25");
+        assert_eq!(Cell::Int(2).to_csv(), "2");
     }
 }

@@ -56,7 +56,7 @@ fn read(timeseries_csv: &[u8]) -> Result<BTreeMap<(String, String), Vec<Row>>, S
                 p50: r.latency_p50_s,
                 p99: r.latency_p99_s,
                 p95: r.latency_p95_s,
-                deferred: r.deferred.unwrap_or(0.0),
+                deferred: r.deferred.unwrap_or(0) as f64,
             });
     }
     Ok(series)

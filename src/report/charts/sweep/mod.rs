@@ -138,7 +138,7 @@ fn read(sweep_csv: &[u8], pools_csv: Option<&[u8]>) -> Result<SweepData, String>
             data.classes.push(class.clone());
         }
         for (metric, [mean, low, high]) in &metric_cols {
-            let get = |c: &Option<usize>| c.and_then(|c| r[c].parse::<f64>().ok());
+            let get = |c: &Option<usize>| c.and_then(|c| crate::rows::parse_float(&r[c]));
             if let Some(m) = get(mean) {
                 data.stats.insert(
                     (metric.to_string(), class.clone(), point),
