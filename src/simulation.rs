@@ -19,7 +19,7 @@
 //! ```
 
 use crate::model::{
-    PolicyContext, PolicyOverrides, PolicySpec, RunResult, Scenario, simulate_with,
+    PolicyContext, PolicyOverrides, PolicySpec, Progress, RunResult, Scenario, simulate_with,
 };
 use crate::policy::QueuePolicy;
 use rayon::prelude::*;
@@ -166,7 +166,17 @@ impl ReadySimulation<'_> {
     /// Run replication `replication` (deterministic: same scenario, seed and
     /// replication give the same result).
     pub fn run(&self, replication: u32) -> RunResult {
-        simulate_with(self.scenario, replication, &self.custom)
+        simulate_with(self.scenario, replication, &self.custom, None)
+    }
+
+    /// As [`ReadySimulation::run_all`], publishing each replication's
+    /// progress into `progress` (made with [`Progress::new`] for the
+    /// scenario's replications) for another thread to display.
+    pub fn run_all_with_progress(&self, progress: &Progress) -> Vec<RunResult> {
+        (0..self.scenario.replications)
+            .into_par_iter()
+            .map(|r| simulate_with(self.scenario, r, &self.custom, Some(progress)))
+            .collect()
     }
 
     /// Run every replication of the scenario in parallel; results in

@@ -186,6 +186,49 @@ fn run_prints_a_summary_table_with_a_footer() {
 }
 
 #[test]
+fn run_shows_progress_only_on_a_terminal() {
+    let dir = TempDir::new().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("surge");
+    let args = format!(
+        "{} run {} --set duration=4h --charts none --out {}",
+        bin.display(),
+        repo("scenarios/launch-day.toml").display(),
+        dir.path().join("o").display()
+    );
+    // Piped: not a word of progress on stderr.
+    let piped = std::process::Command::new("sh")
+        .args(["-c", &args])
+        .output()
+        .unwrap();
+    assert!(piped.status.success());
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(
+        !stderr.contains("ETA") && !stderr.contains("simulated ·"),
+        "{stderr}"
+    );
+    // On a terminal (util-linux `script` gives the run one): simulated
+    // time against the duration, events/s and an ETA.
+    let Ok(tty) = std::process::Command::new("script")
+        .args(["-qec", &format!("stty cols 120; {args}"), "/dev/null"])
+        .output()
+    else {
+        eprintln!("skipped the terminal half: no `script` on this machine");
+        return;
+    };
+    let text = String::from_utf8_lossy(&tty.stdout);
+    assert!(tty.status.success(), "{text}");
+    assert!(text.contains(" of 4h simulated · "), "{text}");
+    assert!(text.contains("events/s") && text.contains("ETA"), "{text}");
+    // --quiet: silent on a terminal too.
+    let quiet = std::process::Command::new("script")
+        .args(["-qec", &format!("{args} --quiet"), "/dev/null"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&quiet.stdout);
+    assert!(!text.contains("ETA"), "{text}");
+}
+
+#[test]
 fn format_json_prints_parseable_summary_rows() {
     let dir = TempDir::new().unwrap();
     let file = dir.path().join("t.toml");

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 mod check;
 mod outdir;
 mod plan;
+mod progress;
 mod sweep;
 
 pub use check::{CheckOptions, PairedRow, check, compare, paired_rows};
@@ -182,7 +183,10 @@ pub fn run(paths: &[PathBuf], opts: &RunOptions) -> Result<(), AppError> {
     for (((l, out), path), staged) in loaded.iter().zip(&outs).zip(paths).zip(staged) {
         let scenario = &l.scenario;
         let started = Instant::now();
-        let runs = with_jobs(opts.jobs, || run_replications(scenario))??;
+        let show = !opts.quiet;
+        let runs = with_jobs(opts.jobs, || {
+            progress::run_replications_shown(scenario, show)
+        })??;
         let wall = started.elapsed();
         let info = run_info("run", path, l, &opts.overrides);
         let [summary, pools, timeseries] = write_run_outputs(staged.dir(), scenario, &runs, &info)?;

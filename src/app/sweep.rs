@@ -200,7 +200,8 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
                 bar.inc(1);
                 let secs = bar.elapsed().as_secs_f64();
                 if secs > 0.0 {
-                    bar.set_message(format!("{:.1} runs/s", bar.position() as f64 / secs));
+                    let rate = bar.position() as f64 / secs;
+                    bar.set_message(format!("{} runs/s", super::progress::three_digits(rate)));
                 }
                 let runs = [run];
                 Ok((summary_table(s, point, &runs), pools_table(s, point, &runs)))

@@ -9,6 +9,7 @@ mod arrivals;
 mod dist;
 mod policies;
 mod profile;
+mod progress;
 mod results;
 mod sim;
 mod spec;
@@ -17,6 +18,7 @@ pub mod verdict;
 
 pub use arrivals::{ArrivalSpec, Spread, TraceSpec};
 pub use profile::{Decay, Diurnal, Interpolation, RateProfile, Spike};
+pub use progress::Progress;
 pub use trace::{Outcome, TraceRecord};
 pub use verdict::{LoadVerdict, VerdictKind};
 

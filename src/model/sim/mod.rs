@@ -37,6 +37,7 @@ mod users;
 
 use super::arrivals::{ArrivalSpec, ArrivalState};
 use super::policies::{PolicyOverrides, make_policy};
+use super::progress::{PUBLISH_EVERY, Progress, Slot};
 use super::results::{
     ClassResult, PoolResult, PopulationResult, RunResult, StopReason, Stopped, TimeSeriesRow,
 };
@@ -124,9 +125,14 @@ pub(crate) fn simulate_with(
     scenario: &Scenario,
     replication: u32,
     custom: &PolicyOverrides,
+    progress: Option<&Progress>,
 ) -> RunResult {
     let mut sim = Sim::new(scenario, replication, custom);
+    sim.progress = progress.and_then(|p| p.slot(replication));
     sim.run();
+    if let Some(slot) = sim.progress {
+        slot.finish(sim.last_event.0, sim.events.events_processed());
+    }
     sim.finish()
 }
 
@@ -154,6 +160,8 @@ struct Sim<'a> {
     stopped: Option<Stopped>,
     /// Time-series buckets closed so far (capped: see [`MAX_SERIES_BUCKETS`]).
     buckets_closed: u64,
+    /// Where to publish progress, when something displays it.
+    progress: Option<&'a Slot>,
 }
 
 /// Most time-series buckets of one run: 200,000 cover the arrivals (the
@@ -296,6 +304,7 @@ impl<'a> Sim<'a> {
             tracer: Tracer::new(sc.trace),
             stopped: None,
             buckets_closed: 0,
+            progress: None,
         }
     }
 
@@ -384,13 +393,19 @@ impl<'a> Sim<'a> {
                     }
                 }
             }
+            let processed = self.events.events_processed();
+            if processed & (PUBLISH_EVERY - 1) == 0
+                && let Some(slot) = self.progress
+            {
+                slot.publish(now.0, processed);
+            }
             // The budget: checked after every event, so a run stops at the
             // first moment it is over and nothing grows past it.
             let in_system = (self.total_arrivals - self.total_finished)
                 + (self.users.len() - self.free_users.len()) as u64;
             let reason = if in_system > budget.max_in_system {
                 Some(StopReason::InSystem(budget.max_in_system))
-            } else if self.events.events_processed() >= budget.max_events {
+            } else if processed >= budget.max_events {
                 Some(StopReason::Events(budget.max_events))
             } else {
                 None
