@@ -145,6 +145,9 @@ impl Metric {
         Metric::RejectedFraction,
         Metric::AbandonedFraction,
         Metric::FailedFraction,
+        // Appended later (columns are only ever appended).
+        Metric::WaitP50,
+        Metric::WaitP95,
     ];
 
     /// The metrics `surge compare` reports.

@@ -1027,7 +1027,7 @@ fn chart_redraws_svg_from_the_csvs_and_none_draws_nothing() {
     let doc = roxmltree::Document::parse(&svg).expect("valid SVG (XML)");
     assert_eq!(doc.root_element().tag_name().name(), "svg");
     assert!(
-        svg.contains("latency of completions"),
+        svg.contains("latency of the bucket"),
         "text is rendered as text"
     );
     surge()

@@ -68,7 +68,7 @@ fn the_report_has_everything_and_needs_no_network() {
     assert!(html.contains("<h2>Warnings</h2>") && html.contains("mean offered load"));
     // The run's verdict on the image pool, whatever it is, is said.
     assert!(
-        html.contains("Pool <b>gpu-image</b>: "),
+        html.contains("<b>Pool gpu-image</b>: "),
         "the image pool's verdict"
     );
     for class in ["chat-free", "chat-plus", "image-free", "image-plus"] {
@@ -96,6 +96,15 @@ fn the_report_has_everything_and_needs_no_network() {
         html.matches("src=\"data:image/png;base64,").count(),
         charts.len()
     );
+    // In the scenario's order: the overview, the classes, then the pools.
+    let at = |name: &str| {
+        html.find(&format!("<code>charts/{name}.png</code>"))
+            .unwrap()
+    };
+    assert!(at("overview") < at("latency-chat-plus"));
+    assert!(at("latency-chat-plus") < at("latency-image-plus"));
+    assert!(at("latency-image-free") < at("pool-gpu-chat"));
+    assert!(at("pool-gpu-chat") < at("pool-gpu-image"));
     // Nothing to fetch: no links out, no scripts, no external sources.
     for needle in ["http://", "https://", "<script", "<link", "@import", "url("] {
         assert!(!html.contains(needle), "report contains {needle}");

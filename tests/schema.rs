@@ -61,7 +61,7 @@ fn sweep_columns_are_pinned() {
         names.join(","),
         "throughput_per_s,wait_mean_s,wait_p99_s,latency_mean_s,latency_p50_s,latency_p95_s,\
 latency_p99_s,latency_p999_s,slo_attainment,attempts_per_request,completed_fraction,\
-rejected_fraction,abandoned_fraction,failed_fraction"
+rejected_fraction,abandoned_fraction,failed_fraction,wait_p50_s,wait_p95_s"
     );
 }
 

@@ -97,13 +97,19 @@ fn sweep_charts_show_each_metric_against_the_parameter_and_a_heatmap() {
     let charts = dir.path().join("all/charts");
     let names = common::file_names(&charts);
     // GPUs are numeric, so they are the x axis and the policy makes the
-    // lines; no class has a latency target and no pool a price, so there
-    // is no SLO or cost chart; everything completes, so no completion chart.
+    // lines: p95 wait and p99 latency per class, utilization and queue per
+    // pool; heatmaps of latency and utilization; no class has a latency
+    // target and no pool a price, so there is no attainment or cost chart;
+    // everything completes, so no completion chart.
     assert_eq!(
         names,
         [
             "heatmap-latency_p99_s-jobs.png",
-            "sweep-latency_p99_s-jobs.png"
+            "heatmap-pool_utilization-gpu.png",
+            "sweep-latency_p99_s-jobs.png",
+            "sweep-pool_queue_mean-gpu.png",
+            "sweep-pool_utilization-gpu.png",
+            "sweep-wait_p95_s-jobs.png",
         ]
     );
     for name in &names {
@@ -113,7 +119,7 @@ fn sweep_charts_show_each_metric_against_the_parameter_and_a_heatmap() {
         assert!(colours.len() > 20, "{name} has {} colours", colours.len());
     }
     let report = std::fs::read_to_string(dir.path().join("all/report.html")).unwrap();
-    assert_eq!(report.matches("<img ").count(), 2);
+    assert_eq!(report.matches("<img ").count(), 6);
     assert!(report.contains("<h2>Sweep</h2>"));
     // Redrawing from the CSVs gives the same bytes.
     let before = files(&dir.path().join("all"));

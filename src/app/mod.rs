@@ -7,8 +7,8 @@
 use crate::engine::SimDuration;
 use crate::model::{RunResult, Scenario};
 use crate::report::{
-    ChartFormat, ReportInput, RunInfo, pools_table, report_html, requests_table, summary_table,
-    summary_text, timeseries_table, write_atomic,
+    ChartFormat, ClassInfo, ReportInput, RunInfo, SloInfo, pools_table, report_html,
+    requests_table, summary_table, summary_text, timeseries_table, write_atomic,
 };
 use crate::scenario::{self, Loaded, Override, Severity};
 use rayon::prelude::*;
@@ -274,10 +274,28 @@ pub(crate) fn run_info(
             .collect(),
         resolved: describe(s),
         surge_version: env!("CARGO_PKG_VERSION").into(),
-        class_pools: s
+        classes: s
             .classes
             .iter()
-            .map(|c| (c.name.clone(), s.pools[c.pool].name.clone()))
+            .map(|c| ClassInfo {
+                name: c.name.clone(),
+                pool: s.pools[c.pool].name.clone(),
+                latency_target_s: c.latency_target.map(|t| t.as_secs_f64()),
+            })
+            .collect(),
+        pools: s.pools.iter().map(|p| p.name.clone()).collect(),
+        duration_s: s.duration.as_secs_f64(),
+        warmup_s: s.warmup.as_secs_f64(),
+        start: s.start.map(|t| t.to_string()),
+        slos: s
+            .slos
+            .iter()
+            .map(|slo| SloInfo {
+                class: slo.class.clone(),
+                metric: slo.metric.name().to_string(),
+                min: slo.min,
+                max: slo.max,
+            })
             .collect(),
     }
 }
@@ -429,9 +447,12 @@ pub(crate) fn draw_from(
     let failed = |e: String| AppError::Output(format!("charts for {}: {e}", out.display()));
     let charts = match (tables.sweep, tables.timeseries) {
         (Some(s), _) => {
-            crate::report::sweep_charts(s, Some(tables.pools), &dir, format).map_err(failed)?
+            crate::report::sweep_charts(s, Some(tables.pools), tables.info, &dir, format)
+                .map_err(failed)?
         }
-        (None, Some(t)) => crate::report::run_charts(t, &dir, format).map_err(failed)?,
+        (None, Some(t)) => {
+            crate::report::run_charts(t, tables.info, &dir, format).map_err(failed)?
+        }
         (None, None) => Vec::new(),
     };
     let mut written: Vec<PathBuf> = charts.iter().map(|c| dir.join(&c.0)).collect();

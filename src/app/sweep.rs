@@ -304,7 +304,7 @@ fn write_sweep(
     write("pools.csv", pools)?;
     if shard.count == 1 {
         let table =
-            sweep_table(summary, pools, grid, &info.class_pools).map_err(AppError::Output)?;
+            sweep_table(summary, pools, grid, &info.class_pools()).map_err(AppError::Output)?;
         write("sweep.csv", &table)?;
         return Ok(Some(table));
     } else {

@@ -32,5 +32,5 @@ pub(crate) use sim::simulate_with;
 pub use spec::{
     AutoscaleSpec, BatchingSpec, Budget, CapacityChange, CapacityStep, ClassSpec, CountDist,
     FailureSpec, LimitSpec, PolicySpec, PoolSpec, PopulationSpec, RetrySpec, ReturnSpec,
-    ScaleTrigger, Scenario, SloSpec,
+    ScaleTrigger, Scenario, SloSpec, StartTime, days_in_month,
 };

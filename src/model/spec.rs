@@ -40,6 +40,80 @@ pub struct Scenario {
     pub slos: Vec<SloSpec>,
     /// What one replication may use before it stops early.
     pub budget: Budget,
+    /// The wall-clock time (and date) the run starts at, if given: charts
+    /// then label time as clock time. It changes nothing simulated.
+    pub start: Option<StartTime>,
+}
+
+/// When simulated time 0 is on the clock: a time of day, and optionally a
+/// date (`start = "08:00"`, `"2026-06-03"`, `"2026-06-03T08:00"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StartTime {
+    /// Year, month (1–12) and day, if a date was given.
+    pub date: Option<(i32, u32, u32)>,
+    /// Minutes after midnight (0 to 1439).
+    pub minute: u32,
+}
+
+impl StartTime {
+    /// Parse `HH:MM`, `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM` (a space may
+    /// replace the `T`); `None` if it is not a valid one of those.
+    pub fn parse(text: &str) -> Option<StartTime> {
+        let clock = |t: &str| -> Option<u32> {
+            let (h, m) = t.split_once(':')?;
+            if h.len() != 2 || m.len() != 2 {
+                return None;
+            }
+            let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+            (h < 24 && m < 60).then_some(h * 60 + m)
+        };
+        let date = |d: &str| -> Option<(i32, u32, u32)> {
+            let mut parts = d.split('-');
+            let (y, m, day) = (parts.next()?, parts.next()?, parts.next()?);
+            if parts.next().is_some() || y.len() != 4 || m.len() != 2 || day.len() != 2 {
+                return None;
+            }
+            let (y, m, day): (i32, u32, u32) =
+                (y.parse().ok()?, m.parse().ok()?, day.parse().ok()?);
+            ((1..=12).contains(&m) && day >= 1 && day <= days_in_month(y, m)).then_some((y, m, day))
+        };
+        let text = text.trim();
+        if let Some((d, t)) = text.split_once(['T', ' ']) {
+            return Some(StartTime {
+                date: Some(date(d)?),
+                minute: clock(t)?,
+            });
+        }
+        if text.contains('-') {
+            return Some(StartTime {
+                date: Some(date(text)?),
+                minute: 0,
+            });
+        }
+        Some(StartTime {
+            date: None,
+            minute: clock(text)?,
+        })
+    }
+}
+
+impl std::fmt::Display for StartTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some((y, m, d)) = self.date {
+            write!(f, "{y:04}-{m:02}-{d:02} ")?;
+        }
+        write!(f, "{:02}:{:02}", self.minute / 60, self.minute % 60)
+    }
+}
+
+/// Days in month `m` (1–12) of year `y` (proleptic Gregorian).
+pub fn days_in_month(y: i32, m: u32) -> u32 {
+    match m {
+        4 | 6 | 9 | 11 => 30,
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        _ => 31,
+    }
 }
 
 /// The resources one replication may use. A run that reaches either limit
@@ -49,7 +123,8 @@ pub struct Scenario {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Budget {
     /// Most requests plus users in the system at once (`max_in_system`).
-    /// Memory grows with it: about 120 bytes per waiting request.
+    /// Memory grows with it: 32 bytes per waiting request, plus its
+    /// timers in the event queue.
     pub max_in_system: u64,
     /// Most events one replication may process (`max_events`).
     pub max_events: u64,
@@ -374,6 +449,7 @@ impl Scenario {
             bucket: None,
             trace: 0,
             budget: Budget::DEFAULT,
+            start: None,
             pools: vec![PoolSpec {
                 name: "gpu".into(),
                 gpus,

@@ -38,10 +38,60 @@ pub struct RunInfo {
     pub resolved: String,
     /// The surge version that wrote the folder.
     pub surge_version: String,
-    /// Each class and the pool it runs on, in scenario order (empty in
-    /// folders written before it existed).
+    /// The classes, in scenario order (empty in folders written before
+    /// it existed, as are the fields below).
     #[serde(default)]
-    pub class_pools: Vec<(String, String)>,
+    pub classes: Vec<ClassInfo>,
+    /// The pools, in scenario order.
+    #[serde(default)]
+    pub pools: Vec<String>,
+    /// Arrivals stop here (seconds).
+    #[serde(default)]
+    pub duration_s: f64,
+    /// The warm-up (seconds).
+    #[serde(default)]
+    pub warmup_s: f64,
+    /// The scenario's `start` (clock time of time 0), as `HH:MM` or
+    /// `YYYY-MM-DD HH:MM`.
+    #[serde(default)]
+    pub start: Option<String>,
+    /// The scenario's SLOs (with `--slo` ones for `check`).
+    #[serde(default)]
+    pub slos: Vec<SloInfo>,
+}
+
+/// A class as the charts and the report show it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClassInfo {
+    /// Its name.
+    pub name: String,
+    /// The pool it runs on.
+    pub pool: String,
+    /// Its `latency_target`, seconds.
+    pub latency_target_s: Option<f64>,
+}
+
+/// An SLO: a bound on a class's metric (seconds for times).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SloInfo {
+    /// Class name, or `all`.
+    pub class: String,
+    /// The metric's name, as in `[[slo]]` (e.g. `latency_p99`).
+    pub metric: String,
+    /// Lower bound.
+    pub min: Option<f64>,
+    /// Upper bound.
+    pub max: Option<f64>,
+}
+
+impl RunInfo {
+    /// Each class with its pool, for `sweep.csv`.
+    pub fn class_pools(&self) -> Vec<(String, String)> {
+        self.classes
+            .iter()
+            .map(|c| (c.name.clone(), c.pool.clone()))
+            .collect()
+    }
 }
 
 /// The files a report is made of.
@@ -79,6 +129,8 @@ fn esc(s: &str) -> String {
 enum Kind {
     Count,
     Seconds,
+    /// Seconds in one unit for a whole column: divisor, unit, decimals.
+    SecondsIn(f64, &'static str, usize),
     Percent,
     Plain(usize),
     Dollars,
@@ -88,9 +140,24 @@ fn number(kind: Kind, x: f64) -> String {
     match kind {
         Kind::Count => group(x),
         Kind::Seconds => format_secs(x),
+        Kind::SecondsIn(div, unit, d) => format!("{:.d$}{unit}", x / div),
         Kind::Percent => format!("{:.2}%", x * 100.0),
         Kind::Plain(d) => format!("{x:.d$}"),
         Kind::Dollars => format!("${}", group(x)),
+    }
+}
+
+/// The unit of a column of durations: that of its largest value.
+fn column_unit(values: impl Iterator<Item = f64>) -> Kind {
+    let top = values.fold(0.0f64, |a, v| a.max(v.abs()));
+    if top < 1.0 {
+        Kind::SecondsIn(1e-3, "ms", 1)
+    } else if top < 600.0 {
+        Kind::SecondsIn(1.0, "s", 2)
+    } else if top < 7200.0 {
+        Kind::SecondsIn(60.0, "m", 2)
+    } else {
+        Kind::SecondsIn(3600.0, "h", 2)
     }
 }
 
@@ -110,7 +177,8 @@ fn cell(e: Option<Estimate>, kind: Kind) -> String {
 }
 
 fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
-    out.push_str("<table>\n<thead><tr>");
+    // A wide table scrolls inside its own box, not the page.
+    out.push_str("<div class=\"wide\"><table>\n<thead><tr>");
     for h in header {
         let _ = write!(out, "<th>{}</th>", esc(h));
     }
@@ -126,7 +194,7 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
         }
         out.push_str("</tr>\n");
     }
-    out.push_str("</tbody>\n</table>\n");
+    out.push_str("</tbody>\n</table></div>\n");
 }
 
 const CLASS_COLUMNS: [(Metric, &str, Kind); 12] = [
@@ -146,10 +214,13 @@ const CLASS_COLUMNS: [(Metric, &str, Kind); 12] = [
 
 type PoolColumn = (&'static str, Kind, fn(&PoolRow) -> f64);
 
-const POOL_COLUMNS: [PoolColumn; 7] = [
+const POOL_COLUMNS: [PoolColumn; 8] = [
     ("GPUs (mean)", Kind::Plain(1), |p| p.gpus_mean),
     ("offered ρ", Kind::Plain(3), |p| p.offered_load),
-    ("utilisation", Kind::Percent, |p| p.utilization),
+    ("peak load", Kind::Plain(3), |p| {
+        p.peak_load.unwrap_or(f64::NAN)
+    }),
+    ("utilization", Kind::Percent, |p| p.utilization),
     ("queue mean", Kind::Plain(2), |p| p.queue_mean),
     ("queue max", Kind::Count, |p| p.queue_max as f64),
     ("GPU-hours", Kind::Plain(1), |p| p.gpu_hours),
@@ -167,8 +238,19 @@ fn distinct<'r>(values: impl Iterator<Item = &'r str>) -> Vec<&'r str> {
     out
 }
 
-fn class_table(out: &mut String, summary: &[SummaryRow]) {
-    let classes = distinct(summary.iter().map(|r| r.class.as_str()));
+/// `names` in the scenario's order (`order`), then any others as found.
+fn in_order<'r>(names: Vec<&'r str>, order: &[String]) -> Vec<&'r str> {
+    let mut out: Vec<&str> = order
+        .iter()
+        .filter_map(|o| names.iter().copied().find(|n| n == o))
+        .collect();
+    let rest: Vec<&str> = names.into_iter().filter(|n| !out.contains(n)).collect();
+    out.extend(rest);
+    out
+}
+
+fn class_table(out: &mut String, summary: &[SummaryRow], order: &[String]) {
+    let classes = in_order(distinct(summary.iter().map(|r| r.class.as_str())), order);
     let of = |class: &str, m: Metric| {
         let values: Vec<f64> = summary
             .iter()
@@ -184,11 +266,24 @@ fn class_table(out: &mut String, summary: &[SummaryRow]) {
         .collect();
     let mut header = vec!["class"];
     header.extend(columns.iter().map(|c| c.1));
+    // One unit per column of durations, from its largest value.
+    let kinds: Vec<Kind> = columns
+        .iter()
+        .map(|(m, _, kind)| match kind {
+            Kind::Seconds => column_unit(classes.iter().filter_map(|k| of(k, *m)).map(|e| e.mean)),
+            k => *k,
+        })
+        .collect();
     let rows: Vec<Vec<String>> = classes
         .iter()
         .map(|k| {
             let mut row = vec![esc(k)];
-            row.extend(columns.iter().map(|(m, _, kind)| cell(of(k, *m), *kind)));
+            row.extend(
+                columns
+                    .iter()
+                    .zip(&kinds)
+                    .map(|((m, _, _), kind)| cell(of(k, *m), *kind)),
+            );
             row
         })
         .collect();
@@ -197,14 +292,20 @@ fn class_table(out: &mut String, summary: &[SummaryRow]) {
 
 /// The pools table; returns the pools the run did not find stable, with
 /// their verdicts.
-fn pool_table(out: &mut String, pools: &[PoolRow]) -> Vec<(String, String)> {
-    let names = distinct(pools.iter().map(|r| r.pool.as_str()));
+fn pool_table(out: &mut String, pools: &[PoolRow], order: &[String]) -> Vec<(String, String)> {
+    let names = in_order(distinct(pools.iter().map(|r| r.pool.as_str())), order);
     let of = |pool: &str, f: fn(&PoolRow) -> f64| {
-        let values: Vec<f64> = pools.iter().filter(|r| r.pool == pool).map(f).collect();
+        let values: Vec<f64> = pools
+            .iter()
+            .filter(|r| r.pool == pool)
+            .map(f)
+            .filter(|v| v.is_finite())
+            .collect();
         estimate(&values)
     };
     let mut header = vec!["pool"];
     header.extend(POOL_COLUMNS.iter().map(|c| c.0));
+    header.push("verdict");
     let mut unstable = Vec::new();
     let rows: Vec<Vec<String>> = names
         .iter()
@@ -216,6 +317,7 @@ fn pool_table(out: &mut String, pools: &[PoolRow]) -> Vec<(String, String)> {
                 .filter_map(|r| r.verdict.as_deref())
                 .filter(|v| *v != "stable")
                 .collect();
+            verdicts.sort_unstable();
             verdicts.dedup();
             if !verdicts.is_empty() {
                 unstable.push((p.to_string(), verdicts.join(", ")));
@@ -226,6 +328,11 @@ fn pool_table(out: &mut String, pools: &[PoolRow]) -> Vec<(String, String)> {
                     .iter()
                     .map(|(_, kind, f)| cell(of(p, *f), *kind)),
             );
+            row.push(if verdicts.is_empty() {
+                "stable".into()
+            } else {
+                esc(&verdicts.join(", "))
+            });
             row
         })
         .collect();
@@ -235,7 +342,92 @@ fn pool_table(out: &mut String, pools: &[PoolRow]) -> Vec<(String, String)> {
 
 const SWEEP_ROWS: usize = 300;
 
-fn sweep_section(out: &mut String, sweep: &Csv) {
+/// How a metric's values read in the report.
+fn kind_of(m: Metric) -> Kind {
+    match m.unit() {
+        crate::metric::Unit::Seconds => Kind::Seconds,
+        crate::metric::Unit::Fraction => Kind::Percent,
+        crate::metric::Unit::Count => Kind::Count,
+        _ => Kind::Plain(3),
+    }
+}
+
+/// A bound in its metric's unit: `1m`, `99%`, `0.5`.
+fn bound_text(m: Metric, v: f64) -> String {
+    match m.unit() {
+        crate::metric::Unit::Seconds => crate::report::charts::seconds_label(v),
+        crate::metric::Unit::Fraction => {
+            format!("{}%", crate::report::charts::tick_label(v * 100.0))
+        }
+        _ => crate::report::charts::tick_label(v),
+    }
+}
+
+/// "image-plus: p99 latency ≤ 1m".
+fn slo_text(slo: &SloInfo, m: Metric) -> String {
+    let mut bounds = Vec::new();
+    if let Some(v) = slo.min {
+        bounds.push(format!("≥ {}", bound_text(m, v)));
+    }
+    if let Some(v) = slo.max {
+        bounds.push(format!("≤ {}", bound_text(m, v)));
+    }
+    format!("{}: {} {}", slo.class, m.label(), bounds.join(" and "))
+}
+
+/// `met`, `uncertain` (the 95% interval straddles a bound) or `missed`,
+/// from the mean and its interval (the mean alone without one).
+fn slo_verdict(slo: &SloInfo, mean: Option<f64>, lo: Option<f64>, hi: Option<f64>) -> &'static str {
+    let e = mean.map(|mean| Estimate {
+        mean,
+        std_dev: None,
+        half_width: match (lo, hi) {
+            (Some(l), Some(h)) => Some((h - l) / 2.0),
+            _ => None,
+        },
+        n: 2,
+    });
+    match crate::slo::judge(e, slo.max, slo.min) {
+        crate::slo::Verdict::Pass => "met",
+        crate::slo::Verdict::Warn => "uncertain",
+        crate::slo::Verdict::Fail => "missed",
+    }
+}
+
+/// The run's SLOs: each bound with its unit, the value over the
+/// replications and the verdict.
+fn slo_section(out: &mut String, summary: &[SummaryRow], slos: &[SloInfo]) {
+    let rows: Vec<Vec<String>> = slos
+        .iter()
+        .filter_map(|slo| {
+            let m = Metric::parse(&slo.metric)?;
+            let values: Vec<f64> = summary
+                .iter()
+                .filter(|r| r.class == slo.class)
+                .filter_map(|r| r.metric(m))
+                .collect();
+            let e = estimate(&values);
+            let verdict = slo_verdict(
+                slo,
+                e.map(|e| e.mean),
+                e.and_then(|e| e.low()),
+                e.and_then(|e| e.high()),
+            );
+            Some(vec![
+                esc(&slo_text(slo, m)),
+                cell(e, kind_of(m)),
+                verdict.to_string(),
+            ])
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str("<h2>SLOs</h2>\n<p>Each bound on the run's value (mean over replications, with its 95% interval): <b>met</b> when the interval is on the right side, <b>missed</b> when it is all beyond the bound, <b>uncertain</b> when it straddles it.</p>\n");
+    table(out, &["SLO", "value", "verdict"], &rows);
+}
+
+fn sweep_section(out: &mut String, sweep: &Csv, slos: &[SloInfo]) {
     let (Some(c_point), Some(c_class)) = (sweep.col("point"), sweep.col("class")) else {
         return;
     };
@@ -255,7 +447,18 @@ fn sweep_section(out: &mut String, sweep: &Csv) {
             Kind::Percent,
         ),
     ];
-    let metrics: Vec<_> = metrics
+    // The scenario's SLO metrics first, then the usual ones.
+    let mut wanted: Vec<(&str, &str, Kind)> = slos
+        .iter()
+        .filter_map(|s| Metric::parse(&s.metric))
+        .map(|m| (m.column(), m.label(), kind_of(m)))
+        .collect();
+    for m in metrics {
+        if !wanted.iter().any(|w| w.0 == m.0) {
+            wanted.push(m);
+        }
+    }
+    let metrics: Vec<_> = wanted
         .into_iter()
         .filter(|(m, _, _)| {
             sweep
@@ -268,6 +471,9 @@ fn sweep_section(out: &mut String, sweep: &Csv) {
     header.push("class");
     header.push("n");
     header.extend(metrics.iter().map(|m| m.1));
+    if !slos.is_empty() {
+        header.push("SLOs");
+    }
     let c_n = sweep.col("n");
     let rows: Vec<Vec<String>> = sweep
         .rows
@@ -291,6 +497,32 @@ fn sweep_section(out: &mut String, sweep: &Csv) {
                     ),
                     (Some(mean), _, _) => esc(&number(*kind, mean)),
                     _ => "–".into(),
+                });
+            }
+            // The point's verdict on each SLO of this class.
+            if !slos.is_empty() {
+                let class = &r[c_class];
+                let verdicts: Vec<String> = slos
+                    .iter()
+                    .filter(|s| s.class == class)
+                    .filter_map(|s| {
+                        let m = Metric::parse(&s.metric)?;
+                        let get = |stat: &str| {
+                            sweep
+                                .col(&format!("{}_{stat}", m.column()))
+                                .and_then(|c| crate::rows::parse_float(&r[c]))
+                        };
+                        let v = slo_verdict(s, get("mean"), get("ci_low"), get("ci_high"));
+                        Some(format!("{} {v}", m.label()))
+                    })
+                    .collect();
+                let all_met = verdicts.iter().all(|v| v.ends_with(" met"));
+                row.push(if verdicts.is_empty() {
+                    "–".into()
+                } else if all_met {
+                    "all met".into()
+                } else {
+                    esc(&verdicts.join("; "))
                 });
             }
             row
@@ -321,13 +553,87 @@ th, td { border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: right; wh
 thead th { border-bottom: 2px solid #999; }
 tbody th { text-align: left; font-weight: 600; }
 .ci { color: #777; font-size: 12px; }
+.wide { overflow-x: auto; max-width: 100%; }
 .warn { background: #fff4e0; border-left: 4px solid #e69500; padding: 8px 12px; }
 .warn pre { margin: 4px 0; white-space: pre-wrap; }
 figure { margin: 16px 0 32px; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 13px; }
-pre.scenario { background: #f6f6f6; padding: 12px; overflow-x: auto; font-size: 13px; }
+pre.scenario { background: #f6f6f6; padding: 12px; font-size: 13px;
+               white-space: pre-wrap; overflow-wrap: anywhere; }
+.warn { margin: 8px 0; }
 ";
+
+/// What a chart shows, from its file name (`latency-image-plus.png`).
+fn caption(file: &str) -> String {
+    let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
+    let metric_label = |column: &str| -> String {
+        match column {
+            "pool_utilization" => "utilization".into(),
+            "pool_queue_mean" => "mean waiting requests".into(),
+            "pool_cost_usd" => "GPU cost".into(),
+            c => Metric::parse(c).map_or(c.replace('_', " "), |m| m.label().to_string()),
+        }
+    };
+    // `sweep-<column>-<owner>` / `heatmap-<column>-<owner>`: the column
+    // is the longest known prefix.
+    let split = |rest: &str| -> (String, String) {
+        let columns = Metric::ALL.iter().map(|m| m.column()).chain([
+            "pool_utilization",
+            "pool_queue_mean",
+            "pool_cost_usd",
+        ]);
+        let best = columns
+            .filter(|c| rest == *c || rest.starts_with(&format!("{c}-")))
+            .max_by_key(|c| c.len());
+        match best {
+            Some(c) => (
+                c.to_string(),
+                rest[c.len()..].trim_start_matches('-').to_string(),
+            ),
+            None => (rest.to_string(), String::new()),
+        }
+    };
+    if stem == "overview" {
+        "The run at a glance: every class's p95 latency against its latency target (dashed), and every pool's utilization and waiting requests.".into()
+    } else if let Some(c) = stem.strip_prefix("latency-") {
+        format!(
+            "Class {c}: new requests and retries per second, and the p50/p95/p99 latency of each time bucket's completions, with its latency target and latency SLOs dashed."
+        )
+    } else if let Some(c) = stem.strip_prefix("outcomes-") {
+        format!(
+            "Class {c}: what became of its attempts each second, stacked — completed, rejected (rate limit or shedding), abandoned (patience ran out), failed (GPU failure); deferred requests as a line."
+        )
+    } else if let Some(p) = stem.strip_prefix("pool-") {
+        format!(
+            "Pool {p}: waiting requests, and utilization (busy ÷ online GPUs); online and busy GPUs too when capacity changes."
+        )
+    } else if let Some(rest) = stem.strip_prefix("sweep-") {
+        let (column, owner) = split(rest);
+        let who = if owner.is_empty() {
+            String::new()
+        } else {
+            format!(" of {owner}")
+        };
+        format!(
+            "{}{who} against the swept parameter: mean over the replications with its 95% confidence band; SLO bounds dashed.",
+            metric_label(&column)
+        )
+    } else if let Some(rest) = stem.strip_prefix("heatmap-") {
+        let (column, owner) = split(rest);
+        let who = if owner.is_empty() {
+            String::new()
+        } else {
+            format!(" of {owner}")
+        };
+        format!(
+            "{}{who} over both swept parameters: the mean of the replications in each cell.",
+            metric_label(&column)
+        )
+    } else {
+        stem.to_string()
+    }
+}
 
 /// The report page.
 pub fn report_html(input: &ReportInput<'_>) -> Result<String, String> {
@@ -389,12 +695,18 @@ pub fn report_html(input: &ReportInput<'_>) -> Result<String, String> {
 
     // Tables first (their warnings are computed on the way), then the
     // warnings above them.
+    let slos: &[SloInfo] = input.info.map_or(&[], |i| &i.slos[..]);
+    let class_order: Vec<String> = input
+        .info
+        .map(|i| i.classes.iter().map(|c| c.name.clone()).collect())
+        .unwrap_or_default();
+    let pool_order: Vec<String> = input.info.map(|i| i.pools.clone()).unwrap_or_default();
     let mut tables = String::new();
     let mut unstable = Vec::new();
     match &sweep {
         Some(s) => {
             tables.push_str("<h2>Sweep</h2>\n");
-            sweep_section(&mut tables, s);
+            sweep_section(&mut tables, s, slos);
         }
         None => {
             tables.push_str("<h2>Classes</h2>\n");
@@ -407,26 +719,39 @@ pub fn report_html(input: &ReportInput<'_>) -> Result<String, String> {
                     ""
                 }
             );
-            class_table(&mut tables, &summary);
+            class_table(&mut tables, &summary, &class_order);
             tables.push_str("<h2>Pools</h2>\n");
-            unstable = pool_table(&mut tables, &pools);
+            unstable = pool_table(&mut tables, &pools, &pool_order);
+            slo_section(&mut tables, &summary, slos);
         }
     }
-    let warnings: Vec<String> = input.info.map(|i| i.warnings.clone()).unwrap_or_default();
-    if !warnings.is_empty() || !unstable.is_empty() {
-        out.push_str("<h2>Warnings</h2>\n<div class=\"warn\">\n");
-        for w in &warnings {
-            let _ = writeln!(out, "<pre>{}</pre>", esc(w));
+    // One warning per subject: a pool's load-time warning goes with the
+    // run's verdict on that pool.
+    let mut warnings: Vec<String> = input.info.map(|i| i.warnings.clone()).unwrap_or_default();
+    let mut items: Vec<String> = Vec::new();
+    for (p, verdict) in &unstable {
+        let about = format!("pool \"{p}\"");
+        let (mine, rest): (Vec<String>, Vec<String>) =
+            warnings.into_iter().partition(|w| w.contains(&about));
+        warnings = rest;
+        let mut item = format!(
+            "<p><b>Pool {}</b>: {} in the run (see its verdict in the pools table and its chart).</p>",
+            esc(p),
+            esc(verdict)
+        );
+        for w in mine {
+            let _ = write!(item, "<pre>{}</pre>", esc(&w));
         }
-        for (p, verdict) in &unstable {
-            let _ = writeln!(
-                out,
-                "<p>Pool <b>{}</b>: {} (the run's load verdict; see the pools table and chart).</p>",
-                esc(p),
-                esc(verdict)
-            );
+        items.push(item);
+    }
+    for w in &warnings {
+        items.push(format!("<pre>{}</pre>", esc(w)));
+    }
+    if !items.is_empty() {
+        out.push_str("<h2>Warnings</h2>\n");
+        for item in items {
+            let _ = writeln!(out, "<div class=\"warn\">{item}</div>");
         }
-        out.push_str("</div>\n");
     }
     out.push_str(&tables);
 
@@ -439,19 +764,26 @@ pub fn report_html(input: &ReportInput<'_>) -> Result<String, String> {
                 "image/png"
             };
             let data = base64::engine::general_purpose::STANDARD.encode(bytes);
+            let caption = caption(file);
             let _ = writeln!(
                 out,
                 "<figure>\n<img alt=\"{}\" src=\"data:{mime};base64,{data}\">\n\
-                 <figcaption>charts/{}</figcaption>\n</figure>",
-                esc(file),
+                 <figcaption>{} <code>charts/{}</code></figcaption>\n</figure>",
+                esc(&caption),
+                esc(&caption),
                 esc(file)
             );
         }
     }
     if let Some(info) = input.info {
+        let heading = if sweep.is_some() {
+            "Base scenario (each point sets the swept paths on top of it)"
+        } else {
+            "Scenario"
+        };
         let _ = writeln!(
             out,
-            "<h2>Scenario</h2>\n<pre class=\"scenario\">{}</pre>",
+            "<h2>{heading}</h2>\n<pre class=\"scenario\">{}</pre>",
             esc(&info.resolved)
         );
     }
@@ -492,12 +824,88 @@ mod tests {
         assert!(html.contains("<h1>s &lt;1&gt;</h1>"));
         assert!(html.contains("a test &amp; more"));
         assert!(html.contains("warning: ρ = 1.2"));
-        assert!(html.contains("Pool <b>gpu</b>: overloaded"), "{html}");
+        assert!(
+            html.contains("<b>Pool gpu</b>: overloaded in the run"),
+            "{html}"
+        );
         // Mean of 2.5 and 3.5 with a CI; the empty SLO column is left out.
         assert!(html.contains("3.00s <span class=\"ci\">±"), "{html}");
         assert!(!html.contains("SLO met"));
         assert!(html.contains("src=\"data:image/png;base64,AQID\""));
         assert!(!html.contains("http://") && !html.contains("https://"));
+        // A real caption, not the file name alone.
+        assert!(html.contains("<figcaption>Class jobs: new requests and retries per second"));
+    }
+
+    #[test]
+    fn one_warning_per_pool_slos_with_units_and_scenario_order() {
+        let info = RunInfo {
+            command: "run".into(),
+            scenario: "s".into(),
+            warnings: vec![
+                "warning: s.toml:3:1: pool.gpu.gpus: mean offered load ρ = 1.2 on pool \"gpu\""
+                    .into(),
+                "warning: something else".into(),
+            ],
+            classes: vec![crate::report::ClassInfo {
+                name: "jobs".into(),
+                pool: "gpu".into(),
+                latency_target_s: None,
+            }],
+            slos: vec![SloInfo {
+                class: "jobs".into(),
+                metric: "latency_p99".into(),
+                min: None,
+                max: Some(90.0),
+            }],
+            ..RunInfo::default()
+        };
+        let html = report_html(&ReportInput {
+            info: Some(&info),
+            summary_csv: crate::rows::complete::<SummaryRow>(SUMMARY).as_bytes(),
+            pools_csv: crate::rows::complete::<PoolRow>(POOLS).as_bytes(),
+            sweep_csv: None,
+            charts: Vec::new(),
+        })
+        .unwrap();
+        // The pool's load warning sits in its verdict's box: two boxes.
+        assert_eq!(html.matches("<div class=\"warn\">").count(), 2, "{html}");
+        assert_eq!(html.matches("ρ = 1.2").count(), 1);
+        // The SLO with its unit, its value and its verdict.
+        assert!(html.contains("jobs: p99 latency ≤ 90s"), "{html}");
+        assert!(html.contains("<td>met</td>"), "{html}");
+        assert!(html.contains("<th>utilization</th>") && !html.contains("utilisation"));
+        assert!(html.contains("white-space: pre-wrap"));
+    }
+
+    #[test]
+    fn sweep_rows_carry_their_slo_verdicts() {
+        let sweep = "scenario,point,gpus,class,n,latency_p99_s_mean,latency_p99_s_sd,latency_p99_s_ci_low,latency_p99_s_ci_high\n\
+            s,0,8,jobs,3,20,1,18,22\n\
+            s,1,9,jobs,3,9,1,8.5,9.5\n\
+            s,2,10,jobs,3,10,1,9,11\n";
+        let info = RunInfo {
+            command: "sweep".into(),
+            slos: vec![SloInfo {
+                class: "jobs".into(),
+                metric: "latency_p99".into(),
+                min: None,
+                max: Some(10.0),
+            }],
+            ..RunInfo::default()
+        };
+        let html = report_html(&ReportInput {
+            info: Some(&info),
+            summary_csv: crate::rows::complete::<SummaryRow>(SUMMARY).as_bytes(),
+            pools_csv: crate::rows::complete::<PoolRow>(POOLS).as_bytes(),
+            sweep_csv: Some(sweep.as_bytes()),
+            charts: Vec::new(),
+        })
+        .unwrap();
+        assert!(html.contains("<td>p99 latency missed</td>"), "{html}");
+        assert!(html.contains("<td>all met</td>"));
+        assert!(html.contains("<td>p99 latency uncertain</td>"));
+        assert!(html.contains("Base scenario (each point sets the swept paths on top of it)"));
     }
 
     #[test]

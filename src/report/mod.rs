@@ -16,7 +16,7 @@ pub use crate::stats::{Estimate, estimate};
 #[cfg(feature = "charts")]
 pub use charts::{ChartFile, ChartFormat, run_charts, sweep_charts};
 #[cfg(feature = "charts")]
-pub use html::{ReportInput, RunInfo, report_html};
+pub use html::{ClassInfo, ReportInput, RunInfo, SloInfo, report_html};
 pub use tables::{Cell, Table, pools_table, requests_table, summary_table, timeseries_table};
 
 /// The columns of `requests.csv` (`--trace N`).

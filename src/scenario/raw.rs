@@ -23,6 +23,7 @@ pub(crate) struct RawScenario {
     pub replications: Option<Val>,
     pub max_in_system: Option<Val>,
     pub max_events: Option<Val>,
+    pub start: Option<Val>,
     #[serde(default)]
     pub pool: Vec<Spanned<RawPool>>,
     #[serde(default)]

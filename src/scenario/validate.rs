@@ -14,7 +14,7 @@ use super::pools::build_pools;
 use super::raw::RawScenario;
 use super::slos::build_slo;
 use crate::engine::SimDuration;
-use crate::model::{Budget, Scenario, SloSpec};
+use crate::model::{Budget, Scenario, SloSpec, StartTime};
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
@@ -227,6 +227,19 @@ fn build(
         );
     }
     let drain = raw.drain.as_ref().and_then(|v| ctx.duration(v, "drain"));
+    let start = raw.start.as_ref().and_then(|v| {
+        let text = ctx.string(v, "start")?;
+        let parsed = StartTime::parse(&text);
+        if parsed.is_none() {
+            ctx.error_hint(
+                &v.span(),
+                "start",
+                format!("expected a clock time or date like \"08:00\", \"2026-06-03\" or \"2026-06-03T08:00\", found \"{text}\""),
+                "start only labels the charts' time axis; it changes nothing simulated",
+            );
+        }
+        parsed
+    });
     let bucket = raw
         .bucket
         .as_ref()
@@ -340,6 +353,7 @@ fn build(
         replications: replications?,
         bucket,
         trace: 0,
+        start,
         budget: Budget {
             max_in_system: max_in_system?,
             max_events: max_events?,

@@ -18,6 +18,7 @@ pub use run::run_charts;
 pub use sweep::sweep_charts;
 
 use super::write_atomic;
+use crate::model::{StartTime, days_in_month};
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::prelude::*;
@@ -187,8 +188,26 @@ struct Axis {
     /// Tick positions (data units) instead of round numbers, e.g. the
     /// swept values themselves.
     ticks: Option<Vec<f64>>,
-    /// Formats a tick value (data units) when not categorical.
-    format: fn(f64) -> String,
+    /// How a tick value (data units) is written when not categorical.
+    labels: Labels,
+}
+
+/// How the ticks of a numeric axis are labelled.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Labels {
+    /// [`tick_label`]: `35k`, `0.25`.
+    Number,
+    /// Seconds as a duration, each tick in its own unit (log axes, whose
+    /// ticks are round durations): `500ms`, `30s`, `2m`, `1h`.
+    Seconds,
+    /// Seconds in one unit for the whole axis (linear axes): the divisor
+    /// and the unit, e.g. `(60, "m")` writes 90 s as `1.5m`.
+    SecondsIn(f64, &'static str),
+    /// Seconds since the start as elapsed time: `0`, `30m`, `2h`, `1d 6h`.
+    Elapsed,
+    /// Seconds since the start as clock time from `start`: `08:00`, and
+    /// the day (`Jun 4`, or `day 2` without a date) at midnight.
+    Clock(StartTime),
 }
 
 impl Axis {
@@ -201,7 +220,7 @@ impl Axis {
             log: false,
             names: None,
             ticks: None,
-            format: tick_label,
+            labels: Labels::Number,
         }
     }
 
@@ -214,7 +233,7 @@ impl Axis {
             log: false,
             names: Some(names),
             ticks: None,
-            format: tick_label,
+            labels: Labels::Number,
         }
     }
 
@@ -275,7 +294,7 @@ impl Axis {
     fn coord(&self, max_ticks: usize) -> Ticked {
         let (lo, hi) = self.range();
         let (bold, light) = match (&self.names, self.log) {
-            (None, false) if self.ticks.is_some() => {
+            (None, _) if self.ticks.is_some() => {
                 (self.ticks.clone().unwrap_or_default(), Vec::new())
             }
             (Some(names), _) => {
@@ -307,10 +326,196 @@ impl Axis {
                 .get(c.round().max(0.0) as usize)
                 .cloned()
                 .unwrap_or_default(),
-            None if self.log => (self.format)(10f64.powf(c)),
-            None => (self.format)(c),
+            None if self.log => self.labels.format(10f64.powf(c)),
+            None => self.labels.format(c),
         }
     }
+}
+
+impl Labels {
+    fn format(self, v: f64) -> String {
+        match self {
+            Labels::Number => tick_label(v),
+            Labels::Seconds => seconds_label(v),
+            Labels::SecondsIn(div, unit) => format!("{}{unit}", tick_label(v / div)),
+            Labels::Elapsed => elapsed_label(v),
+            Labels::Clock(start) => clock_label(start, v),
+        }
+    }
+}
+
+/// A duration in seconds, short, in the largest unit that writes it
+/// exactly (else the unit of its size): `0`, `250ms`, `30s`, `90s`, `2m`,
+/// `1h`, `2d`.
+pub(crate) fn seconds_label(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 {
+        return "0".into();
+    }
+    let whole = |unit: f64| (a / unit - (a / unit).round()).abs() < 1e-9;
+    let (x, unit) = if a < 1.0 {
+        (v * 1000.0, "ms")
+    } else if a >= 86_400.0 && whole(86_400.0) {
+        (v / 86_400.0, "d")
+    } else if a >= 3600.0 && whole(3600.0) {
+        (v / 3600.0, "h")
+    } else if a >= 60.0 && whole(60.0) {
+        (v / 60.0, "m")
+    } else if a < 600.0 {
+        (v, "s")
+    } else if a < 2.0 * 3600.0 {
+        (v / 60.0, "m")
+    } else {
+        (v / 3600.0, "h")
+    };
+    format!("{}{unit}", tick_label(x))
+}
+
+/// Round durations, seconds: where ticks of a time-valued axis go.
+const NICE_SECONDS: [f64; 30] = [
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0,
+    120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14_400.0, 21_600.0, 43_200.0, 86_400.0,
+    172_800.0, 432_000.0, 864_000.0,
+];
+
+impl Axis {
+    /// This (fitted) axis holds seconds: ticks on round durations, labels
+    /// in one unit for a linear axis, each in its own for a log one.
+    fn seconds(mut self) -> Self {
+        if self.log {
+            let mut ticks: Vec<f64> = NICE_SECONDS
+                .iter()
+                .copied()
+                .filter(|v| *v >= self.lo * (1.0 - 1e-9) && *v <= self.hi * (1.0 + 1e-9))
+                .collect();
+            if ticks.len() > 9 {
+                let every = ticks.len().div_ceil(9);
+                ticks = ticks.into_iter().step_by(every).collect();
+            }
+            if ticks.len() >= 2 {
+                self.ticks = Some(ticks.iter().map(|v| v.log10()).collect());
+            }
+            self.labels = Labels::Seconds;
+        } else {
+            let (div, unit) = match self.hi.max(self.lo.abs()) {
+                m if m < 1.0 => (1e-3, "ms"),
+                m if m < 180.0 => (1.0, "s"),
+                m if m < 3.0 * 3600.0 => (60.0, "m"),
+                _ => (3600.0, "h"),
+            };
+            // A step of 1, 2, 2.5 or 5 × 10^k in the axis's unit.
+            let ticks = linear_ticks(self.lo / div, self.hi / div, 8);
+            self.ticks = Some(ticks.iter().map(|t| t * div).collect());
+            self.labels = Labels::SecondsIn(div, unit);
+        }
+        self
+    }
+}
+
+/// Elapsed time at a tick: whole units, largest first (`1d 6h`, `2h30m`).
+fn elapsed_label(v: f64) -> String {
+    let s = v.round() as i64;
+    if s == 0 {
+        return "0".into();
+    }
+    let (d, h, m, sec) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60, s % 60);
+    let parts: Vec<String> = [(d, "d"), (h, "h"), (m, "m"), (sec, "s")]
+        .iter()
+        .filter(|(n, _)| *n != 0)
+        .map(|(n, u)| format!("{n}{u}"))
+        .collect();
+    parts.join(" ").replace("h ", "h").replace("m ", "m")
+}
+
+/// Clock time of a tick `v` seconds after `start`: `HH:MM` (`HH:MM:SS`
+/// when not on a minute); at midnight after the first day, the date.
+fn clock_label(start: StartTime, v: f64) -> String {
+    let t = (f64::from(start.minute) * 60.0 + v).round() as i64;
+    let (day, tod) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    if tod == 0 && day > 0 {
+        return match start.date {
+            Some(date) => {
+                let (_, m, d) = add_days(date, day);
+                const MONTHS: [&str; 12] = [
+                    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                    "Dec",
+                ];
+                format!("{} {d}", MONTHS[(m - 1) as usize])
+            }
+            None => format!("day {}", day + 1),
+        };
+    }
+    let (h, m, s) = (tod / 3600, tod % 3600 / 60, tod % 60);
+    if s == 0 {
+        format!("{h:02}:{m:02}")
+    } else {
+        format!("{h:02}:{m:02}:{s:02}")
+    }
+}
+
+/// The date `days` after `date`.
+fn add_days((mut y, mut m, mut d): (i32, u32, u32), days: i64) -> (i32, u32, u32) {
+    for _ in 0..days.clamp(0, 100_000) {
+        d += 1;
+        if d > days_in_month(y, m) {
+            d = 1;
+            m += 1;
+            if m > 12 {
+                m = 1;
+                y += 1;
+            }
+        }
+    }
+    (y, m, d)
+}
+
+/// Round steps of a time axis, seconds.
+const TIME_STEPS: [f64; 22] = [
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+    15.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+    900.0,
+    1800.0,
+    3600.0,
+    7200.0,
+    10_800.0,
+    14_400.0,
+    21_600.0,
+    43_200.0,
+    86_400.0,
+    172_800.0,
+    604_800.0,
+    2_592_000.0,
+];
+
+/// The time axis over [0, end] seconds: ticks on round clock times (or
+/// round elapsed times without a start), at most 14 of them.
+fn time_axis(desc: impl Into<String>, end: f64, start: Option<StartTime>) -> Axis {
+    let offset = start.map_or(0.0, |s| f64::from(s.minute) * 60.0);
+    let step = TIME_STEPS
+        .iter()
+        .copied()
+        .find(|step| end / step <= 13.0)
+        .unwrap_or(TIME_STEPS[TIME_STEPS.len() - 1]);
+    let first = ((offset / step).ceil() * step) - offset;
+    let ticks: Vec<f64> = (0..)
+        .map(|k| first + f64::from(k) * step)
+        .take_while(|t| *t <= end * (1.0 + 1e-9))
+        .collect();
+    let mut axis = Axis::linear(desc, 0.0, end.max(1e-9));
+    axis.ticks = Some(ticks);
+    axis.labels = match start {
+        Some(s) => Labels::Clock(s),
+        None => Labels::Elapsed,
+    };
+    axis
 }
 
 /// A linear f64 coordinate whose tick positions are given (labelled
@@ -421,6 +626,11 @@ struct Series {
     points: Vec<(f64, f64)>,
     band: Vec<(f64, f64, f64)>,
     markers: bool,
+    /// Marker shape (index into [`MARKERS`]), so that lines that coincide
+    /// still show each series.
+    shape: usize,
+    /// Dashed line (targets, and series that would hide each other).
+    dashed: bool,
 }
 
 impl Series {
@@ -431,19 +641,58 @@ impl Series {
             points,
             band: Vec::new(),
             markers: false,
+            shape: 0,
+            dashed: false,
         }
     }
 }
 
-/// Lines (with bands) on a frame, and their legend.
+/// Marker shapes, in order: circle, square, triangle, diamond, cross.
+const MARKERS: usize = 5;
+
+/// Something drawn behind or over a panel's lines: a shaded span of x
+/// with a label at its top (warm-up, drain), or a dashed horizontal line
+/// with a label at its right end (a target, an SLO bound).
+#[derive(Clone, Debug)]
+enum Mark {
+    Span {
+        from: f64,
+        to: f64,
+        label: String,
+    },
+    Level {
+        y: f64,
+        color: RGBColor,
+        label: String,
+    },
+}
+
+/// Lines (with bands) on a frame, its marks, and their legend.
 fn draw_panel<DB: DrawingBackend>(
     area: &Area<DB>,
     title: &str,
     x: &Axis,
     y: &Axis,
     series: &[Series],
+    marks: &[Mark],
 ) -> Result<(), String> {
     let mut chart = frame(area, title, x, y, true)?;
+    let (ylo, yhi) = y.range();
+    for m in marks {
+        if let Mark::Span { from, to, label } = m {
+            let (from, to) = (x.clamp(*from), x.clamp(*to));
+            if to <= from {
+                continue;
+            }
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(from, ylo), (to, yhi)],
+                    RGBColor(120, 120, 120).mix(0.12).filled(),
+                )))
+                .map_err(err)?;
+            span_label(area, &chart, label, from, to, yhi)?;
+        }
+    }
     for s in series {
         if s.band.len() >= 2 {
             let mut poly: Vec<(f64, f64)> = s
@@ -459,35 +708,195 @@ fn draw_panel<DB: DrawingBackend>(
     }
     for s in series {
         let color = s.color;
-        let pts: Vec<(f64, f64)> = s
-            .points
-            .iter()
-            .filter_map(|&(px, py)| Some((px, y.map(py)?)))
-            .collect();
-        chart
-            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
-            .map_err(err)?
-            .label(s.label.clone())
-            .legend(move |(lx, ly)| {
-                PathElement::new(vec![(lx, ly), (lx + 20, ly)], color.stroke_width(3))
-            });
+        // A gap in the data (a missing value) is a gap in the line.
+        let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+        for &(px, py) in &s.points {
+            match y.map(py) {
+                Some(v) => runs.last_mut().expect("one run").push((px, v)),
+                None if !runs.last().is_some_and(Vec::is_empty) => runs.push(Vec::new()),
+                None => {}
+            }
+        }
+        for run in runs.iter().filter(|r| !r.is_empty()) {
+            if s.dashed {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        run.clone(),
+                        10,
+                        6,
+                        color.stroke_width(2),
+                    ))
+                    .map_err(err)?;
+            } else {
+                chart
+                    .draw_series(LineSeries::new(run.clone(), color.stroke_width(2)))
+                    .map_err(err)?;
+            }
+        }
         if s.markers {
+            let pts: Vec<(f64, f64)> = runs.concat();
+            marker_series(&mut chart, &pts, color, s.shape)?;
+        }
+    }
+    // Levels at the same height share one line and one label.
+    let mut levels: Vec<(f64, RGBColor, String)> = Vec::new();
+    for m in marks {
+        if let Mark::Level {
+            y: level,
+            color,
+            label,
+        } = m
+        {
+            match levels
+                .iter_mut()
+                .find(|l| (l.0 - level).abs() <= 1e-9 * level.abs().max(1e-12))
+            {
+                Some(l) => {
+                    l.2 = format!("{} · {label}", l.2);
+                    l.1 = GREY;
+                }
+                None => levels.push((*level, *color, label.clone())),
+            }
+        }
+    }
+    for (level, color, label) in &levels {
+        {
+            let Some(v) = y.map(*level) else { continue };
+            if v < ylo || v > yhi {
+                continue;
+            }
+            let (xlo, xhi) = x.range();
             chart
-                .draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                .draw_series(DashedLineSeries::new(
+                    vec![(xlo, v), (xhi, v)],
+                    6,
+                    5,
+                    color.stroke_width(2),
+                ))
                 .map_err(err)?;
+            let style = TextStyle::from((FONT, 14).into_font())
+                .color(color)
+                .pos(Pos::new(HPos::Right, VPos::Bottom));
+            let (px, py) = chart.backend_coord(&(xhi, v));
+            let base = area.get_base_pixel();
+            area.draw(&Text::new(
+                label.clone(),
+                (px - 4 - base.0, py - 3 - base.1),
+                style,
+            ))
+            .map_err(err)?;
         }
     }
     let entries: Vec<LegendEntry> = series
         .iter()
         .filter(|s| !s.label.is_empty())
-        .map(|s| (s.label.clone(), s.color, false))
+        .map(|s| LegendEntry {
+            label: s.label.clone(),
+            color: s.color,
+            filled: false,
+            dashed: s.dashed,
+            shape: s.markers.then_some(s.shape),
+        })
         .collect();
     legend(area, &mut chart, y, &entries)
 }
 
-/// A legend entry: label, colour, and whether its swatch is a filled
-/// square (a band) rather than a line.
-type LegendEntry = (String, RGBColor, bool);
+/// The label of a shaded span, at its top left, if the span is wide
+/// enough to hold it.
+fn span_label<'a, DB: DrawingBackend + 'a>(
+    area: &Area<DB>,
+    chart: &ChartContext<'a, DB, Coords>,
+    label: &str,
+    from: f64,
+    to: f64,
+    top: f64,
+) -> Result<(), String> {
+    let style = TextStyle::from((FONT, 14).into_font())
+        .color(&GREY)
+        .pos(Pos::new(HPos::Left, VPos::Top));
+    let (x0, y0) = chart.backend_coord(&(from, top));
+    let (x1, _) = chart.backend_coord(&(to, top));
+    let width = area
+        .estimate_text_size(label, &style)
+        .map_or(7 * label.len() as i32, |(w, _)| w as i32);
+    if x1 - x0 < width + 8 {
+        return Ok(());
+    }
+    let base = area.get_base_pixel();
+    area.draw(&Text::new(
+        label.to_string(),
+        (x0 + 4 - base.0, y0 + 3 - base.1),
+        style,
+    ))
+    .map_err(err)
+}
+
+/// Markers of shape `shape` at `pts`.
+fn marker_series<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Coords>,
+    pts: &[(f64, f64)],
+    color: RGBColor,
+    shape: usize,
+) -> Result<(), String> {
+    let style = color.filled();
+    let stroke = color.stroke_width(2);
+    match shape % MARKERS {
+        0 => chart
+            .draw_series(pts.iter().map(|&p| Circle::new(p, 5, style)))
+            .map(|_| ()),
+        1 => chart
+            .draw_series(
+                pts.iter()
+                    .map(|&p| EmptyElement::at(p) + Rectangle::new([(-4, -4), (4, 4)], style)),
+            )
+            .map(|_| ()),
+        2 => chart
+            .draw_series(pts.iter().map(|&p| TriangleMarker::new(p, 6, style)))
+            .map(|_| ()),
+        3 => chart
+            .draw_series(pts.iter().map(|&p| {
+                EmptyElement::at(p) + Polygon::new(vec![(0, -6), (6, 0), (0, 6), (-6, 0)], style)
+            }))
+            .map(|_| ()),
+        _ => chart
+            .draw_series(pts.iter().map(|&p| Cross::new(p, 5, stroke)))
+            .map(|_| ()),
+    }
+    .map_err(err)
+}
+
+/// A legend entry: its swatch is a filled square (a band) or a line
+/// (dashed or not, with the series' marker if it has one).
+#[derive(Clone, Debug)]
+struct LegendEntry {
+    label: String,
+    color: RGBColor,
+    filled: bool,
+    dashed: bool,
+    shape: Option<usize>,
+}
+
+impl LegendEntry {
+    fn band(label: impl Into<String>, color: RGBColor) -> Self {
+        LegendEntry {
+            label: label.into(),
+            color,
+            filled: true,
+            dashed: false,
+            shape: None,
+        }
+    }
+
+    fn line(label: impl Into<String>, color: RGBColor) -> Self {
+        LegendEntry {
+            label: label.into(),
+            color,
+            filled: false,
+            dashed: false,
+            shape: None,
+        }
+    }
+}
 
 /// The legend, on one line above the plot's top right, beside the y
 /// description, so that it never hides data; inside the plot's upper
@@ -510,42 +919,116 @@ fn legend<'a, DB: DrawingBackend + 'a>(
             .map_or(8 * text.len() as i32, |(w, _)| w as i32)
     };
     const SWATCH: i32 = 22;
-    let widths: Vec<i32> = entries.iter().map(|e| SWATCH + 6 + width(&e.0)).collect();
+    let widths: Vec<i32> = entries
+        .iter()
+        .map(|e| SWATCH + 6 + width(&e.label))
+        .collect();
     let total: i32 = widths.iter().sum::<i32>() + 18 * (entries.len() as i32 - 1);
     let room = right - left - width(&y.desc) - 60;
-    if total > room {
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 16))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(err)?;
-        return Ok(());
-    }
-    let mid = top - 16;
-    let mut x = right - total;
-    for ((label, color, filled), w) in entries.iter().zip(&widths) {
-        if *filled {
-            area.draw(&Rectangle::new(
-                [(x, mid - 7), (x + SWATCH, mid + 7)],
-                color.filled(),
-            ))
-            .map_err(err)?;
-        } else {
-            area.draw(&PathElement::new(
-                vec![(x, mid), (x + SWATCH, mid)],
-                color.stroke_width(3),
-            ))
-            .map_err(err)?;
+    // Too wide for the line above the plot: lines of at most two thirds
+    // of the plot's width, right-aligned inside its top right corner, on
+    // a white ground.
+    let one_line = total <= room;
+    let wrap = if one_line {
+        i32::MAX
+    } else {
+        (right - left) * 2 / 3
+    };
+    let mut lines: Vec<Vec<usize>> = vec![Vec::new()];
+    let mut used = 0;
+    for (i, w) in widths.iter().enumerate() {
+        if used > 0 && used + 18 + w > wrap {
+            lines.push(Vec::new());
+            used = 0;
         }
-        let text = style.clone().pos(Pos::new(HPos::Left, VPos::Center));
-        area.draw(&Text::new(label.clone(), (x + SWATCH + 6, mid), text))
-            .map_err(err)?;
-        x += w + 18;
+        used += w + if used > 0 { 18 } else { 0 };
+        lines.last_mut().expect("one line").push(i);
     }
+    let line_width = |line: &[usize]| -> i32 {
+        line.iter().map(|&i| widths[i]).sum::<i32>() + 18 * (line.len() as i32 - 1)
+    };
+    if !one_line {
+        let widest = lines.iter().map(|l| line_width(l)).max().unwrap_or(0);
+        area.draw(&Rectangle::new(
+            [
+                (right - widest - 18, top + 2),
+                (right - 2, top + 8 + 22 * lines.len() as i32),
+            ],
+            WHITE.mix(0.9).filled(),
+        ))
+        .map_err(err)?;
+    }
+    for (row, line) in lines.iter().enumerate() {
+        let mid = if one_line {
+            top - 16
+        } else {
+            top + 16 + 22 * row as i32
+        };
+        let mut x = right - line_width(line) - if one_line { 0 } else { 10 };
+        for &i in line {
+            let e = &entries[i];
+            if e.filled {
+                area.draw(&Rectangle::new(
+                    [(x, mid - 7), (x + SWATCH, mid + 7)],
+                    e.color.filled(),
+                ))
+                .map_err(err)?;
+            } else if e.dashed {
+                for k in 0..2 {
+                    let x0 = x + k * 13;
+                    area.draw(&PathElement::new(
+                        vec![(x0, mid), (x0 + 9, mid)],
+                        e.color.stroke_width(3),
+                    ))
+                    .map_err(err)?;
+                }
+            } else {
+                area.draw(&PathElement::new(
+                    vec![(x, mid), (x + SWATCH, mid)],
+                    e.color.stroke_width(3),
+                ))
+                .map_err(err)?;
+            }
+            if let Some(shape) = e.shape {
+                legend_marker(area, (x + SWATCH / 2, mid), e.color, shape)?;
+            }
+            let text = style.clone().pos(Pos::new(HPos::Left, VPos::Center));
+            area.draw(&Text::new(e.label.clone(), (x + SWATCH + 6, mid), text))
+                .map_err(err)?;
+            x += widths[i] + 18;
+        }
+    }
+    let _ = chart;
     Ok(())
+}
+
+/// A marker of shape `shape` at pixel `at` of `area` (for legends).
+fn legend_marker<DB: DrawingBackend>(
+    area: &Area<DB>,
+    at: (i32, i32),
+    color: RGBColor,
+    shape: usize,
+) -> Result<(), String> {
+    let style = color.filled();
+    match shape % MARKERS {
+        0 => area.draw(&Circle::new(at, 5, style)),
+        1 => area.draw(&Rectangle::new(
+            [(at.0 - 4, at.1 - 4), (at.0 + 4, at.1 + 4)],
+            style,
+        )),
+        2 => area.draw(&TriangleMarker::new(at, 6, style)),
+        3 => area.draw(&Polygon::new(
+            vec![
+                (at.0, at.1 - 6),
+                (at.0 + 6, at.1),
+                (at.0, at.1 + 6),
+                (at.0 - 6, at.1),
+            ],
+            style,
+        )),
+        _ => area.draw(&Cross::new(at, 5, color.stroke_width(2))),
+    }
+    .map_err(err)
 }
 
 /// Something drawable on any plotters backend.

@@ -1,16 +1,34 @@
-//! Run charts, from `timeseries.csv`: arrivals and latency per class,
-//! queue and GPU saturation per pool, stacked outcomes per class.
+//! Run charts, from `timeseries.csv` (and `scenario.json` for targets,
+//! warm-up, start time and order): an overview of every class and pool,
+//! then arrivals and latency per class, stacked outcomes per class, and
+//! queue and saturation per pool.
+//!
+//! With several replications each line is their mean per bucket and the
+//! band around it their range (min–max), and the titles say so. The
+//! warm-up and the drain (after arrivals stop) are shaded and labelled;
+//! a bucket's latency percentiles are drawn only when it has enough
+//! completions to mean something (see [`MIN_COMPLETIONS`]).
 
 use super::{
-    Area, Axis, BLUE, Chart, ChartFile, ChartFormat, GREEN, GREY, LegendEntry, ORANGE, PURPLE, RED,
-    SIZE, Series, draw_panel, err, frame, legend, prepare, save, slug,
+    Area, Axis, BLUE, Chart, ChartFile, ChartFormat, FONT, GREEN, GREY, LegendEntry, Mark, ORANGE,
+    PALETTE, PURPLE, RED, SIZE, Series, draw_panel, err, frame, legend, prepare, save, slug,
+    time_axis,
 };
+use crate::metric::Metric;
+use crate::model::StartTime;
+use crate::report::RunInfo;
 use crate::rows::{self, SeriesRow};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// One row of `timeseries.csv` (the columns the charts use).
+/// A bucket's latency percentiles are drawn when it has at least this many
+/// completions, and at least 5% of a typical (median) bucket's: a p99 of
+/// three completions is noise, not a spike.
+const MIN_COMPLETIONS: f64 = 5.0;
+
+/// One bucket of one scope in one replication (the columns the charts use).
 #[derive(Clone, Debug, Default)]
 struct Row {
     t: f64,
@@ -30,16 +48,24 @@ struct Row {
     deferred: f64,
 }
 
-/// Series by (scope kind, scope name), of point 0, replication 0.
-fn read(timeseries_csv: &[u8]) -> Result<BTreeMap<(String, String), Vec<Row>>, String> {
+/// A scope's buckets, per replication (each in time order).
+#[derive(Debug, Default)]
+struct Scope {
+    reps: BTreeMap<u64, Vec<Row>>,
+}
+
+/// Scopes by (kind, name), of point 0.
+type Scopes = BTreeMap<(String, String), Scope>;
+
+fn read(timeseries_csv: &[u8]) -> Result<Scopes, String> {
     let rows: Vec<SeriesRow> = rows::read("timeseries.csv", timeseries_csv)?;
-    let mut series: BTreeMap<(String, String), Vec<Row>> = BTreeMap::new();
-    for r in rows
-        .into_iter()
-        .filter(|r| r.point == 0 && r.replication == 0)
-    {
-        series
+    let mut scopes = Scopes::new();
+    for r in rows.into_iter().filter(|r| r.point == 0) {
+        scopes
             .entry((r.scope_kind, r.scope))
+            .or_default()
+            .reps
+            .entry(r.replication)
             .or_default()
             .push(Row {
                 t: r.time_s,
@@ -59,50 +85,188 @@ fn read(timeseries_csv: &[u8]) -> Result<BTreeMap<(String, String), Vec<Row>>, S
                 deferred: r.deferred.unwrap_or(0) as f64,
             });
     }
-    Ok(series)
+    Ok(scopes)
 }
 
-/// End of the activity: the end of the last bucket with arrivals,
-/// completions or a queue (the rest of a long drain is empty).
-fn active_end(rows: &[Row]) -> f64 {
-    rows.iter()
-        .filter(|r| {
-            r.arrivals + r.completions + r.queue_mean.unwrap_or(0.0) + r.busy.unwrap_or(0.0) > 0.0
-        })
+impl Scope {
+    /// (t, mean, min, max) over replications of `f` per bucket start, for
+    /// the buckets where it has a value.
+    fn stat(&self, f: impl Fn(&Row) -> Option<f64>) -> Vec<(f64, f64, f64, f64)> {
+        let mut by_t: BTreeMap<i64, (f64, Vec<f64>)> = BTreeMap::new();
+        for rows in self.reps.values() {
+            for r in rows {
+                if let Some(v) = f(r).filter(|v| v.is_finite()) {
+                    let key = (r.t * 1e6).round() as i64;
+                    by_t.entry(key).or_insert((r.t, Vec::new())).1.push(v);
+                }
+            }
+        }
+        by_t.into_values()
+            .map(|(t, v)| {
+                let mean = v.iter().sum::<f64>() / v.len() as f64;
+                let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                (t, mean, lo, hi)
+            })
+            .collect()
+    }
+
+    /// A series of `f` (the mean over replications, with their range as a
+    /// band when there are several).
+    fn series(&self, label: &str, color: RGBColor, f: impl Fn(&Row) -> Option<f64>) -> Series {
+        let stats = self.stat(f);
+        let mut s = Series::line(label, color, stats.iter().map(|p| (p.0, p.1)).collect());
+        if self.reps.len() > 1 {
+            s.band = stats.iter().map(|p| (p.0, p.2, p.3)).collect();
+        }
+        s
+    }
+
+    fn rows(&self) -> impl Iterator<Item = &Row> {
+        self.reps.values().flatten()
+    }
+
+    /// Whether the latency percentiles of a bucket are drawn.
+    fn latency_filter(&self) -> impl Fn(&Row) -> bool + use<> {
+        let mut counts: Vec<f64> = self
+            .rows()
+            .map(|r| r.completions)
+            .filter(|c| *c > 0.0)
+            .collect();
+        counts.sort_by(f64::total_cmp);
+        let median = counts.get(counts.len() / 2).copied().unwrap_or(0.0);
+        let least = MIN_COMPLETIONS.max(0.05 * median);
+        move |r: &Row| r.completions >= least
+    }
+}
+
+/// What every run chart shares: the time axis, the shaded spans, the
+/// replication count and the scenario's targets.
+struct Frame<'a> {
+    end: f64,
+    start: Option<StartTime>,
+    spans: Vec<Mark>,
+    /// Arrivals stop here: arrival lines end at it.
+    duration: f64,
+    replications: usize,
+    info: Option<&'a RunInfo>,
+}
+
+impl Frame<'_> {
+    fn x(&self, labelled: bool) -> Axis {
+        let desc = match (labelled, self.start) {
+            (false, _) => String::new(),
+            (true, Some(s)) => format!("time of day (the run starts {s})"),
+            (true, None) => "time since the start".to_string(),
+        };
+        time_axis(desc, self.end, self.start)
+    }
+
+    /// " — mean of 4 replications, band: min–max", or nothing for one.
+    fn reps_note(&self) -> String {
+        if self.replications > 1 {
+            format!(
+                " — mean of {} replications (band: min–max)",
+                self.replications
+            )
+        } else {
+            String::new()
+        }
+    }
+
+    /// Dashed levels on a latency panel: the class's latency target and
+    /// its SLO bounds on latency percentiles.
+    fn latency_marks(&self, class: &str) -> Vec<Mark> {
+        let mut marks = self.spans.clone();
+        let Some(info) = self.info else {
+            return marks;
+        };
+        if let Some(t) = info
+            .classes
+            .iter()
+            .find(|c| c.name == class)
+            .and_then(|c| c.latency_target_s)
+        {
+            marks.push(Mark::Level {
+                y: t,
+                color: BLACK,
+                label: format!("latency target {}", super::seconds_label(t)),
+            });
+        }
+        for slo in info.slos.iter().filter(|s| s.class == class) {
+            let color = match Metric::parse(&slo.metric) {
+                Some(Metric::LatencyP50) => GREEN,
+                Some(Metric::LatencyP95) => ORANGE,
+                Some(Metric::LatencyP99) => RED,
+                _ => continue,
+            };
+            if let Some(max) = slo.max {
+                marks.push(Mark::Level {
+                    y: max,
+                    color,
+                    label: format!(
+                        "SLO: {} over the run ≤ {}",
+                        slo.metric.replace('_', " "),
+                        super::seconds_label(max)
+                    ),
+                });
+            }
+        }
+        marks
+    }
+}
+
+/// The frame of a run: the time axis ends where activity ends (the rest
+/// of a long drain is empty).
+fn run_frame<'a>(scopes: &Scopes, info: Option<&'a RunInfo>) -> Frame<'a> {
+    let active = |r: &Row| {
+        r.arrivals + r.completions + r.queue_mean.unwrap_or(0.0) + r.busy.unwrap_or(0.0) > 0.0
+    };
+    let rows = || scopes.values().flat_map(Scope::rows);
+    let end = rows()
+        .filter(|r| active(r))
         .map(|r| r.t + r.width)
         .fold(0.0, f64::max)
-        .max(rows.first().map_or(1.0, |r| r.width))
+        .max(rows().next().map_or(1.0, |r| r.width));
+    let last_arrival = rows()
+        .filter(|r| r.arrivals > 0.0)
+        .map(|r| r.t + r.width)
+        .fold(0.0, f64::max);
+    let duration = info
+        .map(|i| i.duration_s)
+        .filter(|d| *d > 0.0)
+        .unwrap_or(last_arrival);
+    let warmup = info.map_or(0.0, |i| i.warmup_s);
+    let mut spans = Vec::new();
+    if warmup > 0.0 {
+        spans.push(Mark::Span {
+            from: 0.0,
+            to: warmup,
+            label: "warm-up".into(),
+        });
+    }
+    if end > duration * (1.0 + 1e-9) {
+        spans.push(Mark::Span {
+            from: duration,
+            to: end,
+            label: "drain".into(),
+        });
+    }
+    let replications = scopes.values().map(|s| s.reps.len()).max().unwrap_or(1);
+    Frame {
+        end,
+        start: info
+            .and_then(|i| i.start.as_deref())
+            .and_then(StartTime::parse),
+        spans,
+        duration,
+        replications,
+        info,
+    }
 }
 
-/// Time axis: days, hours, minutes or seconds, whichever keeps the
-/// numbers between about 3 and a few hundred.
-fn time_axis(rows: &[Row], labelled: bool) -> (Axis, f64) {
-    let end = active_end(rows);
-    let (unit, name) = if end > 3.0 * 86_400.0 {
-        (86_400.0, "days")
-    } else if end > 3.0 * 3600.0 {
-        (3600.0, "hours")
-    } else if end > 180.0 {
-        (60.0, "minutes")
-    } else {
-        (1.0, "seconds")
-    };
-    let desc = if labelled {
-        format!("time ({name})")
-    } else {
-        String::new()
-    };
-    (Axis::linear(desc, 0.0, end / unit), unit)
-}
-
-/// Points (t, f(row)) of the rows where `f` has a value.
-fn points(rows: &[Row], unit: f64, f: impl Fn(&Row) -> Option<f64>) -> Vec<(f64, f64)> {
-    rows.iter()
-        .filter_map(|r| Some((r.t / unit, f(r)?)))
-        .collect()
-}
-
-/// A panel of lines with a y axis fitted to them.
+/// A panel of lines with a y axis fitted to them (and their bands).
+#[allow(clippy::too_many_arguments)]
 fn lines_panel<DB: DrawingBackend>(
     area: &Area<DB>,
     title: &str,
@@ -110,100 +274,153 @@ fn lines_panel<DB: DrawingBackend>(
     y_desc: &str,
     log: bool,
     series: &[Series],
+    marks: &[Mark],
+    seconds: bool,
 ) -> Result<(), String> {
-    let y = Axis::fit(
-        y_desc,
-        series.iter().flat_map(|s| s.points.iter().map(|p| p.1)),
-        log,
-    );
-    draw_panel(area, title, x, &y, series)
+    let values = series.iter().flat_map(|s| {
+        s.points
+            .iter()
+            .map(|p| p.1)
+            .chain(s.band.iter().map(|b| b.2))
+    });
+    let levels = marks.iter().filter_map(|m| match m {
+        Mark::Level { y, .. } => Some(*y),
+        Mark::Span { .. } => None,
+    });
+    let mut y = super::Axis::fit(y_desc, values.chain(levels), log);
+    if seconds {
+        y = y.seconds();
+    }
+    draw_panel(area, title, x, &y, series, marks)
 }
 
 /// Arrival rate above, latency percentiles below, for one class.
 struct LatencyChart<'a> {
     class: &'a str,
-    rows: &'a [Row],
+    scope: &'a Scope,
+    frame: &'a Frame<'a>,
 }
 
 impl Chart for LatencyChart<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Result<(), String> {
         let (top, bottom) = root.split_vertically(SIZE.1 / 3);
-        let (x, unit) = time_axis(self.rows, false);
-        let mut lines = vec![Series::line(
-            "new requests",
-            BLUE,
-            points(self.rows, unit, |r| Some(r.arrivals / r.width)),
-        )];
-        if self.rows.iter().any(|r| r.retries > 0.0) {
-            lines.push(Series::line(
-                "retries",
-                ORANGE,
-                points(self.rows, unit, |r| Some(r.retries / r.width)),
-            ));
+        let f = self.frame;
+        let before_end = |r: &Row| r.t < f.duration;
+        let mut lines = vec![self.scope.series("new requests", BLUE, |r| {
+            before_end(r).then(|| r.arrivals / r.width)
+        })];
+        if self.scope.rows().any(|r| r.retries > 0.0) {
+            lines.push(self.scope.series("retries", ORANGE, |r| {
+                before_end(r).then(|| r.retries / r.width)
+            }));
         }
-        let title = format!("{}: arrivals", self.class);
-        lines_panel(&top, &title, &x, "requests / s", false, &lines)?;
-        let (x, unit) = time_axis(self.rows, true);
+        let title = format!("{}: arrivals{}", self.class, f.reps_note());
+        lines_panel(
+            &top,
+            &title,
+            &f.x(false),
+            "requests / s",
+            false,
+            &lines,
+            &f.spans,
+            false,
+        )?;
+        let shown = self.scope.latency_filter();
+        let pct = |label, color, get: fn(&Row) -> Option<f64>| {
+            self.scope
+                .series(label, color, |r| if shown(r) { get(r) } else { None })
+        };
         let mut lines = vec![
-            Series::line("p50", GREEN, points(self.rows, unit, |r| r.p50)),
-            Series::line("p95", ORANGE, points(self.rows, unit, |r| r.p95)),
-            Series::line("p99", RED, points(self.rows, unit, |r| r.p99)),
+            pct("p50", GREEN, |r| r.p50),
+            pct("p95", ORANGE, |r| r.p95),
+            pct("p99", RED, |r| r.p99),
         ];
         lines.retain(|s| !s.points.is_empty());
-        let title = format!("{}: latency of completions (log scale)", self.class);
-        lines_panel(&bottom, &title, &x, "latency (s)", true, &lines)
+        let title = format!(
+            "{}: latency of the bucket's completions (log scale)",
+            self.class
+        );
+        lines_panel(
+            &bottom,
+            &title,
+            &f.x(true),
+            "latency",
+            true,
+            &lines,
+            &f.latency_marks(self.class),
+            true,
+        )
     }
 }
 
-/// Queue length, busy and online GPUs, and utilisation, for one pool.
+/// Queue length, GPUs (when capacity changes) and utilization, for one pool.
 struct PoolChart<'a> {
     pool: &'a str,
-    rows: &'a [Row],
+    scope: &'a Scope,
+    frame: &'a Frame<'a>,
 }
 
 impl Chart for PoolChart<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Result<(), String> {
-        let panels = root.split_evenly((3, 1));
-        let (x, unit) = time_axis(self.rows, false);
-        let queue = points(self.rows, unit, |r| r.queue_mean);
-        let title = format!("pool {}: waiting requests", self.pool);
+        let f = self.frame;
+        let online: Vec<f64> = self.scope.rows().filter_map(|r| r.online).collect();
+        let lo = online.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = online.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let constant = hi - lo < 1e-6;
+        let panels = root.split_evenly((if constant { 2 } else { 3 }, 1));
+        let queue = self.scope.series("", PURPLE, |r| r.queue_mean);
+        let title = format!("pool {}: waiting requests{}", self.pool, f.reps_note());
         lines_panel(
             &panels[0],
             &title,
-            &x,
-            "queue (mean)",
+            &f.x(false),
+            "requests (mean per bucket)",
             false,
-            &[Series::line("", PURPLE, queue)],
-        )?;
-        let online = points(self.rows, unit, |r| r.online);
-        let busy = points(self.rows, unit, |r| r.busy);
-        let title = format!("pool {}: GPUs", self.pool);
-        lines_panel(
-            &panels[1],
-            &title,
-            &x,
-            "GPUs (mean)",
+            &[queue],
+            &f.spans,
             false,
-            &[
-                Series::line("online", GREY, online),
-                Series::line("busy", BLUE, busy),
-            ],
         )?;
-        let (x, unit) = time_axis(self.rows, true);
-        let util = points(self.rows, unit, |r| match (r.busy, r.online) {
+        if !constant {
+            let title = format!("pool {}: GPUs", self.pool);
+            lines_panel(
+                &panels[1],
+                &title,
+                &f.x(false),
+                "GPUs (mean per bucket)",
+                false,
+                &[
+                    self.scope.series("online", GREY, |r| r.online),
+                    self.scope.series("busy", BLUE, |r| r.busy),
+                ],
+                &f.spans,
+                false,
+            )?;
+        }
+        let util = self.scope.series("", BLUE, |r| match (r.busy, r.online) {
             (Some(b), Some(o)) if o > 0.0 => Some(100.0 * b / o),
             _ => None,
         });
-        let title = format!("pool {}: utilisation (busy / online)", self.pool);
-        let y = Axis::linear("utilisation (%)", 0.0, 105.0);
-        draw_panel(&panels[2], &title, &x, &y, &[Series::line("", BLUE, util)])
+        let title = if constant && lo.is_finite() {
+            format!(
+                "pool {}: utilization (busy ÷ {} online GPUs throughout)",
+                self.pool,
+                crate::report::text::group(lo)
+            )
+        } else {
+            format!("pool {}: utilization (busy ÷ online GPUs)", self.pool)
+        };
+        let y = Axis::linear("utilization (%)", 0.0, 105.0);
+        let last = panels.last().expect("two or three panels");
+        draw_panel(last, &title, &f.x(true), &y, &[util], &f.spans)
     }
 }
 
-/// Outcomes per second over time, stacked, for one class.
+/// Outcomes per second over time, stacked, for one class (replications'
+/// mean).
 struct OutcomeChart<'a> {
     class: &'a str,
-    rows: &'a [Row],
+    scope: &'a Scope,
+    frame: &'a Frame<'a>,
 }
 
 /// A labelled, coloured layer of a stacked chart and how to read it.
@@ -211,112 +428,289 @@ type Layer = (&'static str, RGBColor, fn(&Row) -> f64);
 
 impl Chart for OutcomeChart<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Result<(), String> {
-        let (x, unit) = time_axis(self.rows, true);
+        let f = self.frame;
+        let x = f.x(true);
         let layers: [Layer; 4] = [
             ("completed", GREEN, |r| r.completions),
             ("rejected", ORANGE, |r| r.rejected),
             ("abandoned", RED, |r| r.abandoned),
             ("failed", PURPLE, |r| r.failed),
         ];
-        let totals = self
-            .rows
+        // Per layer, the mean rate per bucket (over replications).
+        let rates: Vec<Vec<(f64, f64, f64, f64)>> = layers
             .iter()
-            .map(|r| layers.iter().map(|l| (l.2)(r)).sum::<f64>().max(r.deferred) / r.width);
+            .map(|l| self.scope.stat(|r| Some((l.2)(r) / r.width)))
+            .collect();
+        let deferred = self.scope.stat(|r| Some(r.deferred / r.width));
+        let n = rates[0].len();
+        let stacked = |k: usize, i: usize| rates[..=k].iter().map(|l| l[i].1).sum::<f64>();
+        let totals = (0..n).map(|i| stacked(layers.len() - 1, i).max(deferred[i].1));
         let y = Axis::fit("attempts / s", totals, false);
-        let title = format!("{}: outcomes of attempts (stacked)", self.class);
-        let mut c = frame(root, &title, &x, &y, true)?;
-        // Draw cumulative layers from the top down so each shows its band.
-        for k in (0..layers.len()).rev() {
-            let (label, color, value) = layers[k];
-            if k > 0 && self.rows.iter().all(|r| value(r) == 0.0) {
-                continue; // An outcome that never happened: no band, no legend.
+        let (ylo, yhi) = y.range();
+        // A layer thinner than about a pixel everywhere cannot be seen: no
+        // band, no legend entry; a note under the title says how many.
+        let visible = |k: usize| rates[k].iter().any(|p| p.1 > (yhi - ylo) / 500.0);
+        let count = |k: usize| -> f64 {
+            self.scope.rows().map(|r| (layers[k].2)(r)).sum::<f64>() / f.replications.max(1) as f64
+        };
+        let title = format!(
+            "{}: outcomes of attempts (stacked){}",
+            self.class,
+            if f.replications > 1 {
+                format!(" — mean of {} replications", f.replications)
+            } else {
+                String::new()
             }
-            let pts: Vec<(f64, f64)> = self
-                .rows
-                .iter()
-                .map(|r| {
-                    (
-                        r.t / unit,
-                        layers[..=k].iter().map(|l| (l.2)(r)).sum::<f64>() / r.width,
-                    )
-                })
-                .collect();
+        );
+        let mut c = frame(root, &title, &x, &y, true)?;
+        // Cumulative layers from the top down so each shows its band.
+        for k in (0..layers.len()).rev() {
+            if k > 0 && !visible(k) {
+                continue;
+            }
+            let pts: Vec<(f64, f64)> = (0..n).map(|i| (rates[k][i].0, stacked(k, i))).collect();
+            let color = layers[k].1;
             // Opaque: each layer covers the one drawn before it.
             c.draw_series(AreaSeries::new(pts, 0.0, color.filled()).border_style(color))
-                .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 6), (x + 16, y + 6)], color.filled())
-                });
+                .map_err(err)?;
         }
+        let has_deferred = deferred.iter().any(|p| p.1 > 0.0);
         // Deferral is not an outcome (a deferred request still completes,
         // is abandoned, …): a line over the bands, not a band.
-        if self.rows.iter().any(|r| r.deferred > 0.0) {
-            let pts: Vec<(f64, f64)> = self
-                .rows
-                .iter()
-                .map(|r| (r.t / unit, r.deferred / r.width))
-                .collect();
+        if has_deferred {
+            let pts: Vec<(f64, f64)> = deferred.iter().map(|p| (p.0, p.1)).collect();
             c.draw_series(LineSeries::new(pts, BLACK.stroke_width(2)))
-                .map_err(err)?
-                .label("deferred (a line, not stacked)")
-                .legend(|(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(3))
-                });
+                .map_err(err)?;
+        }
+        // The warm-up and the drain, over the bands (translucent).
+        for m in &f.spans {
+            if let Mark::Span { from, to, label } = m {
+                let (from, to) = (x.clamp(*from), x.clamp(*to));
+                c.draw_series(std::iter::once(Rectangle::new(
+                    [(from, ylo), (to, yhi)],
+                    WHITE.mix(0.45).filled(),
+                )))
+                .map_err(err)?;
+                super::span_label(root, &c, label, from, to, yhi)?;
+            }
+        }
+        let hidden: Vec<String> = (1..layers.len())
+            .filter(|&k| !visible(k) && count(k) > 0.0)
+            .map(|k| {
+                let n = count(k);
+                let s = if n == 1.0 { "" } else { "s" };
+                format!(
+                    "{} ({} attempt{s})",
+                    layers[k].0,
+                    crate::report::text::group(n)
+                )
+            })
+            .collect();
+        if !hidden.is_empty() {
+            let (xs, ys) = c.plotting_area().get_pixel_range();
+            let base = root.get_base_pixel();
+            let style = TextStyle::from((FONT, 14).into_font())
+                .color(&GREY)
+                .pos(Pos::new(HPos::Left, VPos::Top));
+            root.draw(&Text::new(
+                format!("too few to see at this scale: {}", hidden.join(", ")),
+                (xs.start - base.0 + 8, ys.start - base.1 + 22),
+                style,
+            ))
+            .map_err(err)?;
         }
         // Bottom band first in the legend, as they stack.
-        let mut entries: Vec<LegendEntry> = layers
-            .iter()
-            .enumerate()
-            .filter(|(k, l)| *k == 0 || self.rows.iter().any(|r| (l.2)(r) > 0.0))
-            .map(|(_, l)| (l.0.to_string(), l.1, true))
+        let mut entries: Vec<LegendEntry> = (0..layers.len())
+            .filter(|&k| k == 0 || visible(k))
+            .map(|k| LegendEntry::band(layers[k].0, layers[k].1))
             .collect();
-        if self.rows.iter().any(|r| r.deferred > 0.0) {
-            entries.push(("deferred (a line, not stacked)".into(), BLACK, false));
+        if has_deferred {
+            entries.push(LegendEntry::line("deferred (a line, not stacked)", BLACK));
         }
         legend(root, &mut c, &y, &entries)
     }
 }
 
-/// Draw the run charts from `timeseries.csv` bytes into `dir`; returns the
-/// files written, in a stable order.
+/// Every class's p95 latency against its target, and every pool's
+/// utilization and queue: the run at a glance.
+struct Overview<'a> {
+    classes: Vec<(&'a str, &'a Scope)>,
+    pools: Vec<(&'a str, &'a Scope)>,
+    frame: &'a Frame<'a>,
+}
+
+impl Chart for Overview<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Result<(), String> {
+        let f = self.frame;
+        let panels = root.split_evenly((3, 1));
+        let color = |i: usize| PALETTE[i % PALETTE.len()];
+        let mut lines = Vec::new();
+        let mut marks = f.spans.clone();
+        for (i, (name, scope)) in self.classes.iter().enumerate() {
+            let shown = scope.latency_filter();
+            let mut s = scope.series(name, color(i), |r| if shown(r) { r.p95 } else { None });
+            s.band.clear();
+            // Classes that share a pool often coincide: every other one dashed.
+            s.dashed = i % 2 == 1;
+            lines.push(s);
+            let target = f
+                .info
+                .and_then(|info| info.classes.iter().find(|c| c.name == *name))
+                .and_then(|c| c.latency_target_s);
+            if let Some(t) = target {
+                marks.push(Mark::Level {
+                    y: t,
+                    color: color(i),
+                    label: format!("{name} target {}", super::seconds_label(t)),
+                });
+            }
+        }
+        let title = format!(
+            "p95 latency by class (log scale; dashed: latency targets){}",
+            if f.replications > 1 {
+                format!(" — mean of {} replications", f.replications)
+            } else {
+                String::new()
+            }
+        );
+        lines_panel(
+            &panels[0],
+            &title,
+            &f.x(false),
+            "p95 latency",
+            true,
+            &lines,
+            &marks,
+            true,
+        )?;
+        let util: Vec<Series> = self
+            .pools
+            .iter()
+            .enumerate()
+            .map(|(i, (name, scope))| {
+                let mut s = scope.series(name, color(i), |r| match (r.busy, r.online) {
+                    (Some(b), Some(o)) if o > 0.0 => Some(100.0 * b / o),
+                    _ => None,
+                });
+                s.band.clear();
+                s.dashed = i % 2 == 1;
+                s
+            })
+            .collect();
+        let y = Axis::linear("utilization (%)", 0.0, 105.0);
+        draw_panel(
+            &panels[1],
+            "utilization by pool (busy ÷ online GPUs)",
+            &f.x(false),
+            &y,
+            &util,
+            &f.spans,
+        )?;
+        let queues: Vec<Series> = self
+            .pools
+            .iter()
+            .enumerate()
+            .map(|(i, (name, scope))| {
+                let mut s = scope.series(name, color(i), |r| r.queue_mean);
+                s.band.clear();
+                s.dashed = i % 2 == 1;
+                s
+            })
+            .collect();
+        lines_panel(
+            &panels[2],
+            "waiting requests by pool",
+            &f.x(true),
+            "requests (mean per bucket)",
+            false,
+            &queues,
+            &f.spans,
+            false,
+        )
+    }
+}
+
+/// Names of one kind of scope, in the scenario's order when `scenario.json`
+/// gives it (then any others, in file order).
+fn ordered<'a>(scopes: &'a Scopes, kind: &str, order: &[String]) -> Vec<(&'a str, &'a Scope)> {
+    let mut out: Vec<(&str, &Scope)> = Vec::new();
+    for name in order {
+        if let Some(((_, n), s)) = scopes.get_key_value(&(kind.to_string(), name.clone())) {
+            out.push((n.as_str(), s));
+        }
+    }
+    for ((k, name), s) in scopes {
+        if k == kind && !order.contains(name) {
+            out.push((name.as_str(), s));
+        }
+    }
+    out
+}
+
+/// Draw the run charts from `timeseries.csv` bytes (and the folder's
+/// `scenario.json`, if any) into `dir`; returns the files written, in the
+/// order the report shows them: the overview, each class's latency and
+/// outcomes (scenario order), then each pool.
 pub fn run_charts(
     timeseries_csv: &[u8],
+    info: Option<&RunInfo>,
     dir: &Path,
     format: ChartFormat,
 ) -> Result<Vec<ChartFile>, String> {
     prepare(dir)?;
-    let series = read(timeseries_csv)?;
+    let scopes = read(timeseries_csv)?;
+    let frame = run_frame(&scopes, info);
+    let class_order: Vec<String> = info
+        .map(|i| i.classes.iter().map(|c| c.name.clone()).collect())
+        .unwrap_or_default();
+    let pool_order: Vec<String> = info.map(|i| i.pools.clone()).unwrap_or_default();
+    let classes = ordered(&scopes, "class", &class_order);
+    let pools = ordered(&scopes, "pool", &pool_order);
     let mut written = Vec::new();
-    for ((kind, name), rows) in &series {
-        match kind.as_str() {
-            "class" => {
-                let chart = LatencyChart { class: name, rows };
-                written.push(save(
-                    &chart,
-                    dir,
-                    &format!("latency-{}", slug(name)),
-                    format,
-                )?);
-                if rows
-                    .iter()
-                    .any(|r| r.rejected + r.abandoned + r.failed + r.deferred > 0.0)
-                {
-                    let chart = OutcomeChart { class: name, rows };
-                    written.push(save(
-                        &chart,
-                        dir,
-                        &format!("outcomes-{}", slug(name)),
-                        format,
-                    )?);
-                }
-            }
-            "pool" => {
-                let chart = PoolChart { pool: name, rows };
-                written.push(save(&chart, dir, &format!("pool-{}", slug(name)), format)?);
-            }
-            _ => {}
+    if classes.len() + pools.len() > 1 {
+        let chart = Overview {
+            classes: classes.clone(),
+            pools: pools.clone(),
+            frame: &frame,
+        };
+        written.push(save(&chart, dir, "overview", format)?);
+    }
+    for &(name, scope) in &classes {
+        let chart = LatencyChart {
+            class: name,
+            scope,
+            frame: &frame,
+        };
+        written.push(save(
+            &chart,
+            dir,
+            &format!("latency-{}", slug(name)),
+            format,
+        )?);
+        if scope
+            .rows()
+            .any(|r| r.rejected + r.abandoned + r.failed + r.deferred > 0.0)
+        {
+            let chart = OutcomeChart {
+                class: name,
+                scope,
+                frame: &frame,
+            };
+            written.push(save(
+                &chart,
+                dir,
+                &format!("outcomes-{}", slug(name)),
+                format,
+            )?);
         }
+    }
+    for &(name, scope) in &pools {
+        let chart = PoolChart {
+            pool: name,
+            scope,
+            frame: &frame,
+        };
+        written.push(save(&chart, dir, &format!("pool-{}", slug(name)), format)?);
     }
     Ok(written)
 }
@@ -357,65 +751,165 @@ mod tests {
                 if spike { 100 } else { 0 },
                 if spike { 8 } else { 3 }
             );
-            // Another replication is ignored.
-            csv += &format!("0,1,{t},10,class,jobs,1,0,1,0,0,0,0,,,1,1,1\n");
         }
         csv
     }
 
-    #[test]
-    fn draws_latency_outcomes_and_pool_charts_from_a_synthetic_series() {
-        let dir = tempfile::TempDir::new().unwrap();
-        let files = run_charts(series().as_bytes(), dir.path(), ChartFormat::Png).unwrap();
-        let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
-        assert_eq!(
-            names,
-            ["latency-jobs.png", "outcomes-jobs.png", "pool-gpu.png"]
-        );
-        let count = |name: &str, c: RGBColor| {
-            let img = image::open(dir.path().join(name)).unwrap().to_rgb8();
-            assert_eq!(img.dimensions(), SIZE);
-            img.pixels().filter(|p| p.0 == [c.0, c.1, c.2]).count()
-        };
-        // The lines are drawn in their colours: p99 red, arrivals blue.
-        assert!(count("latency-jobs.png", RED) > 300);
-        assert!(count("latency-jobs.png", BLUE) > 300);
-        assert!(count("pool-gpu.png", PURPLE) > 300, "the queue line");
-        // The rejected band is visible in the stacked chart.
-        assert!(count("outcomes-jobs.png", ORANGE) > 1000);
+    fn count(dir: &Path, name: &str, c: RGBColor) -> usize {
+        let img = image::open(dir.join(name)).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), SIZE);
+        img.pixels().filter(|p| p.0 == [c.0, c.1, c.2]).count()
     }
 
     #[test]
-    fn the_time_axis_unit_follows_the_length_of_the_run() {
-        let rows = |end: f64| {
-            vec![Row {
-                t: 0.0,
-                width: end,
-                arrivals: 1.0,
-                ..Row::default()
-            }]
+    fn draws_overview_latency_outcomes_and_pool_charts_from_a_synthetic_series() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let files = run_charts(series().as_bytes(), None, dir.path(), ChartFormat::Png).unwrap();
+        let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "overview.png",
+                "latency-jobs.png",
+                "outcomes-jobs.png",
+                "pool-gpu.png"
+            ]
+        );
+        // The lines are drawn in their colours: p99 red, arrivals blue.
+        assert!(count(dir.path(), "latency-jobs.png", RED) > 300);
+        assert!(count(dir.path(), "latency-jobs.png", BLUE) > 300);
+        assert!(
+            count(dir.path(), "pool-gpu.png", PURPLE) > 300,
+            "the queue line"
+        );
+        // The rejected band is visible in the stacked chart.
+        assert!(count(dir.path(), "outcomes-jobs.png", ORANGE) > 1000);
+    }
+
+    #[test]
+    fn replications_are_drawn_as_their_mean_with_a_band_and_said_so() {
+        let mut csv = partial_series();
+        // Replication 1: every arrival count doubled.
+        for line in partial_series().lines().skip(1) {
+            let mut cells: Vec<String> = line.split(',').map(String::from).collect();
+            cells[1] = "1".into();
+            let a: u64 = cells[6].parse().unwrap();
+            cells[6] = (2 * a).to_string();
+            csv += &(cells.join(",") + "\n");
+        }
+        let scopes = read(crate::rows::complete::<SeriesRow>(&csv).as_bytes()).unwrap();
+        let scope = &scopes[&("class".to_string(), "jobs".to_string())];
+        let s = scope.series("arrivals", BLUE, |r| Some(r.arrivals / r.width));
+        // Mean of 5/s and 10/s; the band is their range.
+        assert_eq!(s.points[0], (0.0, 7.5));
+        assert_eq!(s.band[0], (0.0, 5.0, 10.0));
+        let frame = run_frame(&scopes, None);
+        assert!(frame.reps_note().contains("mean of 2 replications"));
+        let dir = tempfile::TempDir::new().unwrap();
+        let files = run_charts(
+            crate::rows::complete::<SeriesRow>(&csv).as_bytes(),
+            None,
+            dir.path(),
+            ChartFormat::Svg,
+        )
+        .unwrap();
+        let svg = String::from_utf8(files[1].1.clone()).unwrap();
+        assert!(svg.contains("mean of 2 replications"), "the title says so");
+    }
+
+    #[test]
+    fn targets_warm_up_drain_and_clock_time_are_marked() {
+        let info = RunInfo {
+            classes: vec![crate::report::ClassInfo {
+                name: "jobs".into(),
+                pool: "gpu".into(),
+                latency_target_s: Some(30.0),
+            }],
+            pools: vec!["gpu".into()],
+            duration_s: 250.0,
+            warmup_s: 60.0,
+            start: Some("23:58".into()),
+            slos: vec![crate::report::SloInfo {
+                class: "jobs".into(),
+                metric: "latency_p99".into(),
+                min: None,
+                max: Some(60.0),
+            }],
+            ..RunInfo::default()
         };
-        let unit = |end: f64| time_axis(&rows(end), true).0.desc;
-        assert_eq!(unit(100.0), "time (seconds)");
-        assert_eq!(unit(3600.0), "time (minutes)");
-        assert_eq!(unit(86_400.0), "time (hours)");
-        assert_eq!(unit(7.0 * 86_400.0), "time (days)");
+        let dir = tempfile::TempDir::new().unwrap();
+        let files = run_charts(
+            series().as_bytes(),
+            Some(&info),
+            dir.path(),
+            ChartFormat::Svg,
+        )
+        .unwrap();
+        let latency = String::from_utf8(files[1].1.clone()).unwrap();
+        for text in [
+            "latency target 30s",
+            "SLO: latency p99 over the run ≤ 1m",
+            "warm-up",
+            "drain",
+            "23:58",
+            "day 2",
+            "time of day (the run starts 23:58)",
+        ] {
+            assert!(latency.contains(text), "{text} missing");
+        }
+        // Arrivals end with the duration: no arrival point in the drain.
+        let scopes = read(series().as_bytes()).unwrap();
+        let frame = run_frame(&scopes, Some(&info));
+        assert_eq!(frame.duration, 250.0);
+        assert_eq!(frame.end, 300.0);
+    }
+
+    #[test]
+    fn a_thin_bucket_draws_no_percentiles_and_an_invisible_layer_no_legend() {
+        let mut csv = partial_series();
+        // A last bucket with 2 completions and a huge p99.
+        csv += "0,0,300,1,class,jobs,0,0,2,0,0,0,1,,,500,900,800\n";
+        csv += "0,0,300,1,pool,gpu,0,0,2,0,0,0,0,1,8,,,\n";
+        // One abandoned attempt in all: too few to see.
+        csv += "0,0,310,10,class,jobs,50,0,49,0,1,0,0,,,1,4,3\n";
+        let scopes = read(crate::rows::complete::<SeriesRow>(&csv).as_bytes()).unwrap();
+        let scope = &scopes[&("class".to_string(), "jobs".to_string())];
+        let shown = scope.latency_filter();
+        let p99 = scope.series("p99", RED, |r| if shown(r) { r.p99 } else { None });
+        assert!(p99.points.iter().all(|p| p.1 < 100.0), "{:?}", p99.points);
+        let dir = tempfile::TempDir::new().unwrap();
+        let files = run_charts(
+            crate::rows::complete::<SeriesRow>(&csv).as_bytes(),
+            None,
+            dir.path(),
+            ChartFormat::Svg,
+        )
+        .unwrap();
+        let outcomes = String::from_utf8(files[2].1.clone()).unwrap();
+        assert!(outcomes.contains("too few to see at this scale: abandoned (1 attempt)"));
+        assert!(!outcomes.contains(">abandoned<"), "no legend entry");
+    }
+
+    #[test]
+    fn constant_capacity_draws_no_gpu_panel() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let files = run_charts(series().as_bytes(), None, dir.path(), ChartFormat::Svg).unwrap();
+        let pool = String::from_utf8(files[3].1.clone()).unwrap();
+        assert!(pool.contains("utilization (busy ÷ 8 online GPUs throughout)"));
+        assert!(!pool.contains("pool gpu: GPUs"));
+        assert!(!pool.contains("utilisation"));
     }
 
     #[test]
     fn a_series_without_the_needed_columns_is_an_error() {
         let dir = tempfile::TempDir::new().unwrap();
-        let e = run_charts(b"time_s,arrivals\n0,1\n", dir.path(), ChartFormat::Svg).unwrap_err();
+        let e = run_charts(
+            b"time_s,arrivals\n0,1\n",
+            None,
+            dir.path(),
+            ChartFormat::Svg,
+        )
+        .unwrap_err();
         assert!(e.contains("timeseries.csv has no column scenario"), "{e}");
-    }
-
-    #[test]
-    fn svg_charts_are_text_with_the_titles() {
-        let dir = tempfile::TempDir::new().unwrap();
-        let files = run_charts(series().as_bytes(), dir.path(), ChartFormat::Svg).unwrap();
-        let svg = std::fs::read_to_string(dir.path().join(&files[0].0)).unwrap();
-        assert!(svg.starts_with("<svg"));
-        assert!(svg.contains("jobs: latency of completions (log scale)"));
-        assert!(svg.contains("time (minutes)"), "5 minutes of data: minutes");
     }
 }

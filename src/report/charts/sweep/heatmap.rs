@@ -1,9 +1,10 @@
 //! Heatmaps of a metric over two crossed parameters: the mean written in
 //! every cell, on a viridis scale (log when the values span a wide range).
 
-use super::{Layout, SweepData, SweepMetric, distinct, numeric};
+use super::{Layout, SweepData, SweepMetric, TOTAL, distinct, numeric, path_label};
 use crate::report::charts::{
-    Area, Axis, Chart, ChartFile, ChartFormat, FONT, SIZE, err, frame, save, slug,
+    Area, Axis, Chart, ChartFile, ChartFormat, FONT, SIZE, err, frame, linear_ticks, log_ticks,
+    save, slug,
 };
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -54,8 +55,8 @@ pub(super) fn text_color(c: RGBColor) -> RGBColor {
 
 /// The colour scale of a heatmap: value → [0, 1], log if wide.
 pub(super) struct Scale {
-    lo: f64,
-    hi: f64,
+    pub(super) lo: f64,
+    pub(super) hi: f64,
     pub(super) log: bool,
 }
 
@@ -79,6 +80,7 @@ impl Scale {
         }
     }
 
+    #[cfg(test)]
     pub(super) fn value(&self, t: f64) -> f64 {
         if self.log {
             (self.lo.ln() + t * (self.hi.ln() - self.lo.ln())).exp()
@@ -91,7 +93,7 @@ impl Scale {
 impl Chart for Heatmap<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Result<(), String> {
         let (main, bar) = root.split_horizontally(SIZE.0 - 170);
-        let k = self.metric.scale;
+        let k = self.metric.scale();
         let values: Vec<f64> = self
             .cells
             .iter()
@@ -99,6 +101,8 @@ impl Chart for Heatmap<'_> {
             .map(|v| v * k)
             .collect();
         let scale = Scale::new(&values, self.metric.log_if_wide);
+        // One unit for every cell and label of the chart.
+        let cell = self.metric.cell_format(&values);
         let mut chart = frame(&main, &self.title, &self.x, &self.y, false)?;
         let nx = self.x.names.as_ref().map_or(1, Vec::len) as f64;
         let ny = self.y.names.as_ref().map_or(1, Vec::len) as f64;
@@ -114,7 +118,7 @@ impl Chart for Heatmap<'_> {
                     fill.filled(),
                 )))
                 .map_err(err)?;
-            let text = v.map_or("n/a".to_string(), |v| (self.metric.cell)(v * k));
+            let text = v.map_or("n/a".to_string(), |v| cell(v * k));
             let color = text_color(fill);
             let style = TextStyle::from((FONT, font_size).into_font())
                 .color(&color)
@@ -146,17 +150,23 @@ impl Chart for Heatmap<'_> {
         bar.draw(&Rectangle::new([(0, 0), (w, h)], BLACK.stroke_width(1)))
             .map_err(err)?;
         let style = TextStyle::from((FONT, 17).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
-        for s in 0..5 {
-            let t = f64::from(s) / 4.0;
+        // Round values on the bar (1-2-5 on a log scale), not its fifths.
+        let mut ticks: Vec<f64> = if scale.log {
+            log_ticks(scale.lo, scale.hi).0
+        } else {
+            linear_ticks(scale.lo, scale.hi, 8)
+        };
+        ticks.retain(|v| *v >= scale.lo - 1e-12 && *v <= scale.hi + 1e-12);
+        if ticks.len() < 2 {
+            ticks = vec![scale.lo, scale.hi];
+        }
+        for v in ticks {
+            let t = scale.t(v);
             let py = ((1.0 - t) * f64::from(h)).round() as i32;
             bar.draw(&PathElement::new(vec![(w, py), (w + 5, py)], BLACK))
                 .map_err(err)?;
-            bar.draw(&Text::new(
-                (self.metric.cell)(scale.value(t)),
-                (w + 8, py),
-                style.clone(),
-            ))
-            .map_err(err)?;
+            bar.draw(&Text::new(cell(v), (w + 8, py), style.clone()))
+                .map_err(err)?;
         }
         Ok(())
     }
@@ -190,19 +200,21 @@ pub(super) fn heatmap(
             let j = y_names.iter().position(|n| *n == v[yp])?;
             let stat = data
                 .stats
-                .get(&(metric.column.to_string(), class.to_string(), *p));
+                .get(&(metric.column.clone(), class.to_string(), *p));
             Some((i, j, stat.map(|s| s.mean)))
         })
         .collect();
-    let mut title = format!("{} (mean)", metric.title);
-    if !class.is_empty() {
-        title = format!("{class}: {title}");
-    }
+    let who = if metric.per_pool && class != TOTAL {
+        format!("pool {class}")
+    } else {
+        class.to_string()
+    };
+    let title = format!("{who}: {} (mean of the replications)", metric.title);
     let chart = Heatmap {
         title,
         metric,
-        x: Axis::categories(&data.params[xp], x_names),
-        y: Axis::categories(&data.params[yp], y_names),
+        x: Axis::categories(path_label(&data.params[xp]), x_names),
+        y: Axis::categories(path_label(&data.params[yp]), y_names),
         cells,
     };
     let stem = if class.is_empty() {

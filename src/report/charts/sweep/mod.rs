@@ -7,12 +7,12 @@
 mod heatmap;
 
 use super::{
-    Area, Axis, Chart, ChartFile, ChartFormat, PALETTE, Series, draw_panel, prepare, save, slug,
-    tick_label,
+    Area, Axis, Chart, ChartFile, ChartFormat, Labels, Mark, PALETTE, Series, draw_panel, prepare,
+    save, seconds_label, slug, tick_label,
 };
 use crate::metric::Metric;
+use crate::report::RunInfo;
 use crate::report::csvdata::{Csv, distinct};
-use crate::report::format_secs;
 use crate::rows::{self, PoolRow};
 use crate::stats::estimate;
 use crate::units::{parse_duration, parse_rate};
@@ -38,69 +38,149 @@ struct SweepData {
     points: BTreeMap<usize, Vec<String>>,
     /// Classes in first-seen order (`all` last).
     classes: Vec<String>,
+    /// Pools in first-seen order.
+    pools: Vec<String>,
     /// (metric, class, point) → statistic.
     stats: BTreeMap<(String, String, usize), Stat>,
 }
 
-/// A headline metric drawn by the sweep charts.
-struct SweepMetric {
-    column: &'static str,
-    title: &'static str,
-    axis: &'static str,
-    /// Log scale when the values span more than a factor of 20.
-    log_if_wide: bool,
-    /// Scale applied to values for display (100 for fractions → %).
-    scale: f64,
-    cell: fn(f64) -> String,
+/// What a sweep metric's numbers are, for axes and cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Seconds: axes and cells as durations (`250ms`, `30s`, `4m`).
+    Seconds,
+    /// A share in [0, 1], shown as a percentage.
+    Share,
+    /// US dollars.
+    Usd,
+    /// Anything else: plain numbers.
+    Plain,
 }
 
-const LATENCY: SweepMetric = SweepMetric {
-    column: Metric::LatencyP99.column(),
-    title: "p99 latency",
-    axis: "p99 latency (s)",
-    log_if_wide: true,
-    scale: 1.0,
-    cell: format_secs,
-};
-const SLO: SweepMetric = SweepMetric {
-    column: Metric::SloAttainment.column(),
-    title: "SLO attainment",
-    axis: "completed within target (%)",
-    log_if_wide: false,
-    scale: 100.0,
-    cell: percent,
-};
-const COMPLETED: SweepMetric = SweepMetric {
-    column: Metric::CompletedFraction.column(),
-    title: "completed requests",
-    axis: "completed (%)",
-    log_if_wide: false,
-    scale: 100.0,
-    cell: percent,
-};
-const COST: SweepMetric = SweepMetric {
-    column: "cost_usd",
-    title: "GPU cost",
-    axis: "cost of all pools (USD)",
-    log_if_wide: false,
-    scale: 1.0,
-    cell: dollars,
-};
+/// A metric drawn by the sweep charts: a `sweep.csv` column prefix, kept
+/// per class, or per pool (`pool_*`: one line per pool).
+#[derive(Clone, Debug)]
+struct SweepMetric {
+    column: String,
+    title: String,
+    kind: Kind,
+    /// Log scale when the values span more than a factor of 20.
+    log_if_wide: bool,
+    /// The class metric, for SLO bounds.
+    metric: Option<Metric>,
+    per_pool: bool,
+}
 
-fn percent(x: f64) -> String {
-    if (99.95..100.0).contains(&x) {
-        format!("{x:.2}%")
-    } else {
-        format!("{x:.1}%")
+impl SweepMetric {
+    fn of(metric: Metric) -> Self {
+        let kind = match metric.unit() {
+            crate::metric::Unit::Seconds => Kind::Seconds,
+            crate::metric::Unit::Fraction => Kind::Share,
+            _ => Kind::Plain,
+        };
+        SweepMetric {
+            column: metric.column().to_string(),
+            title: metric.label().to_string(),
+            kind,
+            log_if_wide: kind == Kind::Seconds,
+            metric: Some(metric),
+            per_pool: false,
+        }
+    }
+
+    fn pool(column: &str, title: &str, kind: Kind) -> Self {
+        SweepMetric {
+            column: column.to_string(),
+            title: title.to_string(),
+            kind,
+            log_if_wide: false,
+            metric: None,
+            per_pool: true,
+        }
+    }
+
+    /// Values as displayed (shares as percentages).
+    fn scale(&self) -> f64 {
+        if self.kind == Kind::Share { 100.0 } else { 1.0 }
+    }
+
+    /// The y axis description: the label and, where the tick labels do
+    /// not carry it, the unit.
+    fn axis(&self) -> String {
+        match self.kind {
+            Kind::Seconds => self.title.clone(),
+            Kind::Share => format!("{} (%)", self.title),
+            Kind::Usd => format!("{} (USD)", self.title),
+            Kind::Plain => self.title.clone(),
+        }
+    }
+
+    /// How a cell of a heatmap (or a colour bar label) is written: one
+    /// unit for every value of the chart, chosen from the largest.
+    fn cell_format(&self, values: &[f64]) -> impl Fn(f64) -> String + use<> {
+        let kind = self.kind;
+        let top = values.iter().copied().fold(0.0f64, |a, v| a.max(v.abs()));
+        let (div, unit) = match kind {
+            Kind::Seconds if top < 1.0 => (1e-3, "ms"),
+            Kind::Seconds if top < 120.0 => (1.0, "s"),
+            Kind::Seconds if top < 7200.0 => (60.0, "m"),
+            Kind::Seconds => (3600.0, "h"),
+            _ => (1.0, ""),
+        };
+        move |v: f64| match kind {
+            Kind::Seconds => format!("{}{unit}", three_significant(v / div)),
+            Kind::Share => format!("{}%", three_significant(v)),
+            Kind::Usd => format!("${}", tick_label(v)),
+            Kind::Plain => tick_label(v),
+        }
     }
 }
 
-fn dollars(x: f64) -> String {
-    format!("${}", tick_label(x))
+/// Three significant digits, without a thousands suffix: 449, 23.8, 0.512.
+fn three_significant(x: f64) -> String {
+    let a = x.abs();
+    let decimals = if a >= 100.0 || a == 0.0 {
+        0
+    } else {
+        (2 - a.log10().floor() as i32).clamp(0, 6) as usize
+    };
+    format!("{x:.decimals$}")
 }
 
-/// The class name under which per-point totals (cost) are kept.
-const TOTAL: &str = "";
+/// The class (or pool) name under which per-point totals (cost) are kept.
+const TOTAL: &str = "all pools";
+
+/// Human names of swept paths: `pool.gpu.gpus` → `GPUs in pool gpu`.
+pub(crate) fn path_label(path: &str) -> String {
+    let parts: Vec<&str> = path.split('.').collect();
+    let leaf = |l: &str| -> String {
+        match l {
+            "gpus" => "GPUs".into(),
+            "rate" => "arrival rate".into(),
+            "policy" => "policy".into(),
+            "speed" => "speed".into(),
+            "cost_per_gpu_hour" => "cost per GPU-hour".into(),
+            "latency_target" => "latency target".into(),
+            other => other.replace('_', " "),
+        }
+    };
+    match parts.as_slice() {
+        ["pool", name, rest @ ..] if !rest.is_empty() => format!(
+            "{} of pool {name}",
+            rest.iter().map(|l| leaf(l)).collect::<Vec<_>>().join(" ")
+        )
+        .replacen("GPUs of pool", "GPUs in pool", 1),
+        ["class", name, rest @ ..] if !rest.is_empty() => {
+            let what: Vec<String> = rest
+                .iter()
+                .filter(|l| **l != "arrivals")
+                .map(|l| leaf(l))
+                .collect();
+            format!("{} of class {name}", what.join(" "))
+        }
+        _ => path.replace('_', " "),
+    }
+}
 
 fn read(sweep_csv: &[u8], pools_csv: Option<&[u8]>) -> Result<SweepData, String> {
     let csv = Csv::parse("sweep.csv", sweep_csv)?;
@@ -108,6 +188,7 @@ fn read(sweep_csv: &[u8], pools_csv: Option<&[u8]>) -> Result<SweepData, String>
     if c_class <= c_point {
         return Err("sweep.csv: expected the swept parameters between point and class".into());
     }
+    let c_pool = csv.col("pool");
     let mut data = SweepData {
         params: csv
             .headers
@@ -118,14 +199,16 @@ fn read(sweep_csv: &[u8], pools_csv: Option<&[u8]>) -> Result<SweepData, String>
             .collect(),
         ..SweepData::default()
     };
-    let metric_cols: Vec<(&str, [Option<usize>; 3])> =
-        [LATENCY.column, SLO.column, COMPLETED.column]
-            .into_iter()
-            .map(|m| {
-                let c = |s: &str| csv.col(&format!("{m}_{s}"));
-                (m, [c("mean"), c("ci_low"), c("ci_high")])
-            })
-            .collect();
+    // Every `<metric>_mean` column with its interval.
+    let metric_cols: Vec<(String, [Option<usize>; 3])> = csv
+        .headers
+        .iter()
+        .filter_map(|h| h.strip_suffix("_mean"))
+        .map(|m| {
+            let c = |s: &str| csv.col(&format!("{m}_{s}"));
+            (m.to_string(), [c("mean"), c("ci_low"), c("ci_high")])
+        })
+        .collect();
     for r in &csv.rows {
         let point: usize = r[c_point]
             .parse()
@@ -137,27 +220,43 @@ fn read(sweep_csv: &[u8], pools_csv: Option<&[u8]>) -> Result<SweepData, String>
         if !data.classes.contains(&class) {
             data.classes.push(class.clone());
         }
+        let pool = c_pool.map(|c| r[c].to_string()).filter(|p| !p.is_empty());
+        if let Some(p) = &pool
+            && p != "all"
+            && !data.pools.contains(p)
+        {
+            data.pools.push(p.clone());
+        }
         for (metric, [mean, low, high]) in &metric_cols {
             let get = |c: &Option<usize>| c.and_then(|c| crate::rows::parse_float(&r[c]));
-            if let Some(m) = get(mean) {
-                data.stats.insert(
-                    (metric.to_string(), class.clone(), point),
-                    Stat {
-                        mean: m,
-                        low: get(low),
-                        high: get(high),
-                    },
-                );
-            }
+            let Some(m) = get(mean) else { continue };
+            // Pool metrics are kept by pool (every class of a pool carries
+            // the same values), the sum over pools under TOTAL.
+            let owner = match (metric.starts_with("pool_"), pool.as_deref()) {
+                (false, _) => class.clone(),
+                (true, Some("all")) => TOTAL.to_string(),
+                (true, Some(p)) => p.to_string(),
+                (true, None) => continue,
+            };
+            data.stats.insert(
+                (metric.clone(), owner, point),
+                Stat {
+                    mean: m,
+                    low: get(low),
+                    high: get(high),
+                },
+            );
         }
     }
-    if let Some(pools) = pools_csv {
+    let has_cost = data.stats.keys().any(|k| k.0 == "pool_cost_usd");
+    if !has_cost && let Some(pools) = pools_csv {
         read_cost(pools, &mut data)?;
     }
     Ok(data)
 }
 
-/// Cost per point: the sum over pools in each replication, then the mean
+/// Cost per point from `pools.csv` (folders whose `sweep.csv` predates its
+/// pool columns): the sum over pools in each replication, then the mean
 /// and 95% interval over replications.
 fn read_cost(pools_csv: &[u8], data: &mut SweepData) -> Result<(), String> {
     let pools: Vec<PoolRow> = rows::read("pools.csv", pools_csv)?;
@@ -172,7 +271,7 @@ fn read_cost(pools_csv: &[u8], data: &mut SweepData) -> Result<(), String> {
     for (p, values) in per_point {
         if let Some(e) = estimate(&values) {
             data.stats.insert(
-                (COST.column.to_string(), TOTAL.to_string(), p),
+                ("pool_cost_usd".to_string(), TOTAL.to_string(), p),
                 Stat {
                     mean: e.mean,
                     low: e.low(),
@@ -184,25 +283,33 @@ fn read_cost(pools_csv: &[u8], data: &mut SweepData) -> Result<(), String> {
     Ok(())
 }
 
+/// What a numeric swept parameter's values are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum XUnit {
+    Plain,
+    Seconds,
+    PerSecond,
+}
+
 /// A swept parameter's values as numbers (plain numbers, durations in
-/// seconds or rates per second), with the unit for the axis; `None` if
-/// some value is none of these.
-fn numeric(values: &[&str]) -> Option<(Vec<f64>, &'static str)> {
+/// seconds or rates per second), with their unit; `None` if some value is
+/// none of these.
+fn numeric(values: &[&str]) -> Option<(Vec<f64>, XUnit)> {
     if let Some(v) = values.iter().map(|s| s.parse::<f64>().ok()).collect() {
-        return Some((v, ""));
+        return Some((v, XUnit::Plain));
     }
     if let Some(v) = values
         .iter()
         .map(|s| parse_duration(s).map(|d| d.as_secs_f64()))
         .collect()
     {
-        return Some((v, " (s)"));
+        return Some((v, XUnit::Seconds));
     }
     values
         .iter()
         .map(|s| parse_rate(s))
         .collect::<Option<Vec<f64>>>()
-        .map(|v| (v, " (per s)"))
+        .map(|v| (v, XUnit::PerSecond))
 }
 
 /// How the points are laid out: the x parameter, its distinct values in
@@ -235,17 +342,21 @@ fn layout(data: &SweepData) -> Option<Layout> {
         .max_by_key(|&i| (per_param[i].len(), std::cmp::Reverse(i)))
         .unwrap_or(0);
     let names = &per_param[x_param];
+    let label = path_label(&data.params[x_param]);
     let (x_values, x_axis) = match numeric(&names.iter().map(String::as_str).collect::<Vec<_>>()) {
         Some((nums, unit)) => {
             let mut pairs: Vec<(String, f64)> = names.iter().cloned().zip(nums).collect();
             pairs.sort_by(|a, b| a.1.total_cmp(&b.1));
             let (lo, hi) = (pairs[0].1, pairs[pairs.len() - 1].1);
             let pad = if hi > lo { 0.04 * (hi - lo) } else { 1.0 };
-            let mut axis = Axis::linear(
-                format!("{}{unit}", data.params[x_param]),
-                lo - pad,
-                hi + pad,
-            );
+            let desc = match unit {
+                XUnit::PerSecond => format!("{label} (per s)"),
+                _ => label,
+            };
+            let mut axis = Axis::linear(desc, lo - pad, hi + pad);
+            if unit == XUnit::Seconds {
+                axis.labels = Labels::Seconds;
+            }
             // Few values: tick each one (no 8.5 GPUs).
             if pairs.len() <= 12 {
                 axis.ticks = Some(pairs.iter().map(|p| p.1).collect());
@@ -254,10 +365,7 @@ fn layout(data: &SweepData) -> Option<Layout> {
         }
         None => {
             let pairs = names.iter().cloned().zip((0..).map(f64::from)).collect();
-            (
-                pairs,
-                Axis::categories(&data.params[x_param], names.clone()),
-            )
+            (pairs, Axis::categories(label, names.clone()))
         }
     };
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
@@ -265,7 +373,7 @@ fn layout(data: &SweepData) -> Option<Layout> {
         let label = if crossed {
             (0..data.params.len())
                 .filter(|&i| i != x_param)
-                .map(|i| format!("{}={}", short(&data.params[i]), values[i]))
+                .map(|i| format!("{} {}", path_label(&data.params[i]), values[i]))
                 .collect::<Vec<_>>()
                 .join(", ")
         } else {
@@ -285,12 +393,6 @@ fn layout(data: &SweepData) -> Option<Layout> {
     })
 }
 
-/// The last two components of a dotted path (`gpu.gpus`), for legends.
-fn short(path: &str) -> String {
-    let parts: Vec<&str> = path.split('.').collect();
-    parts[parts.len().saturating_sub(2)..].join(".")
-}
-
 /// Classes worth a line: the real classes, or `all` if it is the only one.
 fn classes(data: &SweepData) -> Vec<String> {
     let real: Vec<String> = data
@@ -308,12 +410,14 @@ fn classes(data: &SweepData) -> Vec<String> {
 
 const MAX_LINES: usize = 10;
 
-/// A metric against the x parameter: one line (with its band) per item.
+/// A metric against the x parameter: one line (with its band) per item,
+/// and the SLO bounds on it.
 struct LineChart<'a> {
     title: String,
     metric: &'a SweepMetric,
     x: &'a Axis,
     series: Vec<Series>,
+    marks: Vec<Mark>,
 }
 
 impl Chart for LineChart<'_> {
@@ -324,37 +428,45 @@ impl Chart for LineChart<'_> {
                 .map(|p| p.1)
                 .chain(s.band.iter().flat_map(|b| [b.1, b.2]))
         });
-        let values: Vec<f64> = values.filter(|v| v.is_finite()).collect();
+        let levels = self.marks.iter().filter_map(|m| match m {
+            Mark::Level { y, .. } => Some(*y),
+            Mark::Span { .. } => None,
+        });
+        let values: Vec<f64> = values.chain(levels).filter(|v| v.is_finite()).collect();
         let positive = values.iter().filter(|v| **v > 0.0);
         let lo = positive.clone().copied().fold(f64::INFINITY, f64::min);
         let hi = positive.copied().fold(0.0, f64::max);
         let log = self.metric.log_if_wide && lo.is_finite() && hi > 20.0 * lo;
         let desc = if log {
-            format!("{} — log scale", self.metric.axis)
+            format!("{} (log scale)", self.metric.axis())
         } else {
-            self.metric.axis.to_string()
+            self.metric.axis()
         };
-        let y = Axis::fit(desc, values.into_iter(), log);
-        draw_panel(root, &self.title, self.x, &y, &self.series)
+        let mut y = Axis::fit(desc, values.into_iter(), log);
+        if self.metric.kind == Kind::Seconds {
+            y = y.seconds();
+        }
+        draw_panel(root, &self.title, self.x, &y, &self.series, &self.marks)
     }
 }
 
 /// One line: a metric's mean and band over the points of a group.
+#[allow(clippy::too_many_arguments)]
 fn series_of(
     data: &SweepData,
     layout: &Layout,
     metric: &SweepMetric,
-    class: &str,
+    owner: &str,
     points: &[usize],
     label: String,
-    color: RGBColor,
+    index: usize,
 ) -> Option<Series> {
     let mut rows: Vec<(f64, Stat)> = points
         .iter()
         .filter_map(|p| {
             let stat = *data
                 .stats
-                .get(&(metric.column.to_string(), class.to_string(), *p))?;
+                .get(&(metric.column.clone(), owner.to_string(), *p))?;
             let v = &data.points[p][layout.x_param];
             let x = layout.x_values.iter().find(|(n, _)| n == v)?.1;
             Some((x, stat))
@@ -364,24 +476,109 @@ fn series_of(
         return None;
     }
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let k = metric.scale;
-    Some(Series {
+    let k = metric.scale();
+    let mut s = Series::line(
         label,
-        color,
-        points: rows.iter().map(|(x, s)| (*x, s.mean * k)).collect(),
-        band: rows
-            .iter()
-            .filter_map(|(x, s)| Some((*x, s.low? * k, s.high? * k)))
-            .collect(),
-        markers: true,
-    })
+        PALETTE[index % PALETTE.len()],
+        rows.iter().map(|(x, s)| (*x, s.mean * k)).collect(),
+    );
+    s.band = rows
+        .iter()
+        .filter_map(|(x, s)| Some((*x, s.low? * k, s.high? * k)))
+        .collect();
+    // Lines that coincide stay distinguishable: each has its own marker
+    // shape, and every other one is dashed.
+    s.markers = true;
+    s.shape = index;
+    s.dashed = index % 2 == 1;
+    Some(s)
 }
 
-/// Draw the sweep charts from `sweep.csv` (and `pools.csv`, for cost) into
-/// `dir`; returns the names of the files written, in a stable order.
+/// The metrics a sweep draws, in order: the scenario's SLO metrics, then
+/// waits and latency, attainment and completions, then the pools'
+/// utilization and queue, and the cost.
+fn metrics_to_draw(data: &SweepData, info: Option<&RunInfo>) -> Vec<SweepMetric> {
+    let mut out: Vec<SweepMetric> = Vec::new();
+    let mut push = |m: SweepMetric| {
+        if !out.iter().any(|o| o.column == m.column) {
+            out.push(m);
+        }
+    };
+    for slo in info.map_or(&[][..], |i| &i.slos[..]) {
+        if let Some(m) = Metric::parse(&slo.metric) {
+            push(SweepMetric::of(m));
+        }
+    }
+    for m in [
+        Metric::WaitP95,
+        Metric::LatencyP99,
+        Metric::SloAttainment,
+        Metric::CompletedFraction,
+    ] {
+        push(SweepMetric::of(m));
+    }
+    push(SweepMetric::pool(
+        "pool_utilization",
+        "utilization",
+        Kind::Share,
+    ));
+    push(SweepMetric::pool(
+        "pool_queue_mean",
+        "mean waiting requests",
+        Kind::Plain,
+    ));
+    push(SweepMetric::pool("pool_cost_usd", "GPU cost", Kind::Usd));
+    let _ = data;
+    out
+}
+
+/// SLO bounds on `metric` of `owner` (a class; every class's when the
+/// chart has a line per class), as dashed levels in the line's colour.
+fn slo_marks(
+    info: Option<&RunInfo>,
+    metric: &SweepMetric,
+    owners: &[(String, RGBColor)],
+) -> Vec<Mark> {
+    let Some(info) = info else {
+        return Vec::new();
+    };
+    let mut marks = Vec::new();
+    for slo in &info.slos {
+        let Some(m) = metric
+            .metric
+            .filter(|m| Metric::parse(&slo.metric) == Some(*m))
+        else {
+            continue;
+        };
+        let Some((_, color)) = owners.iter().find(|(o, _)| *o == slo.class) else {
+            continue;
+        };
+        let show = |v: f64| match metric.kind {
+            Kind::Seconds => seconds_label(v),
+            Kind::Share => format!("{}%", tick_label(v * 100.0)),
+            _ => tick_label(v),
+        };
+        for (bound, sign) in [(slo.max, "≤"), (slo.min, "≥")] {
+            if let Some(b) = bound {
+                marks.push(Mark::Level {
+                    y: b * metric.scale(),
+                    color: *color,
+                    label: format!("SLO {}: {} {sign} {}", slo.class, m.label(), show(b)),
+                });
+            }
+        }
+    }
+    marks
+}
+
+/// Draw the sweep charts from `sweep.csv` (and `pools.csv` for the cost
+/// of folders that predate the pool columns) into `dir`; the scenario's
+/// SLOs come from `scenario.json`. Returns the files written, in a stable
+/// order.
 pub fn sweep_charts(
     sweep_csv: &[u8],
     pools_csv: Option<&[u8]>,
+    info: Option<&RunInfo>,
     dir: &Path,
     format: ChartFormat,
 ) -> Result<Vec<ChartFile>, String> {
@@ -391,46 +588,48 @@ pub fn sweep_charts(
     };
     prepare(dir)?;
     let mut written = Vec::new();
-    let x_name = &data.params[layout.x_param];
-    let has = |m: &SweepMetric, class: &str| {
+    let x_name = path_label(&data.params[layout.x_param]);
+    let has = |m: &SweepMetric, owner: &str| {
         data.stats
             .iter()
-            .any(|((metric, c, _), _)| metric == m.column && c == class)
+            .any(|((metric, c, _), _)| *metric == m.column && c == owner)
     };
     let grouped = layout.groups.len() > 1;
     let classes = classes(&data);
-    for metric in [&LATENCY, &SLO, &COMPLETED, &COST] {
-        let items: Vec<&str> = if metric.column == COST.column {
-            vec![TOTAL]
+    for metric in metrics_to_draw(&data, info) {
+        let owners: Vec<String> = if metric.column == "pool_cost_usd" {
+            vec![TOTAL.to_string()]
+        } else if metric.per_pool {
+            data.pools.clone()
         } else {
-            classes.iter().map(String::as_str).collect()
+            classes.clone()
         };
-        let items: Vec<&str> = items.into_iter().filter(|c| has(metric, c)).collect();
-        if items.is_empty() {
+        let owners: Vec<&str> = owners
+            .iter()
+            .map(String::as_str)
+            .filter(|c| has(&metric, c))
+            .collect();
+        if owners.is_empty() {
             continue;
         }
-        if metric.column == COST.column
-            && data
-                .stats
+        let values = || {
+            data.stats
                 .iter()
-                .all(|((m, _, _), s)| m != metric.column || s.mean == 0.0)
-        {
+                .filter(|((m, _, _), _)| *m == metric.column)
+                .map(|(_, s)| s.mean)
+        };
+        if metric.column == "pool_cost_usd" && values().all(|v| v == 0.0) {
             continue; // No pool has a price.
         }
-        if metric.column == COMPLETED.column
-            && data
-                .stats
-                .iter()
-                .all(|((m, _, _), s)| m != metric.column || s.mean >= 0.9995)
-        {
+        if metric.metric == Some(Metric::CompletedFraction) && values().all(|v| v >= 0.9995) {
             continue; // Everything completed: a flat line at 100% says nothing.
         }
-        // One chart per class when lines are groups; one chart with a
-        // line per class otherwise.
-        let charts: Vec<(String, Vec<Series>)> = if grouped || items == [TOTAL] {
-            items
+        // One chart per class (or pool) when lines are groups; one chart
+        // with a line per class otherwise.
+        let charts: Vec<(String, Vec<Series>, Vec<Mark>)> = if grouped || owners.len() == 1 {
+            owners
                 .iter()
-                .map(|class| {
+                .map(|owner| {
                     let series: Vec<Series> = layout
                         .groups
                         .iter()
@@ -442,39 +641,48 @@ pub fn sweep_charts(
                             } else {
                                 label.clone()
                             };
-                            series_of(&data, &layout, metric, class, pts, label, PALETTE[i])
+                            series_of(&data, &layout, &metric, owner, pts, label, i)
                         })
                         .collect();
-                    (class.to_string(), series)
+                    let marks = slo_marks(info, &metric, &[(owner.to_string(), BLACK)]);
+                    (owner.to_string(), series, marks)
                 })
                 .collect()
         } else {
             let pts = &layout.groups[0].1;
-            let series = items
+            let series: Vec<Series> = owners
                 .iter()
                 .take(MAX_LINES)
                 .enumerate()
-                .filter_map(|(i, class)| {
-                    series_of(
-                        &data,
-                        &layout,
-                        metric,
-                        class,
-                        pts,
-                        class.to_string(),
-                        PALETTE[i],
-                    )
+                .filter_map(|(i, owner)| {
+                    let label = if metric.per_pool {
+                        format!("pool {owner}")
+                    } else {
+                        owner.to_string()
+                    };
+                    series_of(&data, &layout, &metric, owner, pts, label, i)
                 })
                 .collect();
-            vec![(String::new(), series)]
+            let colors: Vec<(String, RGBColor)> = owners
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (o.to_string(), PALETTE[i % PALETTE.len()]))
+                .collect();
+            let marks = slo_marks(info, &metric, &colors);
+            vec![(String::new(), series, marks)]
         };
-        for (class, series) in charts {
+        for (owner, series, marks) in charts {
             if series.is_empty() {
                 continue;
             }
             let mut title = format!("{} vs {x_name}", metric.title);
-            if !class.is_empty() {
-                title = format!("{class}: {title}");
+            if !owner.is_empty() {
+                let who = if metric.per_pool && owner != TOTAL {
+                    format!("pool {owner}")
+                } else {
+                    owner.clone()
+                };
+                title = format!("{who}: {title}");
             }
             if layout.groups.len() > MAX_LINES && grouped {
                 title.push_str(&format!(
@@ -483,22 +691,27 @@ pub fn sweep_charts(
                 ));
             }
             title.push_str(" · mean, 95% CI");
-            let stem = if class.is_empty() {
+            let stem = if owner.is_empty() {
                 format!("sweep-{}", metric.column)
             } else {
-                format!("sweep-{}-{}", metric.column, slug(&class))
+                format!("sweep-{}-{}", metric.column, slug(&owner))
             };
             let chart = LineChart {
                 title,
-                metric,
+                metric: &metric,
                 x: &layout.x_axis,
                 series,
+                marks,
             };
             written.push(save(&chart, dir, &stem, format)?);
         }
-        if data.params.len() == 2 && layout.crossed {
-            for class in &items {
-                written.push(heatmap(&data, &layout, metric, class, dir, format)?);
+        let heat = metric.metric.is_some_and(|m| {
+            m == Metric::LatencyP99
+                || info.is_some_and(|i| i.slos.iter().any(|s| Metric::parse(&s.metric) == Some(m)))
+        }) || metric.column == "pool_utilization";
+        if heat && data.params.len() == 2 && layout.crossed {
+            for owner in &owners {
+                written.push(heatmap(&data, &layout, &metric, owner, dir, format)?);
             }
         }
     }
@@ -535,32 +748,51 @@ s,3,12,fair,all,2,1.5,0.1,1.3,1.7
             [("8".to_string(), 8.0), ("12".to_string(), 12.0)]
         );
         let labels: Vec<&str> = l.groups.iter().map(|g| g.0.as_str()).collect();
-        assert_eq!(labels, ["gpu.policy=fifo", "gpu.policy=fair"]);
-        let s = series_of(
-            &data,
-            &l,
-            &LATENCY,
-            "jobs",
-            &l.groups[1].1,
-            "x".into(),
-            BLUE_,
-        )
-        .unwrap();
+        assert_eq!(
+            labels,
+            ["policy of pool gpu fifo", "policy of pool gpu fair"]
+        );
+        assert_eq!(l.x_axis.desc, "GPUs in pool gpu");
+        let latency = SweepMetric::of(Metric::LatencyP99);
+        let s = series_of(&data, &l, &latency, "jobs", &l.groups[1].1, "x".into(), 1).unwrap();
         assert_eq!(s.points, [(8.0, 9.0), (12.0, 1.5)]);
         assert_eq!(s.band, [(8.0, 7.0, 11.0), (12.0, 1.3, 1.7)]);
+        // The second line differs from the first by its dashes and marker.
+        assert!(s.dashed && s.markers && s.shape == 1);
     }
 
-    const BLUE_: RGBColor = super::super::BLUE;
+    #[test]
+    fn paths_read_as_words() {
+        assert_eq!(path_label("pool.gpu-image.gpus"), "GPUs in pool gpu-image");
+        assert_eq!(path_label("pool.gpu.policy"), "policy of pool gpu");
+        assert_eq!(
+            path_label("class.jobs.arrivals.rate"),
+            "arrival rate of class jobs"
+        );
+        assert_eq!(path_label("bucket"), "bucket");
+    }
+
+    #[test]
+    fn cells_of_one_chart_share_one_unit() {
+        let m = SweepMetric::of(Metric::LatencyP99);
+        let f = m.cell_format(&[84.02, 449.36, 1428.0]);
+        assert_eq!(f(449.36), "7.49m");
+        assert_eq!(f(84.02), "1.40m");
+        let f = m.cell_format(&[0.2, 0.5]);
+        assert_eq!(f(0.25), "250ms");
+        let share = SweepMetric::of(Metric::SloAttainment);
+        assert_eq!(share.cell_format(&[99.0])(99.5), "99.5%");
+    }
 
     #[test]
     fn parameters_with_units_are_numeric() {
         assert_eq!(
             numeric(&["6/s", "1.2k/min"]),
-            Some((vec![6.0, 20.0], " (per s)"))
+            Some((vec![6.0, 20.0], XUnit::PerSecond))
         );
         assert_eq!(
             numeric(&["30m", "1h"]),
-            Some((vec![1800.0, 3600.0], " (s)"))
+            Some((vec![1800.0, 3600.0], XUnit::Seconds))
         );
         assert_eq!(numeric(&["fifo", "8"]), None);
     }
@@ -571,7 +803,7 @@ s,3,12,fair,all,2,1.5,0.1,1.3,1.7
             "point,replication,pool,cost_usd\n0,0,a,1\n0,0,b,2\n0,1,a,2\n0,1,b,3\n",
         );
         let data = read(SWEEP.as_bytes(), Some(pools.as_bytes())).unwrap();
-        let s = data.stats[&("cost_usd".to_string(), TOTAL.to_string(), 0)];
+        let s = data.stats[&("pool_cost_usd".to_string(), TOTAL.to_string(), 0)];
         assert_eq!(s.mean, 4.0);
         assert!(s.low.unwrap() < 4.0 && s.high.unwrap() > 4.0);
     }
@@ -608,16 +840,49 @@ s,3,16,7/s,a,3,3,1,2,4,0.95,0.01,0.94,0.96
 s,3,16,7/s,all,3,3,1,2,4,0.95,0.01,0.94,0.96
 ";
         let dir = tempfile::TempDir::new().unwrap();
-        let files = sweep_charts(sweep.as_bytes(), None, dir.path(), ChartFormat::Png).unwrap();
+        let info = RunInfo {
+            slos: vec![crate::report::SloInfo {
+                class: "a".into(),
+                metric: "slo_attainment".into(),
+                min: Some(0.9),
+                max: None,
+            }],
+            ..RunInfo::default()
+        };
+        let files = sweep_charts(
+            sweep.as_bytes(),
+            None,
+            Some(&info),
+            dir.path(),
+            ChartFormat::Png,
+        )
+        .unwrap();
         let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
         assert_eq!(
             names,
             [
-                "sweep-latency_p99_s-a.png",
-                "heatmap-latency_p99_s-a.png",
                 "sweep-slo_attainment-a.png",
                 "heatmap-slo_attainment-a.png",
+                "sweep-latency_p99_s-a.png",
+                "heatmap-latency_p99_s-a.png",
             ]
+        );
+        let svg = sweep_charts(
+            sweep.as_bytes(),
+            None,
+            Some(&info),
+            dir.path(),
+            ChartFormat::Svg,
+        )
+        .unwrap();
+        let text = String::from_utf8(svg[0].1.clone()).unwrap();
+        assert!(
+            text.contains("SLO a: SLO attainment ≥ 90%"),
+            "the SLO line: {}",
+            text.lines()
+                .filter(|l| l.contains("SLO"))
+                .collect::<Vec<_>>()
+                .join("\n")
         );
         // The heatmap's extreme cells take the ends of the colour scale.
         let img = image::open(dir.path().join("heatmap-latency_p99_s-a.png"))
@@ -639,7 +904,8 @@ s,3,16,7/s,all,3,3,1,2,4,0.95,0.01,0.94,0.96
     fn a_sweep_without_parameters_draws_nothing() {
         let sweep = "scenario,point,class,n,latency_p99_s_mean\ns,0,a,1,2\n";
         let dir = tempfile::TempDir::new().unwrap();
-        let files = sweep_charts(sweep.as_bytes(), None, dir.path(), ChartFormat::Png).unwrap();
+        let files =
+            sweep_charts(sweep.as_bytes(), None, None, dir.path(), ChartFormat::Png).unwrap();
         assert!(files.is_empty());
     }
 }
