@@ -1,16 +1,25 @@
-//! Text for the PNG charts, laid out and rasterised here with `ab_glyph`.
+//! Text for the charts, laid out here with `ab_glyph` from the embedded
+//! font, so that a chart looks the same wherever it is opened.
 //!
 //! plotters 0.3.7's `ab_glyph` text path places each glyph at the pen
 //! position without its left side bearing, so narrow letters collide
-//! ("class" reads "dass"). [`GlyphText`] wraps a bitmap backend, passes
-//! every shape through, and draws text itself: pen advance plus kerning,
-//! glyph offset by its pixel bounds, baseline at the font's ascent.
+//! ("class" reads "dass"). [`GlyphText`] wraps a backend, passes every
+//! shape through, and draws text itself: pen advance plus kerning, glyph
+//! offset by its pixel bounds, baseline at the font's ascent. On a bitmap
+//! it rasterises the glyphs; on SVG (with a [`GlyphSink`]) it writes each
+//! glyph's outline once, in `<defs>`, and places it with `<use>` — the
+//! text is drawn in the embedded font, not in whatever `sans-serif` the
+//! viewer has, and each text keeps its words in an `aria-label`.
 
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use plotters::style::text_anchor::{HPos, VPos};
 use plotters_backend::{
     BackendColor, BackendCoord, BackendStyle, BackendTextStyle, DrawingBackend, DrawingErrorKind,
 };
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::rc::Rc;
 use std::sync::OnceLock;
 
 fn font() -> Option<&'static FontRef<'static>> {
@@ -35,9 +44,85 @@ fn measure(font: &FontRef<'_>, size: f64, text: &str) -> (f32, f32, f32) {
     (width, f.ascent(), -f.descent())
 }
 
-/// A drawing backend whose text is drawn by [`measure`]'s layout.
+/// A drawing backend whose text is drawn by [`measure`]'s layout: as
+/// pixels, or into `svg` as glyph outlines.
 pub(super) struct GlyphText<B> {
     pub inner: B,
+    pub svg: Option<Rc<RefCell<GlyphSink>>>,
+}
+
+/// SVG glyphs: each glyph's outline (font units, y up) once, and the
+/// texts that place them.
+#[derive(Debug, Default)]
+pub(super) struct GlyphSink {
+    defs: BTreeMap<u16, String>,
+    texts: String,
+}
+
+impl GlyphSink {
+    /// The `<defs>` and texts, to go just before `</svg>`.
+    pub(super) fn markup(&self) -> String {
+        let mut out = String::from("<defs>\n");
+        for (id, d) in &self.defs {
+            let _ = writeln!(out, "<path id=\"g{id}\" d=\"{d}\"/>");
+        }
+        out.push_str("</defs>\n");
+        out.push_str(&self.texts);
+        out
+    }
+}
+
+/// An outline as SVG path data, in font units.
+fn path_data(outline: &ab_glyph::Outline) -> String {
+    use ab_glyph::OutlineCurve::{Cubic, Line, Quad};
+    let mut d = String::new();
+    let mut last: Option<ab_glyph::Point> = None;
+    let p = |d: &mut String, q: ab_glyph::Point| {
+        let _ = write!(d, "{} {} ", q.x.round(), q.y.round());
+    };
+    for curve in &outline.curves {
+        let (start, end) = match curve {
+            Line(a, b) => (*a, *b),
+            Quad(a, _, c) => (*a, *c),
+            Cubic(a, _, _, e) => (*a, *e),
+        };
+        if last != Some(start) {
+            if last.is_some() {
+                d.push_str("Z ");
+            }
+            d.push('M');
+            p(&mut d, start);
+        }
+        match curve {
+            Line(_, b) => {
+                d.push('L');
+                p(&mut d, *b);
+            }
+            Quad(_, b, c) => {
+                d.push('Q');
+                p(&mut d, *b);
+                p(&mut d, *c);
+            }
+            Cubic(_, b, c, e) => {
+                d.push('C');
+                p(&mut d, *b);
+                p(&mut d, *c);
+                p(&mut d, *e);
+            }
+        }
+        last = Some(end);
+    }
+    if last.is_some() {
+        d.push('Z');
+    }
+    d.trim_end().to_string()
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 impl<B: DrawingBackend> DrawingBackend for GlyphText<B> {
@@ -159,6 +244,47 @@ impl<B: DrawingBackend> DrawingBackend for GlyphText<B> {
         };
         let scaled = font.as_scaled(PxScale::from(style.size() as f32));
         let transform = style.transform();
+        if let Some(sink) = &self.svg {
+            if !matches!(transform, plotters_backend::FontTransform::None) {
+                return self.inner.draw_text(text, style, pos);
+            }
+            let mut sink = sink.borrow_mut();
+            let (hs, vs) = (scaled.h_scale_factor(), scaled.v_scale_factor());
+            let fill = format!("#{:02x}{:02x}{:02x}", color.rgb.0, color.rgb.1, color.rgb.2);
+            let opacity = if color.alpha < 1.0 {
+                format!(" fill-opacity=\"{:.3}\"", color.alpha)
+            } else {
+                String::new()
+            };
+            let _ = write!(
+                sink.texts,
+                "<g aria-label=\"{}\" fill=\"{fill}\"{opacity}>",
+                xml_escape(text)
+            );
+            let baseline = pos.1 as f32 + dy + ascent;
+            let mut pen = pos.0 as f32 + dx;
+            let mut prev = None;
+            for c in text.chars() {
+                let id = scaled.glyph_id(c);
+                if let Some(p) = prev {
+                    pen += scaled.kern(p, id);
+                }
+                prev = Some(id);
+                if let Some(outline) = font.outline(id)
+                    && !outline.curves.is_empty()
+                {
+                    sink.defs.entry(id.0).or_insert_with(|| path_data(&outline));
+                    let _ = write!(
+                        sink.texts,
+                        "<use href=\"#g{}\" transform=\"matrix({hs:.5} 0 0 {:.5} {pen:.2} {baseline:.2})\"/>",
+                        id.0, -vs
+                    );
+                }
+                pen += scaled.h_advance(id);
+            }
+            sink.texts.push_str("</g>\n");
+            return Ok(());
+        }
         let (w, h) = self.get_size();
         let mut pen = 0.0f32;
         let mut prev = None;
@@ -226,6 +352,7 @@ mod tests {
         super::super::register_fonts().unwrap();
         let root = GlyphText {
             inner: BitMapBackend::with_buffer(buf, (80, 30)),
+            svg: None,
         }
         .into_drawing_area();
         root.draw(&Text::new(text, (4, 4), (super::super::FONT, 22)))

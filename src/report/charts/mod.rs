@@ -1041,12 +1041,22 @@ fn render<C: Chart>(chart: &C, format: ChartFormat) -> Result<Vec<u8>, String> {
     Ok(match format {
         ChartFormat::Svg => {
             let mut text = String::new();
+            let sink = std::rc::Rc::new(std::cell::RefCell::new(glyphs::GlyphSink::default()));
             {
-                let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
+                let root = GlyphText {
+                    inner: SVGBackend::with_string(&mut text, SIZE),
+                    svg: Some(sink.clone()),
+                }
+                .into_drawing_area();
                 root.fill(&WHITE).map_err(err)?;
                 chart.draw(&root)?;
                 root.present().map_err(err)?;
             }
+            // The text, as outlines of the embedded font, over everything.
+            let end = text
+                .rfind("</svg>")
+                .ok_or("the SVG backend wrote no </svg>")?;
+            text.insert_str(end, &sink.borrow().markup());
             text.into_bytes()
         }
         ChartFormat::Png => {
@@ -1054,6 +1064,7 @@ fn render<C: Chart>(chart: &C, format: ChartFormat) -> Result<Vec<u8>, String> {
             {
                 let root = GlyphText {
                     inner: BitMapBackend::with_buffer(&mut buf, SIZE),
+                    svg: None,
                 }
                 .into_drawing_area();
                 root.fill(&WHITE).map_err(err)?;

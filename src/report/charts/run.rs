@@ -887,7 +887,14 @@ mod tests {
         .unwrap();
         let outcomes = String::from_utf8(files[2].1.clone()).unwrap();
         assert!(outcomes.contains("too few to see at this scale: abandoned (1 attempt)"));
-        assert!(!outcomes.contains(">abandoned<"), "no legend entry");
+        assert!(
+            !outcomes.contains("aria-label=\"abandoned\""),
+            "no legend entry"
+        );
+        assert!(
+            outcomes.contains("aria-label=\"rejected\""),
+            "a legend entry"
+        );
     }
 
     #[test]
@@ -898,6 +905,19 @@ mod tests {
         assert!(pool.contains("utilization (busy ÷ 8 online GPUs throughout)"));
         assert!(!pool.contains("pool gpu: GPUs"));
         assert!(!pool.contains("utilisation"));
+    }
+
+    #[test]
+    fn svg_text_is_drawn_in_the_embedded_font() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let files = run_charts(series().as_bytes(), None, dir.path(), ChartFormat::Svg).unwrap();
+        let svg = String::from_utf8(files[1].1.clone()).unwrap();
+        // No text left to the viewer's fonts: glyph outlines, placed by
+        // <use>, each text's words kept for search and screen readers.
+        assert!(!svg.contains("<text") && !svg.contains("font-family"));
+        assert!(svg.contains("<path id=\"g") && svg.contains("<use href=\"#g"));
+        assert!(svg.contains("aria-label=\"jobs: latency of the bucket"));
+        roxmltree::Document::parse(&svg).expect("valid XML");
     }
 
     #[test]

@@ -151,11 +151,14 @@ impl Chart for Heatmap<'_> {
             .map_err(err)?;
         let style = TextStyle::from((FONT, 17).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
         // Round values on the bar (1-2-5 on a log scale), not its fifths.
+        // Round in the unit the cells are written in (minutes, say).
+        let (div, _) = self.metric.display_unit(&values);
         let mut ticks: Vec<f64> = if scale.log {
-            log_ticks(scale.lo, scale.hi).0
+            log_ticks(scale.lo / div, scale.hi / div).0
         } else {
-            linear_ticks(scale.lo, scale.hi, 8)
+            linear_ticks(scale.lo / div, scale.hi / div, 8)
         };
+        ticks.iter_mut().for_each(|t| *t *= div);
         ticks.retain(|v| *v >= scale.lo - 1e-12 && *v <= scale.hi + 1e-12);
         if ticks.len() < 2 {
             ticks = vec![scale.lo, scale.hi];

@@ -119,19 +119,27 @@ impl SweepMetric {
     /// unit for every value of the chart, chosen from the largest.
     fn cell_format(&self, values: &[f64]) -> impl Fn(f64) -> String + use<> {
         let kind = self.kind;
-        let top = values.iter().copied().fold(0.0f64, |a, v| a.max(v.abs()));
-        let (div, unit) = match kind {
-            Kind::Seconds if top < 1.0 => (1e-3, "ms"),
-            Kind::Seconds if top < 120.0 => (1.0, "s"),
-            Kind::Seconds if top < 7200.0 => (60.0, "m"),
-            Kind::Seconds => (3600.0, "h"),
-            _ => (1.0, ""),
-        };
+        let (div, unit) = self.display_unit(values);
         move |v: f64| match kind {
             Kind::Seconds => format!("{}{unit}", three_significant(v / div)),
             Kind::Share => format!("{}%", three_significant(v)),
             Kind::Usd => format!("${}", tick_label(v)),
             Kind::Plain => tick_label(v),
+        }
+    }
+}
+
+impl SweepMetric {
+    /// The unit values of a chart are written in (seconds: from the
+    /// largest), as a divisor and a suffix.
+    fn display_unit(&self, values: &[f64]) -> (f64, &'static str) {
+        let top = values.iter().copied().fold(0.0f64, |a, v| a.max(v.abs()));
+        match self.kind {
+            Kind::Seconds if top < 1.0 => (1e-3, "ms"),
+            Kind::Seconds if top < 120.0 => (1.0, "s"),
+            Kind::Seconds if top < 7200.0 => (60.0, "m"),
+            Kind::Seconds => (3600.0, "h"),
+            _ => (1.0, ""),
         }
     }
 }
