@@ -44,6 +44,24 @@ fn measure(font: &FontRef<'_>, size: f64, text: &str) -> (f32, f32, f32) {
     (width, f.ascent(), -f.descent())
 }
 
+/// Each glyph of `text` and its pen position (pixels from the start):
+/// advances plus kerning.
+fn pens<F: Font, S: ScaleFont<F>>(scaled: &S, text: &str) -> Vec<(ab_glyph::GlyphId, f32)> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut pen = 0.0f32;
+    let mut prev = None;
+    for c in text.chars() {
+        let id = scaled.glyph_id(c);
+        if let Some(p) = prev {
+            pen += scaled.kern(p, id);
+        }
+        prev = Some(id);
+        out.push((id, pen));
+        pen += scaled.h_advance(id);
+    }
+    out
+}
+
 /// A drawing backend whose text is drawn by [`measure`]'s layout: as
 /// pixels, or into `svg` as glyph outlines.
 pub(super) struct GlyphText<B> {
@@ -262,14 +280,8 @@ impl<B: DrawingBackend> DrawingBackend for GlyphText<B> {
                 xml_escape(text)
             );
             let baseline = pos.1 as f32 + dy + ascent;
-            let mut pen = pos.0 as f32 + dx;
-            let mut prev = None;
-            for c in text.chars() {
-                let id = scaled.glyph_id(c);
-                if let Some(p) = prev {
-                    pen += scaled.kern(p, id);
-                }
-                prev = Some(id);
+            for (id, x) in pens(&scaled, text) {
+                let pen = pos.0 as f32 + dx + x;
                 if let Some(outline) = font.outline(id)
                     && !outline.curves.is_empty()
                 {
@@ -280,23 +292,14 @@ impl<B: DrawingBackend> DrawingBackend for GlyphText<B> {
                         id.0, -vs
                     );
                 }
-                pen += scaled.h_advance(id);
             }
             sink.texts.push_str("</g>\n");
             return Ok(());
         }
         let (w, h) = self.get_size();
-        let mut pen = 0.0f32;
-        let mut prev = None;
-        for c in text.chars() {
-            let id = scaled.glyph_id(c);
-            if let Some(p) = prev {
-                pen += scaled.kern(p, id);
-            }
-            prev = Some(id);
+        for (id, pen) in pens(&scaled, text) {
             let glyph =
                 id.with_scale_and_position(scaled.scale(), ab_glyph::point(dx + pen, dy + ascent));
-            pen += scaled.h_advance(id);
             let Some(outline) = font.outline_glyph(glyph) else {
                 continue;
             };
