@@ -383,13 +383,29 @@ impl Axis {
     /// in one unit for a linear axis, each in its own for a log one.
     fn seconds(mut self) -> Self {
         if self.log {
-            let mut ticks: Vec<f64> = NICE_SECONDS
-                .iter()
-                .copied()
-                .filter(|v| *v >= self.lo * (1.0 - 1e-9) && *v <= self.hi * (1.0 + 1e-9))
-                .collect();
-            if ticks.len() > 9 {
-                let every = ticks.len().div_ceil(9);
+            // The densest set of round durations that gives at most 7
+            // ticks: a log panel is often short.
+            const MEDIUM: [f64; 22] = [
+                0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0,
+                60.0, 300.0, 600.0, 1800.0, 3600.0, 21_600.0, 86_400.0, 864_000.0,
+            ];
+            const SPARSE: [f64; 10] = [
+                0.001, 0.01, 0.1, 1.0, 10.0, 60.0, 600.0, 3600.0, 86_400.0, 864_000.0,
+            ];
+            let within = |set: &[f64]| -> Vec<f64> {
+                set.iter()
+                    .copied()
+                    .filter(|v| *v >= self.lo * (1.0 - 1e-9) && *v <= self.hi * (1.0 + 1e-9))
+                    .collect()
+            };
+            let mut ticks = within(&NICE_SECONDS);
+            for set in [&MEDIUM[..], &SPARSE[..]] {
+                if ticks.len() > 7 {
+                    ticks = within(set);
+                }
+            }
+            if ticks.len() > 7 {
+                let every = ticks.len().div_ceil(7);
                 ticks = ticks.into_iter().step_by(every).collect();
             }
             if ticks.len() >= 2 {

@@ -667,7 +667,8 @@ pub fn run_charts(
     let classes = ordered(&scopes, "class", &class_order);
     let pools = ordered(&scopes, "pool", &pool_order);
     let mut written = Vec::new();
-    if classes.len() + pools.len() > 1 {
+    // One class on one pool: its own charts say it all.
+    if classes.len() > 1 || pools.len() > 1 {
         let chart = Overview {
             classes: classes.clone(),
             pools: pools.clone(),
@@ -725,6 +726,20 @@ mod tests {
         crate::rows::complete::<crate::rows::SeriesRow>(&partial_series())
     }
 
+    /// The synthetic series plus a second class, so that there is an
+    /// overview.
+    fn two_classes() -> String {
+        let mut csv = partial_series();
+        for line in partial_series()
+            .lines()
+            .skip(1)
+            .filter(|l| l.contains(",class,jobs,"))
+        {
+            csv += &(line.replace(",class,jobs,", ",class,batch,") + "\n");
+        }
+        crate::rows::complete::<crate::rows::SeriesRow>(&csv)
+    }
+
     fn partial_series() -> String {
         let mut csv = String::from(
             "point,replication,time_s,bucket_s,scope_kind,scope,arrivals,retries,completions,\
@@ -768,12 +783,16 @@ mod tests {
         let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
         assert_eq!(
             names,
-            [
-                "overview.png",
-                "latency-jobs.png",
-                "outcomes-jobs.png",
-                "pool-gpu.png"
-            ]
+            ["latency-jobs.png", "outcomes-jobs.png", "pool-gpu.png"],
+            "one class on one pool: no overview"
+        );
+        let two = tempfile::TempDir::new().unwrap();
+        let files =
+            run_charts(two_classes().as_bytes(), None, two.path(), ChartFormat::Png).unwrap();
+        assert_eq!(files[0].0, "overview.png");
+        assert!(
+            count(two.path(), "overview.png", PALETTE[1]) > 300,
+            "the second class's line"
         );
         // The lines are drawn in their colours: p99 red, arrivals blue.
         assert!(count(dir.path(), "latency-jobs.png", RED) > 300);
@@ -813,7 +832,7 @@ mod tests {
             ChartFormat::Svg,
         )
         .unwrap();
-        let svg = String::from_utf8(files[1].1.clone()).unwrap();
+        let svg = String::from_utf8(files[0].1.clone()).unwrap();
         assert!(svg.contains("mean of 2 replications"), "the title says so");
     }
 
@@ -845,7 +864,7 @@ mod tests {
             ChartFormat::Svg,
         )
         .unwrap();
-        let latency = String::from_utf8(files[1].1.clone()).unwrap();
+        let latency = String::from_utf8(files[0].1.clone()).unwrap();
         for text in [
             "latency target 30s",
             "SLO: latency p99 over the run ≤ 1m",
@@ -885,7 +904,7 @@ mod tests {
             ChartFormat::Svg,
         )
         .unwrap();
-        let outcomes = String::from_utf8(files[2].1.clone()).unwrap();
+        let outcomes = String::from_utf8(files[1].1.clone()).unwrap();
         assert!(outcomes.contains("too few to see at this scale: abandoned (1 attempt)"));
         assert!(
             !outcomes.contains("aria-label=\"abandoned\""),
@@ -901,7 +920,7 @@ mod tests {
     fn constant_capacity_draws_no_gpu_panel() {
         let dir = tempfile::TempDir::new().unwrap();
         let files = run_charts(series().as_bytes(), None, dir.path(), ChartFormat::Svg).unwrap();
-        let pool = String::from_utf8(files[3].1.clone()).unwrap();
+        let pool = String::from_utf8(files[2].1.clone()).unwrap();
         assert!(pool.contains("utilization (busy ÷ 8 online GPUs throughout)"));
         assert!(!pool.contains("pool gpu: GPUs"));
         assert!(!pool.contains("utilisation"));
@@ -911,7 +930,7 @@ mod tests {
     fn svg_text_is_drawn_in_the_embedded_font() {
         let dir = tempfile::TempDir::new().unwrap();
         let files = run_charts(series().as_bytes(), None, dir.path(), ChartFormat::Svg).unwrap();
-        let svg = String::from_utf8(files[1].1.clone()).unwrap();
+        let svg = String::from_utf8(files[0].1.clone()).unwrap();
         // No text left to the viewer's fonts: glyph outlines, placed by
         // <use>, each text's words kept for search and screen readers.
         assert!(!svg.contains("<text") && !svg.contains("font-family"));
