@@ -121,6 +121,16 @@ def readme(box):
             fail(f"README.md: a command block runs {cmd!r}; teach this stand-in about it")
         sh(cmd, work, box.env, what=f"README.md: {cmd}")
     print(f"ok: README.md: {len(seen)} commands exit 0")
+    # Its TOML: a whole scenario validates; a fragment (a [sweep] table)
+    # validates added to launch-day.toml, whose paths it names.
+    tomls = [text for lang, text in blocks("README.md") if lang == "toml"]
+    for i, text in enumerate(tomls):
+        if "[[class]]" not in text:
+            text = (ROOT / "scenarios/launch-day.toml").read_text() + "\n" + text
+        path = work / f"readme-{i}.toml"
+        path.write_text(text)
+        sh(f"surge validate {path.name}", work, box.env, what=f"README.md: TOML block {i + 1}")
+    print(f"ok: README.md: {len(tomls)} TOML blocks validate")
 
 
 def slurm(box, files):

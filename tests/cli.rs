@@ -298,6 +298,45 @@ fn validate_prints_the_resolved_scenario() {
 }
 
 #[test]
+fn validate_checks_every_point_of_a_sweep_table() {
+    let dir = TempDir::new().unwrap();
+    let base = std::fs::read_to_string(repo("scenarios/mmc.toml")).unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        format!("{base}\n[sweep]\n\"pool.gpu.gpus\" = [8, 9]\n"),
+    )
+    .unwrap();
+    surge()
+        .arg("validate")
+        .arg(&good)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "sweep         2 points, every one valid",
+        ));
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        format!("{base}\n[sweep]\n\"pool.gpu.gpus\" = [8, 0]\n"),
+    )
+    .unwrap();
+    surge()
+        .arg("validate")
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "point 1 (pool.gpu.gpus=0) is invalid",
+        ))
+        .stderr(predicate::str::contains(
+            "[sweep] or --grid pool.gpu.gpus=0",
+        ))
+        .stderr(predicate::str::contains("1 of 2 sweep points are invalid"));
+}
+
+#[test]
 fn set_overrides_values_by_name() {
     surge()
         .args([
@@ -1118,7 +1157,7 @@ fn an_invalid_grid_point_is_named_by_its_grid_value() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "--grid pool.gpu.gpus=0: pool.gpu.gpus",
+            "[sweep] or --grid pool.gpu.gpus=0: pool.gpu.gpus",
         ))
         .stderr(predicate::str::contains("--set pool.gpu.gpus").not());
 }

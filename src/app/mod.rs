@@ -496,8 +496,29 @@ pub fn validate(paths: &[PathBuf], overrides: &[Override]) -> Result<String, App
     let loaded = load_all(paths, overrides)?;
     let mut out = String::new();
     for (l, path) in loaded.iter().zip(paths) {
+        // A [sweep] table: every point must load too.
+        let mut sweep_line = String::new();
+        if let Some(sw) = &l.sweep {
+            let grid = crate::sweep::expand(&sw.axes, sw.zip)
+                .map_err(|e| AppError::Input(format!("{}: sweep: {e}", path.display())))?;
+            let (_, failures) = sweep::load_points(path, &grid, overrides)?;
+            if !failures.is_empty() {
+                return Err(AppError::Diagnostics(format!(
+                    "{}\n{}: {} of {} sweep points are invalid",
+                    failures.join("\n"),
+                    path.display(),
+                    failures.len(),
+                    grid.points.len()
+                )));
+            }
+            sweep_line = format!(
+                "  sweep         {} points, every one valid\n",
+                grid.points.len()
+            );
+        }
         out.push_str(&format!("{}: ok\n", path.display()));
         out.push_str(&describe(&l.scenario));
+        out.push_str(&sweep_line);
     }
     Ok(out)
 }

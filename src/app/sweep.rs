@@ -74,6 +74,34 @@ fn fnv(text: &str) -> String {
     format!("{h:016x}")
 }
 
+/// Load every point of `grid` from one reading of the file at `path`:
+/// the scenarios (`None` for an invalid point) and, for each invalid
+/// point, its error with its parameters.
+pub(crate) fn load_points(
+    path: &Path,
+    grid: &Grid,
+    overrides: &[Override],
+) -> Result<(Vec<Option<Scenario>>, Vec<String>), AppError> {
+    let text = scenario::read_text(path).map_err(|e| AppError::Diagnostics(e.to_string()))?;
+    let mut scenarios = Vec::with_capacity(grid.points.len());
+    let mut failures = Vec::new();
+    for i in 0..grid.points.len() {
+        let mut point = overrides.to_vec();
+        point.extend(grid.overrides(i));
+        match scenario::load_text(&text, path, &point, Some(&[])) {
+            Ok(l) => scenarios.push(Some(l.scenario)),
+            Err(e) => {
+                failures.push(format!(
+                    "error: point {i} ({}) is invalid:\n{e}",
+                    grid.describe(i)
+                ));
+                scenarios.push(None);
+            }
+        }
+    }
+    Ok((scenarios, failures))
+}
+
 /// `surge sweep`. Returns the number of grid points that failed to load.
 pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
     let base = load_all(&[path.to_path_buf()], &opts.overrides)?.remove(0);
@@ -117,29 +145,13 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
     // Load every point from one reading of the file; report the invalid
     // ones with their parameters.
     let text = scenario::read_text(path).map_err(|e| AppError::Diagnostics(e.to_string()))?;
-    let mut scenarios: Vec<Option<Scenario>> = Vec::with_capacity(grid.points.len());
-    let mut failures = Vec::new();
-    for i in 0..grid.points.len() {
-        let mut overrides = opts.overrides.clone();
-        overrides.extend(grid.overrides(i));
-        match scenario::load_text(&text, path, &overrides, Some(&[])) {
-            Ok(l) => {
-                let mut s = l.scenario;
-                if let Some(seed) = opts.seed {
-                    s.seed = seed;
-                }
-                if let Some(r) = opts.replications {
-                    s.replications = r;
-                }
-                scenarios.push(Some(s));
-            }
-            Err(e) => {
-                failures.push(format!(
-                    "error: point {i} ({}) is invalid:\n{e}",
-                    grid.describe(i)
-                ));
-                scenarios.push(None);
-            }
+    let (mut scenarios, failures) = load_points(path, &grid, &opts.overrides)?;
+    for s in scenarios.iter_mut().flatten() {
+        if let Some(seed) = opts.seed {
+            s.seed = seed;
+        }
+        if let Some(r) = opts.replications {
+            s.replications = r;
         }
     }
     for f in &failures {

@@ -67,7 +67,9 @@ impl Override {
             self.value.clone()
         };
         match self.flag {
-            "--set" | "--grid" | "--vary" => format!("{} {}={value}", self.flag, self.path),
+            "--set" | "--grid" | "[sweep] or --grid" | "--vary" => {
+                format!("{} {}={value}", self.flag, self.path)
+            }
             // A flag that stands for one key: `--bucket 1ns`.
             flag => format!("{flag} {value}"),
         }

@@ -17,7 +17,7 @@ impl Grid {
         self.params
             .iter()
             .zip(&self.points[i])
-            .map(|(path, value)| Override::from_flag("--grid", path, value.clone()))
+            .map(|(path, value)| Override::from_flag("[sweep] or --grid", path, value.clone()))
             .collect()
     }
 
