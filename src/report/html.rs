@@ -475,6 +475,22 @@ fn sweep_section(out: &mut String, sweep: &Csv, slos: &[SloInfo]) {
         header.push("SLOs");
     }
     let c_n = sweep.col("n");
+    // One unit per column of durations, from its largest mean.
+    let metrics: Vec<(&str, &str, Kind)> = metrics
+        .into_iter()
+        .map(|(m, label, kind)| match kind {
+            Kind::Seconds => {
+                let means = sweep.col(&format!("{m}_mean")).into_iter().flat_map(|c| {
+                    sweep
+                        .rows
+                        .iter()
+                        .filter_map(move |r| crate::rows::parse_float(&r[c]))
+                });
+                (m, label, column_unit(means))
+            }
+            k => (m, label, k),
+        })
+        .collect();
     let rows: Vec<Vec<String>> = sweep
         .rows
         .iter()
@@ -903,6 +919,11 @@ mod tests {
         })
         .unwrap();
         assert!(html.contains("<td>p99 latency missed</td>"), "{html}");
+        // One unit for the column: 9 s is 9.00s beside 20.00s, not "9s".
+        assert!(
+            html.contains("9.00s <span class=\"ci\">[8.50s, 9.50s]</span>"),
+            "{html}"
+        );
         assert!(html.contains("<td>all met</td>"));
         assert!(html.contains("<td>p99 latency uncertain</td>"));
         assert!(html.contains("Base scenario (each point sets the swept paths on top of it)"));
