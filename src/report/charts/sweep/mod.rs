@@ -4,7 +4,12 @@
 //! parameters; and for two crossed parameters, heatmaps with the value
 //! written in each cell.
 
+mod data;
 mod heatmap;
+mod metrics;
+
+use data::{Stat, SweepData, read};
+use metrics::{Kind, SweepMetric, path_label};
 
 use super::{
     Area, Axis, Chart, ChartFile, ChartFormat, Labels, Mark, PALETTE, Series, draw_panel, prepare,
@@ -12,284 +17,14 @@ use super::{
 };
 use crate::metric::Metric;
 use crate::report::RunInfo;
-use crate::report::csvdata::{Csv, distinct};
-use crate::rows::{self, PoolRow};
-use crate::stats::estimate;
+use crate::report::csvdata::distinct;
 use crate::units::{parse_duration, parse_rate};
 use heatmap::heatmap;
 use plotters::prelude::*;
-use std::collections::BTreeMap;
 use std::path::Path;
-
-/// Mean and 95% interval of one metric at one point.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Stat {
-    mean: f64,
-    low: Option<f64>,
-    high: Option<f64>,
-}
-
-/// What the charts need of a sweep.
-#[derive(Debug, Default)]
-struct SweepData {
-    /// Swept paths.
-    params: Vec<String>,
-    /// Values of the swept paths, per point (as written in `sweep.csv`).
-    points: BTreeMap<usize, Vec<String>>,
-    /// Classes in first-seen order (`all` last).
-    classes: Vec<String>,
-    /// Pools in first-seen order.
-    pools: Vec<String>,
-    /// (metric, class, point) → statistic.
-    stats: BTreeMap<(String, String, usize), Stat>,
-}
-
-/// What a sweep metric's numbers are, for axes and cells.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    /// Seconds: axes and cells as durations (`250ms`, `30s`, `4m`).
-    Seconds,
-    /// A share in [0, 1], shown as a percentage.
-    Share,
-    /// US dollars.
-    Usd,
-    /// Anything else: plain numbers.
-    Plain,
-}
-
-/// A metric drawn by the sweep charts: a `sweep.csv` column prefix, kept
-/// per class, or per pool (`pool_*`: one line per pool).
-#[derive(Clone, Debug)]
-struct SweepMetric {
-    column: String,
-    title: String,
-    kind: Kind,
-    /// Log scale when the values span more than a factor of 20.
-    log_if_wide: bool,
-    /// The class metric, for SLO bounds.
-    metric: Option<Metric>,
-    per_pool: bool,
-}
-
-impl SweepMetric {
-    fn of(metric: Metric) -> Self {
-        let kind = match metric.unit() {
-            crate::metric::Unit::Seconds => Kind::Seconds,
-            crate::metric::Unit::Fraction => Kind::Share,
-            _ => Kind::Plain,
-        };
-        SweepMetric {
-            column: metric.column().to_string(),
-            title: metric.label().to_string(),
-            kind,
-            log_if_wide: kind == Kind::Seconds,
-            metric: Some(metric),
-            per_pool: false,
-        }
-    }
-
-    fn pool(column: &str, title: &str, kind: Kind) -> Self {
-        SweepMetric {
-            column: column.to_string(),
-            title: title.to_string(),
-            kind,
-            log_if_wide: false,
-            metric: None,
-            per_pool: true,
-        }
-    }
-
-    /// Values as displayed (shares as percentages).
-    fn scale(&self) -> f64 {
-        if self.kind == Kind::Share { 100.0 } else { 1.0 }
-    }
-
-    /// The y axis description: the label and, where the tick labels do
-    /// not carry it, the unit.
-    fn axis(&self) -> String {
-        match self.kind {
-            Kind::Seconds => self.title.clone(),
-            Kind::Share => format!("{} (%)", self.title),
-            Kind::Usd => format!("{} (USD)", self.title),
-            Kind::Plain => self.title.clone(),
-        }
-    }
-
-    /// How a cell of a heatmap (or a colour bar label) is written: one
-    /// unit for every value of the chart, chosen from the largest.
-    fn cell_format(&self, values: &[f64]) -> impl Fn(f64) -> String + use<> {
-        let kind = self.kind;
-        let (div, unit) = self.display_unit(values);
-        move |v: f64| match kind {
-            Kind::Seconds => format!("{}{unit}", three_significant(v / div)),
-            Kind::Share => format!("{}%", three_significant(v)),
-            Kind::Usd => format!("${}", tick_label(v)),
-            Kind::Plain => tick_label(v),
-        }
-    }
-}
-
-impl SweepMetric {
-    /// The unit values of a chart are written in (seconds: from the
-    /// largest), as a divisor and a suffix.
-    fn display_unit(&self, values: &[f64]) -> (f64, &'static str) {
-        let top = values.iter().copied().fold(0.0f64, |a, v| a.max(v.abs()));
-        match self.kind {
-            Kind::Seconds if top < 1.0 => (1e-3, "ms"),
-            Kind::Seconds if top < 120.0 => (1.0, "s"),
-            Kind::Seconds if top < 7200.0 => (60.0, "m"),
-            Kind::Seconds => (3600.0, "h"),
-            _ => (1.0, ""),
-        }
-    }
-}
-
-/// Three significant digits, without a thousands suffix: 449, 23.8, 0.512.
-fn three_significant(x: f64) -> String {
-    let a = x.abs();
-    let decimals = if a >= 100.0 || a == 0.0 {
-        0
-    } else {
-        (2 - a.log10().floor() as i32).clamp(0, 6) as usize
-    };
-    format!("{x:.decimals$}")
-}
 
 /// The class (or pool) name under which per-point totals (cost) are kept.
 const TOTAL: &str = "all pools";
-
-/// Human names of swept paths: `pool.gpu.gpus` → `GPUs in pool gpu`.
-pub(crate) fn path_label(path: &str) -> String {
-    let parts: Vec<&str> = path.split('.').collect();
-    let leaf = |l: &str| -> String {
-        match l {
-            "gpus" => "GPUs".into(),
-            "rate" => "arrival rate".into(),
-            "policy" => "policy".into(),
-            "speed" => "speed".into(),
-            "cost_per_gpu_hour" => "cost per GPU-hour".into(),
-            "latency_target" => "latency target".into(),
-            other => other.replace('_', " "),
-        }
-    };
-    match parts.as_slice() {
-        ["pool", name, rest @ ..] if !rest.is_empty() => format!(
-            "{} of pool {name}",
-            rest.iter().map(|l| leaf(l)).collect::<Vec<_>>().join(" ")
-        )
-        .replacen("GPUs of pool", "GPUs in pool", 1),
-        ["class", name, rest @ ..] if !rest.is_empty() => {
-            let what: Vec<String> = rest
-                .iter()
-                .filter(|l| **l != "arrivals")
-                .map(|l| leaf(l))
-                .collect();
-            format!("{} of class {name}", what.join(" "))
-        }
-        _ => path.replace('_', " "),
-    }
-}
-
-fn read(sweep_csv: &[u8], pools_csv: Option<&[u8]>) -> Result<SweepData, String> {
-    let csv = Csv::parse("sweep.csv", sweep_csv)?;
-    let (c_point, c_class) = (csv.need("point")?, csv.need("class")?);
-    if c_class <= c_point {
-        return Err("sweep.csv: expected the swept parameters between point and class".into());
-    }
-    let c_pool = csv.col("pool");
-    let mut data = SweepData {
-        params: csv
-            .headers
-            .iter()
-            .skip(c_point + 1)
-            .take(c_class - c_point - 1)
-            .map(str::to_string)
-            .collect(),
-        ..SweepData::default()
-    };
-    // Every `<metric>_mean` column with its interval.
-    let metric_cols: Vec<(String, [Option<usize>; 3])> = csv
-        .headers
-        .iter()
-        .filter_map(|h| h.strip_suffix("_mean"))
-        .map(|m| {
-            let c = |s: &str| csv.col(&format!("{m}_{s}"));
-            (m.to_string(), [c("mean"), c("ci_low"), c("ci_high")])
-        })
-        .collect();
-    for r in &csv.rows {
-        let point: usize = r[c_point]
-            .parse()
-            .map_err(|_| format!("sweep.csv: bad point {:?}", &r[c_point]))?;
-        data.points
-            .entry(point)
-            .or_insert_with(|| (c_point + 1..c_class).map(|i| r[i].to_string()).collect());
-        let class = r[c_class].to_string();
-        if !data.classes.contains(&class) {
-            data.classes.push(class.clone());
-        }
-        let pool = c_pool.map(|c| r[c].to_string()).filter(|p| !p.is_empty());
-        if let Some(p) = &pool
-            && p != "all"
-            && !data.pools.contains(p)
-        {
-            data.pools.push(p.clone());
-        }
-        for (metric, [mean, low, high]) in &metric_cols {
-            let get = |c: &Option<usize>| c.and_then(|c| crate::rows::parse_float(&r[c]));
-            let Some(m) = get(mean) else { continue };
-            // Pool metrics are kept by pool (every class of a pool carries
-            // the same values), the sum over pools under TOTAL.
-            let owner = match (metric.starts_with("pool_"), pool.as_deref()) {
-                (false, _) => class.clone(),
-                (true, Some("all")) => TOTAL.to_string(),
-                (true, Some(p)) => p.to_string(),
-                (true, None) => continue,
-            };
-            data.stats.insert(
-                (metric.clone(), owner, point),
-                Stat {
-                    mean: m,
-                    low: get(low),
-                    high: get(high),
-                },
-            );
-        }
-    }
-    let has_cost = data.stats.keys().any(|k| k.0 == "pool_cost_usd");
-    if !has_cost && let Some(pools) = pools_csv {
-        read_cost(pools, &mut data)?;
-    }
-    Ok(data)
-}
-
-/// Cost per point from `pools.csv` (folders whose `sweep.csv` predates its
-/// pool columns): the sum over pools in each replication, then the mean
-/// and 95% interval over replications.
-fn read_cost(pools_csv: &[u8], data: &mut SweepData) -> Result<(), String> {
-    let pools: Vec<PoolRow> = rows::read("pools.csv", pools_csv)?;
-    let mut sums: BTreeMap<(usize, u64), f64> = BTreeMap::new();
-    for r in &pools {
-        *sums.entry((r.point as usize, r.replication)).or_default() += r.cost_usd;
-    }
-    let mut per_point: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
-    for ((p, _), v) in sums {
-        per_point.entry(p).or_default().push(v);
-    }
-    for (p, values) in per_point {
-        if let Some(e) = estimate(&values) {
-            data.stats.insert(
-                ("pool_cost_usd".to_string(), TOTAL.to_string(), p),
-                Stat {
-                    mean: e.mean,
-                    low: e.low(),
-                    high: e.high(),
-                },
-            );
-        }
-    }
-    Ok(())
-}
 
 /// What a numeric swept parameter's values are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -807,7 +542,7 @@ s,3,12,fair,all,2,1.5,0.1,1.3,1.7
 
     #[test]
     fn cost_sums_pools_per_replication() {
-        let pools = crate::rows::complete::<PoolRow>(
+        let pools = crate::rows::complete::<crate::rows::PoolRow>(
             "point,replication,pool,cost_usd\n0,0,a,1\n0,0,b,2\n0,1,a,2\n0,1,b,3\n",
         );
         let data = read(SWEEP.as_bytes(), Some(pools.as_bytes())).unwrap();

@@ -8,9 +8,16 @@ use super::text::{format_secs, group};
 use crate::metric::Metric;
 use crate::rows::{self, PoolRow, SummaryRow};
 use crate::stats::{Estimate, estimate};
+mod caption;
+mod slo;
+mod sweep;
+
 use base64::Engine;
+use caption::caption;
 use serde::{Deserialize, Serialize};
+use slo::slo_section;
 use std::fmt::Write;
+use sweep::sweep_section;
 
 /// What was run: written as `scenario.json` next to the CSVs, so that the
 /// report can be redrawn from the folder alone.
@@ -352,213 +359,6 @@ fn kind_of(m: Metric) -> Kind {
     }
 }
 
-/// A bound in its metric's unit: `1m`, `99%`, `0.5`.
-fn bound_text(m: Metric, v: f64) -> String {
-    match m.unit() {
-        crate::metric::Unit::Seconds => crate::report::charts::seconds_label(v),
-        crate::metric::Unit::Fraction => {
-            format!("{}%", crate::report::charts::tick_label(v * 100.0))
-        }
-        _ => crate::report::charts::tick_label(v),
-    }
-}
-
-/// "image-plus: p99 latency ≤ 1m".
-fn slo_text(slo: &SloInfo, m: Metric) -> String {
-    let mut bounds = Vec::new();
-    if let Some(v) = slo.min {
-        bounds.push(format!("≥ {}", bound_text(m, v)));
-    }
-    if let Some(v) = slo.max {
-        bounds.push(format!("≤ {}", bound_text(m, v)));
-    }
-    format!("{}: {} {}", slo.class, m.label(), bounds.join(" and "))
-}
-
-/// `met`, `uncertain` (the 95% interval straddles a bound) or `missed`,
-/// from the mean and its interval (the mean alone without one).
-fn slo_verdict(slo: &SloInfo, mean: Option<f64>, lo: Option<f64>, hi: Option<f64>) -> &'static str {
-    let e = mean.map(|mean| Estimate {
-        mean,
-        std_dev: None,
-        half_width: match (lo, hi) {
-            (Some(l), Some(h)) => Some((h - l) / 2.0),
-            _ => None,
-        },
-        n: 2,
-    });
-    match crate::slo::judge(e, slo.max, slo.min) {
-        crate::slo::Verdict::Pass => "met",
-        crate::slo::Verdict::Warn => "uncertain",
-        crate::slo::Verdict::Fail => "missed",
-    }
-}
-
-/// The run's SLOs: each bound with its unit, the value over the
-/// replications and the verdict.
-fn slo_section(out: &mut String, summary: &[SummaryRow], slos: &[SloInfo]) {
-    let rows: Vec<Vec<String>> = slos
-        .iter()
-        .filter_map(|slo| {
-            let m = Metric::parse(&slo.metric)?;
-            let values: Vec<f64> = summary
-                .iter()
-                .filter(|r| r.class == slo.class)
-                .filter_map(|r| r.metric(m))
-                .collect();
-            let e = estimate(&values);
-            let verdict = slo_verdict(
-                slo,
-                e.map(|e| e.mean),
-                e.and_then(|e| e.low()),
-                e.and_then(|e| e.high()),
-            );
-            Some(vec![
-                esc(&slo_text(slo, m)),
-                cell(e, kind_of(m)),
-                verdict.to_string(),
-            ])
-        })
-        .collect();
-    if rows.is_empty() {
-        return;
-    }
-    out.push_str("<h2>SLOs</h2>\n<p>Each bound on the run's value (mean over replications, with its 95% interval): <b>met</b> when the interval is on the right side, <b>missed</b> when it is all beyond the bound, <b>uncertain</b> when it straddles it.</p>\n");
-    table(out, &["SLO", "value", "verdict"], &rows);
-}
-
-fn sweep_section(out: &mut String, sweep: &Csv, slos: &[SloInfo]) {
-    let (Some(c_point), Some(c_class)) = (sweep.col("point"), sweep.col("class")) else {
-        return;
-    };
-    let params: Vec<&str> = sweep
-        .headers
-        .iter()
-        .skip(c_point + 1)
-        .take(c_class.saturating_sub(c_point + 1))
-        .collect();
-    let metrics: [(&str, &str, Kind); 4] = [
-        (Metric::LatencyP99.column(), "p99 latency", Kind::Seconds),
-        (Metric::WaitMean.column(), "wait mean", Kind::Seconds),
-        (Metric::SloAttainment.column(), "SLO met", Kind::Percent),
-        (
-            Metric::CompletedFraction.column(),
-            "completed",
-            Kind::Percent,
-        ),
-    ];
-    // The scenario's SLO metrics first, then the usual ones.
-    let mut wanted: Vec<(&str, &str, Kind)> = slos
-        .iter()
-        .filter_map(|s| Metric::parse(&s.metric))
-        .map(|m| (m.column(), m.label(), kind_of(m)))
-        .collect();
-    for m in metrics {
-        if !wanted.iter().any(|w| w.0 == m.0) {
-            wanted.push(m);
-        }
-    }
-    let metrics: Vec<_> = wanted
-        .into_iter()
-        .filter(|(m, _, _)| {
-            sweep
-                .col(&format!("{m}_mean"))
-                .is_some_and(|c| sweep.rows.iter().any(|r| !r[c].is_empty()))
-        })
-        .collect();
-    let mut header: Vec<&str> = vec!["point"];
-    header.extend(params.iter().copied());
-    header.push("class");
-    header.push("n");
-    header.extend(metrics.iter().map(|m| m.1));
-    if !slos.is_empty() {
-        header.push("SLOs");
-    }
-    let c_n = sweep.col("n");
-    // One unit per column of durations, from its largest mean.
-    let metrics: Vec<(&str, &str, Kind)> = metrics
-        .into_iter()
-        .map(|(m, label, kind)| match kind {
-            Kind::Seconds => {
-                let means = sweep.col(&format!("{m}_mean")).into_iter().flat_map(|c| {
-                    sweep
-                        .rows
-                        .iter()
-                        .filter_map(move |r| crate::rows::parse_float(&r[c]))
-                });
-                (m, label, column_unit(means))
-            }
-            k => (m, label, k),
-        })
-        .collect();
-    let rows: Vec<Vec<String>> = sweep
-        .rows
-        .iter()
-        .take(SWEEP_ROWS)
-        .map(|r| {
-            let mut row: Vec<String> = (c_point..=c_class).map(|i| esc(&r[i])).collect();
-            row.push(c_n.map_or(String::new(), |c| esc(&r[c])));
-            for (m, _, kind) in &metrics {
-                let get = |s: &str| {
-                    sweep
-                        .col(&format!("{m}_{s}"))
-                        .and_then(|c| crate::rows::parse_float(&r[c]))
-                };
-                row.push(match (get("mean"), get("ci_low"), get("ci_high")) {
-                    (Some(mean), Some(lo), Some(hi)) => format!(
-                        "{} <span class=\"ci\">[{}, {}]</span>",
-                        esc(&number(*kind, mean)),
-                        esc(&number(*kind, lo)),
-                        esc(&number(*kind, hi))
-                    ),
-                    (Some(mean), _, _) => esc(&number(*kind, mean)),
-                    _ => "–".into(),
-                });
-            }
-            // The point's verdict on each SLO of this class.
-            if !slos.is_empty() {
-                let class = &r[c_class];
-                let verdicts: Vec<String> = slos
-                    .iter()
-                    .filter(|s| s.class == class)
-                    .filter_map(|s| {
-                        let m = Metric::parse(&s.metric)?;
-                        let get = |stat: &str| {
-                            sweep
-                                .col(&format!("{}_{stat}", m.column()))
-                                .and_then(|c| crate::rows::parse_float(&r[c]))
-                        };
-                        let v = slo_verdict(s, get("mean"), get("ci_low"), get("ci_high"));
-                        Some(format!("{} {v}", m.label()))
-                    })
-                    .collect();
-                let all_met = verdicts.iter().all(|v| v.ends_with(" met"));
-                row.push(if verdicts.is_empty() {
-                    "–".into()
-                } else if all_met {
-                    "all met".into()
-                } else {
-                    esc(&verdicts.join("; "))
-                });
-            }
-            row
-        })
-        .collect();
-    let _ = writeln!(
-        out,
-        "<p>Mean over replications with its 95% confidence interval (Student t).{}</p>",
-        if sweep.rows.len() > SWEEP_ROWS {
-            format!(
-                " The first {SWEEP_ROWS} of {} rows; all are in <code>sweep.csv</code>.",
-                sweep.rows.len()
-            )
-        } else {
-            String::new()
-        }
-    );
-    table(out, &header, &rows);
-}
-
 const STYLE: &str = "
 body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', sans-serif;
        margin: 24px auto; max-width: 1240px; padding: 0 16px; color: #222; line-height: 1.45; }
@@ -579,77 +379,6 @@ pre.scenario { background: #f6f6f6; padding: 12px; font-size: 13px;
                white-space: pre-wrap; overflow-wrap: anywhere; }
 .warn { margin: 8px 0; }
 ";
-
-/// What a chart shows, from its file name (`latency-image-plus.png`).
-fn caption(file: &str) -> String {
-    let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
-    let metric_label = |column: &str| -> String {
-        match column {
-            "pool_utilization" => "utilization".into(),
-            "pool_queue_mean" => "mean waiting requests".into(),
-            "pool_cost_usd" => "GPU cost".into(),
-            c => Metric::parse(c).map_or(c.replace('_', " "), |m| m.label().to_string()),
-        }
-    };
-    // `sweep-<column>-<owner>` / `heatmap-<column>-<owner>`: the column
-    // is the longest known prefix.
-    let split = |rest: &str| -> (String, String) {
-        let columns = Metric::ALL.iter().map(|m| m.column()).chain([
-            "pool_utilization",
-            "pool_queue_mean",
-            "pool_cost_usd",
-        ]);
-        let best = columns
-            .filter(|c| rest == *c || rest.starts_with(&format!("{c}-")))
-            .max_by_key(|c| c.len());
-        match best {
-            Some(c) => (
-                c.to_string(),
-                rest[c.len()..].trim_start_matches('-').to_string(),
-            ),
-            None => (rest.to_string(), String::new()),
-        }
-    };
-    if stem == "overview" {
-        "The run at a glance: every class's p95 latency against its latency target (dashed), and every pool's utilization and waiting requests.".into()
-    } else if let Some(c) = stem.strip_prefix("latency-") {
-        format!(
-            "Class {c}: new requests and retries per second, and the p50/p95/p99 latency of each time bucket's completions, with its latency target and latency SLOs dashed."
-        )
-    } else if let Some(c) = stem.strip_prefix("outcomes-") {
-        format!(
-            "Class {c}: what became of its attempts each second, stacked — completed, rejected (rate limit or shedding), abandoned (patience ran out), failed (GPU failure); deferred requests as a line."
-        )
-    } else if let Some(p) = stem.strip_prefix("pool-") {
-        format!(
-            "Pool {p}: waiting requests, and utilization (busy ÷ online GPUs); online and busy GPUs too when capacity changes."
-        )
-    } else if let Some(rest) = stem.strip_prefix("sweep-") {
-        let (column, owner) = split(rest);
-        let who = if owner.is_empty() {
-            String::new()
-        } else {
-            format!(" of {owner}")
-        };
-        format!(
-            "{}{who} against the swept parameter: mean over the replications with its 95% confidence band; SLO bounds dashed.",
-            metric_label(&column)
-        )
-    } else if let Some(rest) = stem.strip_prefix("heatmap-") {
-        let (column, owner) = split(rest);
-        let who = if owner.is_empty() {
-            String::new()
-        } else {
-            format!(" of {owner}")
-        };
-        format!(
-            "{}{who} over both swept parameters: the mean of the replications in each cell.",
-            metric_label(&column)
-        )
-    } else {
-        stem.to_string()
-    }
-}
 
 /// The report page.
 pub fn report_html(input: &ReportInput<'_>) -> Result<String, String> {

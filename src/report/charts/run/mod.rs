@@ -9,136 +9,21 @@
 //! a bucket's latency percentiles are drawn only when it has enough
 //! completions to mean something (see [`MIN_COMPLETIONS`]).
 
+mod overview;
+mod scope;
+
 use super::{
     Area, Axis, BLUE, Chart, ChartFile, ChartFormat, FONT, GREEN, GREY, LegendEntry, Mark, ORANGE,
-    PALETTE, PURPLE, RED, SIZE, Series, draw_panel, err, frame, legend, prepare, save, slug,
-    time_axis,
+    PURPLE, RED, SIZE, Series, draw_panel, err, frame, legend, prepare, save, slug, time_axis,
 };
 use crate::metric::Metric;
 use crate::model::StartTime;
 use crate::report::RunInfo;
-use crate::rows::{self, SeriesRow};
+use overview::Overview;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use std::collections::BTreeMap;
+use scope::{Row, Scope, Scopes, read};
 use std::path::Path;
-
-/// A bucket's latency percentiles are drawn when it has at least this many
-/// completions, and at least 5% of a typical (median) bucket's: a p99 of
-/// three completions is noise, not a spike.
-const MIN_COMPLETIONS: f64 = 5.0;
-
-/// One bucket of one scope in one replication (the columns the charts use).
-#[derive(Clone, Debug, Default)]
-struct Row {
-    t: f64,
-    width: f64,
-    arrivals: f64,
-    retries: f64,
-    completions: f64,
-    rejected: f64,
-    abandoned: f64,
-    failed: f64,
-    queue_mean: Option<f64>,
-    busy: Option<f64>,
-    online: Option<f64>,
-    p50: Option<f64>,
-    p95: Option<f64>,
-    p99: Option<f64>,
-    deferred: f64,
-}
-
-/// A scope's buckets, per replication (each in time order).
-#[derive(Debug, Default)]
-struct Scope {
-    reps: BTreeMap<u64, Vec<Row>>,
-}
-
-/// Scopes by (kind, name), of point 0.
-type Scopes = BTreeMap<(String, String), Scope>;
-
-fn read(timeseries_csv: &[u8]) -> Result<Scopes, String> {
-    let rows: Vec<SeriesRow> = rows::read("timeseries.csv", timeseries_csv)?;
-    let mut scopes = Scopes::new();
-    for r in rows.into_iter().filter(|r| r.point == 0) {
-        scopes
-            .entry((r.scope_kind, r.scope))
-            .or_default()
-            .reps
-            .entry(r.replication)
-            .or_default()
-            .push(Row {
-                t: r.time_s,
-                width: r.bucket_s.max(1e-9),
-                arrivals: r.arrivals as f64,
-                retries: r.retries as f64,
-                completions: r.completions as f64,
-                rejected: r.rejected as f64,
-                abandoned: r.abandoned as f64,
-                failed: r.failed as f64,
-                queue_mean: r.queue_mean,
-                busy: r.busy_gpus_mean,
-                online: r.online_gpus_mean,
-                p50: r.latency_p50_s,
-                p99: r.latency_p99_s,
-                p95: r.latency_p95_s,
-                deferred: r.deferred.unwrap_or(0) as f64,
-            });
-    }
-    Ok(scopes)
-}
-
-impl Scope {
-    /// (t, mean, min, max) over replications of `f` per bucket start, for
-    /// the buckets where it has a value.
-    fn stat(&self, f: impl Fn(&Row) -> Option<f64>) -> Vec<(f64, f64, f64, f64)> {
-        let mut by_t: BTreeMap<i64, (f64, Vec<f64>)> = BTreeMap::new();
-        for rows in self.reps.values() {
-            for r in rows {
-                if let Some(v) = f(r).filter(|v| v.is_finite()) {
-                    let key = (r.t * 1e6).round() as i64;
-                    by_t.entry(key).or_insert((r.t, Vec::new())).1.push(v);
-                }
-            }
-        }
-        by_t.into_values()
-            .map(|(t, v)| {
-                let mean = v.iter().sum::<f64>() / v.len() as f64;
-                let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-                let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                (t, mean, lo, hi)
-            })
-            .collect()
-    }
-
-    /// A series of `f` (the mean over replications, with their range as a
-    /// band when there are several).
-    fn series(&self, label: &str, color: RGBColor, f: impl Fn(&Row) -> Option<f64>) -> Series {
-        let stats = self.stat(f);
-        let mut s = Series::line(label, color, stats.iter().map(|p| (p.0, p.1)).collect());
-        if self.reps.len() > 1 {
-            s.band = stats.iter().map(|p| (p.0, p.2, p.3)).collect();
-        }
-        s
-    }
-
-    fn rows(&self) -> impl Iterator<Item = &Row> {
-        self.reps.values().flatten()
-    }
-
-    /// Whether the latency percentiles of a bucket are drawn.
-    fn latency_filter(&self) -> impl Fn(&Row) -> bool + use<> {
-        let mut counts: Vec<f64> = self
-            .rows()
-            .map(|r| r.completions)
-            .filter(|c| *c > 0.0)
-            .collect();
-        counts.sort_by(f64::total_cmp);
-        let median = counts.get(counts.len() / 2).copied().unwrap_or(0.0);
-        let least = MIN_COMPLETIONS.max(0.05 * median);
-        move |r: &Row| r.completions >= least
-    }
-}
 
 /// What every run chart shares: the time axis, the shaded spans, the
 /// replication count and the scenario's targets.
@@ -531,105 +416,6 @@ impl Chart for OutcomeChart<'_> {
     }
 }
 
-/// Every class's p95 latency against its target, and every pool's
-/// utilization and queue: the run at a glance.
-struct Overview<'a> {
-    classes: Vec<(&'a str, &'a Scope)>,
-    pools: Vec<(&'a str, &'a Scope)>,
-    frame: &'a Frame<'a>,
-}
-
-impl Chart for Overview<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Result<(), String> {
-        let f = self.frame;
-        let panels = root.split_evenly((3, 1));
-        let color = |i: usize| PALETTE[i % PALETTE.len()];
-        let mut lines = Vec::new();
-        let mut marks = f.spans.clone();
-        for (i, (name, scope)) in self.classes.iter().enumerate() {
-            let shown = scope.latency_filter();
-            let mut s = scope.series(name, color(i), |r| if shown(r) { r.p95 } else { None });
-            s.band.clear();
-            // Classes that share a pool often coincide: every other one dashed.
-            s.dashed = i % 2 == 1;
-            lines.push(s);
-            let target = f
-                .info
-                .and_then(|info| info.classes.iter().find(|c| c.name == *name))
-                .and_then(|c| c.latency_target_s);
-            if let Some(t) = target {
-                marks.push(Mark::Level {
-                    y: t,
-                    color: color(i),
-                    label: format!("{name} target {}", super::seconds_label(t)),
-                });
-            }
-        }
-        let title = format!(
-            "p95 latency by class (log scale; dashed: latency targets){}",
-            if f.replications > 1 {
-                format!(" — mean of {} replications", f.replications)
-            } else {
-                String::new()
-            }
-        );
-        lines_panel(
-            &panels[0],
-            &title,
-            &f.x(false),
-            "p95 latency",
-            true,
-            &lines,
-            &marks,
-            true,
-        )?;
-        let util: Vec<Series> = self
-            .pools
-            .iter()
-            .enumerate()
-            .map(|(i, (name, scope))| {
-                let mut s = scope.series(name, color(i), |r| match (r.busy, r.online) {
-                    (Some(b), Some(o)) if o > 0.0 => Some(100.0 * b / o),
-                    _ => None,
-                });
-                s.band.clear();
-                s.dashed = i % 2 == 1;
-                s
-            })
-            .collect();
-        let y = Axis::linear("utilization (%)", 0.0, 105.0);
-        draw_panel(
-            &panels[1],
-            "utilization by pool (busy ÷ online GPUs)",
-            &f.x(false),
-            &y,
-            &util,
-            &f.spans,
-        )?;
-        let queues: Vec<Series> = self
-            .pools
-            .iter()
-            .enumerate()
-            .map(|(i, (name, scope))| {
-                let mut s = scope.series(name, color(i), |r| r.queue_mean);
-                s.band.clear();
-                s.dashed = i % 2 == 1;
-                s
-            })
-            .collect();
-        lines_panel(
-            &panels[2],
-            "waiting requests by pool",
-            &f.x(true),
-            "requests (mean per bucket)",
-            false,
-            &queues,
-            &f.spans,
-            false,
-        )
-    }
-}
-
 /// Names of one kind of scope, in the scenario's order when `scenario.json`
 /// gives it (then any others, in file order).
 fn ordered<'a>(scopes: &'a Scopes, kind: &str, order: &[String]) -> Vec<(&'a str, &'a Scope)> {
@@ -718,7 +504,9 @@ pub fn run_charts(
 
 #[cfg(test)]
 mod tests {
+    use super::super::PALETTE;
     use super::*;
+    use crate::rows::SeriesRow;
 
     /// A synthetic time series: one class with a spike at t = 60..120 s
     /// and some rejections, one pool.
