@@ -558,6 +558,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn start_times_parse_clock_times_and_dates_and_refuse_the_rest() {
+        let t = |s: &str| StartTime::parse(s);
+        assert_eq!(
+            t("08:00"),
+            Some(StartTime {
+                date: None,
+                minute: 480
+            })
+        );
+        assert_eq!(t("2026-06-03").unwrap().date, Some((2026, 6, 3)));
+        assert_eq!(t("2026-06-03T23:59").unwrap().minute, 1439);
+        assert_eq!(t("2024-02-29 00:00").unwrap().date, Some((2024, 2, 29)));
+        for bad in [
+            "25:00",
+            "8:00",
+            "08:60",
+            "2026-02-29",
+            "2026-13-01",
+            "noon",
+            "",
+        ] {
+            assert_eq!(t(bad), None, "{bad}");
+        }
+        assert_eq!(
+            t("2026-06-03T08:05").unwrap().to_string(),
+            "2026-06-03 08:05"
+        );
+    }
+
+    #[test]
     fn bucket_widths_are_readable() {
         assert_eq!(
             readable_bucket(SimDuration::from_secs(7200)),
