@@ -35,7 +35,9 @@ fn run(scenario: &str, out: &Path, args: &[&str]) {
 fn launch_day() -> &'static Path {
     static OUT: OnceLock<PathBuf> = OnceLock::new();
     OUT.get_or_init(|| {
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-launch-day");
+        // One folder per process: nextest runs each test in its own.
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("report-launch-day-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&out);
         run(
             "scenarios/launch-day.toml",

@@ -1,17 +1,20 @@
-//! The future event list, keyed by `(time, sequence number)`: unsorted
-//! slots for the far future, a sorted run for the current slot, and a
-//! small 4-ary min-heap for what is scheduled into the current slot.
+//! The future event list, keyed by `(time, sequence number)`: a calendar
+//! of unsorted slots for the far future, a sorted run for the current
+//! slot, and a small 4-ary min-heap for what is scheduled into the current
+//! slot.
 //!
 //! A viral launch keeps hundreds of thousands of users waiting to come
 //! back hours later; one heap that large misses the cache on every level
 //! of every pop. So events are appended, unsorted, to the slot of width
-//! 2^SLOT_SHIFT ns (≈ 8.6 s) they fall in. When the current slot is used
-//! up, the earliest slot is sorted in one go (sequential, cache-friendly
-//! work) and becomes the *run*, popped from its end; the horizon moves to
-//! that slot's end. Events scheduled before the horizon after that go to
-//! the heap, which stays small: a pop takes the earlier of the run's next
-//! event and the heap's top. Events keep their sequence numbers, so the
-//! order is exactly `(time, sequence)`.
+//! 2^SLOT_SHIFT ns (≈ 8.6 s) they fall in: a ring of [`RING`] slots
+//! (≈ 39 h) indexed by slot number, and an ordered map for the rare event
+//! beyond it, moved into the ring when the ring reaches it. When the
+//! current slot is used up, the earliest slot is sorted in one go
+//! (sequential, cache-friendly work) and becomes the *run*, popped from
+//! its end; the horizon moves to that slot's end. Events scheduled before
+//! the horizon after that go to the heap, which stays small: a pop takes
+//! the earlier of the run's next event and the heap's top. Events keep
+//! their sequence numbers, so the order is exactly `(time, sequence)`.
 
 use super::SimTime;
 use std::collections::BTreeMap;
@@ -22,7 +25,11 @@ const ARITY: usize = 4;
 /// log2 of the far-future slot width in nanoseconds: 2^33 ns ≈ 8.6 s.
 const SLOT_SHIFT: u32 = 33;
 
-/// A priority queue of timed events with FIFO tie-breaking.
+/// Slots in the calendar ring (a power of two): 16,384 × 8.6 s ≈ 39 h.
+const RING: u64 = 1 << 14;
+
+/// A priority queue of timed events with FIFO tie-breaking. Events are
+/// small `Copy` values (a kind and a few indices).
 ///
 /// Each scheduled event gets a sequence number; events are returned in
 /// increasing `(time, sequence)` order, so two events at the same instant
@@ -36,38 +43,48 @@ pub struct EventQueue<E> {
     /// The current slot's events, sorted by decreasing key: the next one
     /// is at the end.
     run: Vec<Entry<E>>,
-    /// Events at or after `horizon`, by slot (time >> SLOT_SHIFT).
-    far: BTreeMap<u64, Vec<Entry<E>>>,
+    /// Far slots `base .. base + RING`, at `slot % RING`.
+    ring: Vec<Vec<Entry<E>>>,
+    /// Events in `ring`.
+    ring_len: usize,
+    /// Far slots from `base + RING` on.
+    beyond: BTreeMap<u64, Vec<Entry<E>>>,
+    /// Events in `ring` and `beyond`.
     far_len: usize,
-    /// Every event in `heap` and `run` is before it; every event in `far`
-    /// at or after.
+    /// The first slot not yet poured: `horizon >> SLOT_SHIFT`.
+    base: u64,
+    /// Every event in `heap` and `run` is before it; every far event at
+    /// or after.
     horizon: u64,
     next_seq: u64,
     now: SimTime,
     popped: u64,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 struct Entry<E> {
     /// `time << 64 | sequence`: one integer comparison orders the heap.
     key: u128,
     event: E,
 }
 
-impl<E> Default for EventQueue<E> {
+impl<E: Copy> Default for EventQueue<E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<E> EventQueue<E> {
+impl<E: Copy> EventQueue<E> {
     /// An empty queue at time zero.
     pub fn new() -> Self {
         EventQueue {
             heap: Vec::new(),
             run: Vec::new(),
-            far: BTreeMap::new(),
+            ring: (0..RING).map(|_| Vec::new()).collect(),
+            ring_len: 0,
+            beyond: BTreeMap::new(),
             far_len: 0,
+            base: 1,
             horizon: 1 << SLOT_SHIFT,
             next_seq: 0,
             now: SimTime::ZERO,
@@ -98,7 +115,13 @@ impl<E> EventQueue<E> {
 
     #[inline(never)]
     fn schedule_far(&mut self, at: SimTime, entry: Entry<E>) {
-        self.far.entry(at.0 >> SLOT_SHIFT).or_default().push(entry);
+        let slot = at.0 >> SLOT_SHIFT;
+        if slot < self.base + RING {
+            self.ring[(slot % RING) as usize].push(entry);
+            self.ring_len += 1;
+        } else {
+            self.beyond.entry(slot).or_default().push(entry);
+        }
         self.far_len += 1;
     }
 
@@ -114,16 +137,47 @@ impl<E> EventQueue<E> {
     #[cold]
     #[inline(never)]
     fn pour_next_slot(&mut self) {
-        let Some((slot, mut entries)) = self.far.pop_first() else {
+        loop {
+            // Slots beyond the ring that it now reaches move into it.
+            while let Some(entry) = self.beyond.first_entry()
+                && *entry.key() < self.base + RING
+            {
+                let (slot, entries) = entry.remove_entry();
+                self.ring_len += entries.len();
+                let cell = &mut self.ring[(slot % RING) as usize];
+                if cell.is_empty() {
+                    *cell = entries;
+                } else {
+                    cell.extend(entries);
+                }
+            }
+            if self.ring_len == 0 {
+                // Everything left is beyond the ring: jump to it.
+                match self.beyond.first_key_value() {
+                    Some((&slot, _)) => {
+                        self.base = slot;
+                        continue;
+                    }
+                    None => return,
+                }
+            }
+            let slot = self.base;
+            self.base += 1;
+            let cell = &mut self.ring[(slot % RING) as usize];
+            if cell.is_empty() {
+                continue;
+            }
+            let mut entries = std::mem::take(cell);
+            self.ring_len -= entries.len();
+            self.far_len -= entries.len();
+            self.horizon = (slot + 1) << SLOT_SHIFT;
+            // Keys are unique (sequence numbers), so an unstable sort is exact.
+            entries.sort_unstable_by_key(|e| std::cmp::Reverse(e.key));
+            // (Reusing the spent run's allocation for a new far slot would
+            // leave hundreds of far slots each holding a whole slot's capacity.)
+            self.run = entries;
             return;
-        };
-        self.far_len -= entries.len();
-        self.horizon = (slot + 1) << SLOT_SHIFT;
-        // Keys are unique (sequence numbers), so an unstable sort is exact.
-        entries.sort_unstable_by_key(|e| std::cmp::Reverse(e.key));
-        // (Reusing the spent run's allocation for a new far slot would
-        // leave hundreds of far slots each holding a whole slot's capacity.)
-        self.run = entries;
+        }
     }
 
     /// Whether the next event is the heap's top (else the run's end).
@@ -138,17 +192,29 @@ impl<E> EventQueue<E> {
     /// Remove and return the earliest event, advancing the clock to it.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
+        self.pop_until(SimTime::MAX)
+    }
+
+    /// Remove and return the earliest event if it is at or before `limit`
+    /// (advancing the clock to it); else leave it and return `None`.
+    #[inline]
+    pub fn pop_until(&mut self, limit: SimTime) -> Option<(SimTime, E)> {
         self.refill();
+        let limit = (u128::from(limit.0) << 64) | u128::from(u64::MAX);
         let entry = if self.next_in_heap() {
+            if self.heap[0].key > limit {
+                return None;
+            }
             let last = self.heap.pop()?;
             if self.heap.is_empty() {
                 last
             } else {
-                let root = std::mem::replace(&mut self.heap[0], last);
-                self.sift_down(0);
-                root
+                self.sift_down_from_root(last)
             }
         } else {
+            if self.run.last()?.key > limit {
+                return None;
+            }
             self.run.pop()?
         };
         let at = SimTime((entry.key >> 64) as u64);
@@ -157,23 +223,28 @@ impl<E> EventQueue<E> {
         Some((at, entry.event))
     }
 
+    /// Move the entry at `i` up to its place: the entries on its way move
+    /// down one level each, and it is written once.
     #[inline]
     fn sift_up(&mut self, mut i: usize) {
-        let key = self.heap[i].key;
+        let entry = self.heap[i];
         while i > 0 {
             let parent = (i - 1) / ARITY;
-            if key >= self.heap[parent].key {
+            if entry.key >= self.heap[parent].key {
                 break;
             }
-            self.heap.swap(i, parent);
+            self.heap[i] = self.heap[parent];
             i = parent;
         }
+        self.heap[i] = entry;
     }
 
+    /// Put `last` at the root, sift it down, and return the old root.
     #[inline]
-    fn sift_down(&mut self, mut i: usize) {
+    fn sift_down_from_root(&mut self, last: Entry<E>) -> Entry<E> {
         let len = self.heap.len();
-        let key = self.heap[i].key;
+        let root = self.heap[0];
+        let mut i = 0;
         loop {
             let first = ARITY * i + 1;
             if first >= len {
@@ -189,12 +260,14 @@ impl<E> EventQueue<E> {
                     best_key = k;
                 }
             }
-            if best_key >= key {
+            if best_key >= last.key {
                 break;
             }
-            self.heap.swap(i, best);
+            self.heap[i] = self.heap[best];
             i = best;
         }
+        self.heap[i] = last;
+        root
     }
 
     /// The time of the earliest pending event.
@@ -263,6 +336,8 @@ mod tests {
             (0u64..50).prop_map(Op::Schedule),
             // Far-future events, across several slots and slot boundaries.
             (0u64..(1u64 << (SLOT_SHIFT + 3))).prop_map(Op::Schedule),
+            // Beyond the calendar ring, and around its end.
+            ((RING - 4) << SLOT_SHIFT..(3 * RING) << SLOT_SHIFT).prop_map(Op::Schedule),
             Just(Op::Pop),
             Just(Op::Pop),
         ]

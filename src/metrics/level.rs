@@ -65,6 +65,21 @@ impl Level {
         if now <= self.since {
             return;
         }
+        let area = u128::from(self.value) * u128::from(now.0 - self.since.0);
+        self.bucket_area += area;
+        let (from, to) = self.window;
+        if self.since >= from && now <= to {
+            self.window_area += area;
+            self.window_max = self.window_max.max(self.value);
+        } else {
+            self.accrue_window_edge(now);
+        }
+        self.since = now;
+    }
+
+    /// The part of `[since, now)` inside the window, when it is not all of it.
+    #[cold]
+    fn accrue_window_edge(&mut self, now: SimTime) {
         let (from, to) = self.window;
         let lo = self.since.max(from);
         let hi = now.min(to);
@@ -72,8 +87,6 @@ impl Level {
             self.window_area += u128::from(self.value) * u128::from(hi.0 - lo.0);
             self.window_max = self.window_max.max(self.value);
         }
-        self.bucket_area += u128::from(self.value) * u128::from(now.0 - self.since.0);
-        self.since = now;
     }
 
     /// Close the current bucket at `end`: returns its time-average and its

@@ -62,11 +62,16 @@ enum Event {
     Signup {
         population: u32,
     },
+    /// A user of `population` sends their next request; `remaining`
+    /// more follow in this session.
     UserNext {
         user: u32,
+        population: u32,
+        remaining: u32,
     },
     UserReturns {
         user: u32,
+        population: u32,
     },
     ServiceCompleted {
         pool: u32,
@@ -210,6 +215,10 @@ impl<'a> Sim<'a> {
             }
             classes.push(ClassState {
                 pool: c.pool as u32,
+                population: match c.arrivals {
+                    ArrivalSpec::Users { population, .. } => population as u32,
+                    _ => u32::MAX,
+                },
                 arrivals: ArrivalState::new(&c.arrivals, sc.duration),
                 arrival_rng: s(format!("class/{}/arrivals", c.name)),
                 service_rng: s(format!("class/{}/service", c.name)),
@@ -286,9 +295,9 @@ impl<'a> Sim<'a> {
             requests: RequestSlab::new(
                 sc.classes
                     .iter()
-                    .any(|c| c.retry.as_ref().is_some_and(|r| r.max_attempts > 1)),
-                !sc.populations.is_empty(),
-                sc.pools.iter().any(|p| p.failures.is_some()),
+                    .any(|c| c.retry.as_ref().is_some_and(|r| r.max_attempts > 1))
+                    || !sc.populations.is_empty()
+                    || sc.pools.iter().any(|p| p.failures.is_some()),
             ),
             users: Vec::new(),
             free_users: Vec::new(),
@@ -339,16 +348,8 @@ impl<'a> Sim<'a> {
             Some(d) => self.arrivals_end + d,
             None => SimTime::MAX,
         };
-        let mut cut_off = false;
         let budget = self.scenario.budget;
-        while let Some(at) = self.events.peek_time() {
-            if at > limit {
-                cut_off = true;
-                break;
-            }
-            let Some((now, event)) = self.events.pop() else {
-                break;
-            };
+        while let Some((now, event)) = self.events.pop_until(limit) {
             if self.is_stale(&event) {
                 continue;
             }
@@ -360,11 +361,17 @@ impl<'a> Sim<'a> {
                 Event::ClassArrival { class } => {
                     let class = class as usize;
                     self.schedule_class_arrival(class, now);
-                    self.new_request(class, now, NO_USER);
+                    self.new_request(class, now, NO_USER, 0);
                 }
                 Event::Signup { population } => self.signup(population as usize, now),
-                Event::UserNext { user } => self.user_sends(user, now),
-                Event::UserReturns { user } => self.start_session(user, now),
+                Event::UserNext {
+                    user,
+                    population,
+                    remaining,
+                } => self.user_sends(user, population, remaining, now),
+                Event::UserReturns { user, population } => {
+                    self.start_session(user, population, now)
+                }
                 Event::ServiceCompleted { pool, request, .. } => {
                     self.service_completed(pool as usize, request, now)
                 }
@@ -419,6 +426,8 @@ impl<'a> Sim<'a> {
                 break;
             }
         }
+        // Events left past the drain's limit: the run was cut off there.
+        let cut_off = self.stopped.is_none() && !self.events.is_empty();
         let last = if cut_off { limit } else { self.last_event };
         let end = match self.stopped {
             Some(s) => s.at,

@@ -6,7 +6,8 @@ use super::timeseries::BucketTally;
 use super::{Event, Sim};
 use crate::engine::{SimDuration, SimTime};
 use crate::metrics::Level;
-use crate::policy::{PoolView, QueuePolicy};
+use crate::model::policies::PoolPolicy;
+use crate::policy::PoolView;
 use crate::rng::SimRng;
 
 pub(super) struct PoolState {
@@ -39,7 +40,7 @@ pub(super) struct PoolState {
     pub(super) mean_service_s: f64,
     pub(super) deferred: u64,
     pub(super) shed: u64,
-    pub(super) policy: Box<dyn QueuePolicy>,
+    pub(super) policy: PoolPolicy,
     pub(super) queue: Level,
     pub(super) busy_level: Level,
     pub(super) online: Level,
@@ -109,55 +110,74 @@ impl Sim<'_> {
             self.dispatch_batches(pool, now);
             return;
         }
-        let p = &mut self.pools[pool];
-        let busy_before = p.busy;
-        while p.busy < p.usable() && p.waiting > 0 {
+        loop {
+            let p = &mut self.pools[pool];
+            if p.busy >= p.usable() || p.waiting == 0 {
+                break;
+            }
             let view = p.view(now);
             let Some(h) = p.policy.dequeue(&view) else {
                 break;
             };
-            let request = &mut self.requests[h.id as usize];
+            let request = &self.requests[h.id as usize];
             let State::Waiting { counted } = request.state else {
                 continue; // left behind by an abandoned attempt
             };
             if request.generation != h.ticket {
                 continue; // left behind by an abandoned attempt
             }
-            request.state = State::InService;
             let request = *request;
-            if p.tracks_in_service {
-                self.requests.set_slot(h.id, p.in_service.len() as u32);
-                p.in_service.push(h.id);
-            }
-            self.tracer.started(h.id, now);
             let priority = self.scenario.classes[usize::from(request.class)].priority;
-            p.policy.started(&self.requests.queued(h, priority), &view);
-            p.busy += 1;
+            let slab = &self.requests;
+            p.policy.started(|| slab.queued(h, priority), &view);
             p.waiting -= 1;
             if request.deferred {
                 p.busy_deferred += 1;
                 p.waiting_deferred -= 1;
             }
-            let c = &mut self.classes[request.class as usize];
             if counted {
-                c.queued.add(now, -1);
+                self.classes[request.class as usize].queued.add(now, -1);
             }
-            if request.first_arrival >= self.warmup {
-                c.stats.wait.record(now - request.first_arrival);
-            }
-            self.events.schedule(
-                now + request.service,
-                Event::ServiceCompleted {
-                    pool: pool as u32,
-                    request: h.id,
-                    generation: h.ticket,
-                },
-            );
+            self.begin_service(pool, h.id, now);
         }
+        self.pool_levels(pool, now);
+    }
+
+    /// Request `id` (live, out of its queue) starts on a free GPU of `pool`.
+    #[inline]
+    pub(super) fn begin_service(&mut self, pool: usize, id: u32, now: SimTime) {
+        let request = &mut self.requests[id as usize];
+        request.state = State::InService;
+        let request = *request;
+        let p = &mut self.pools[pool];
+        p.busy += 1;
+        if p.tracks_in_service {
+            self.requests.set_slot(id, p.in_service.len() as u32);
+            p.in_service.push(id);
+        }
+        self.tracer.started(id, now);
+        if request.first_arrival >= self.warmup {
+            let c = &mut self.classes[request.class as usize];
+            c.stats.wait.record(now - request.first_arrival);
+        }
+        self.events.schedule(
+            now + request.service,
+            Event::ServiceCompleted {
+                pool: pool as u32,
+                request: id,
+                generation: request.generation,
+            },
+        );
+    }
+
+    /// Bring the pool's queue, busy, online and billed levels up to date.
+    #[inline]
+    pub(super) fn pool_levels(&mut self, pool: usize, now: SimTime) {
+        let p = &mut self.pools[pool];
         if p.waiting != p.queue.value() {
             p.queue.set(now, p.waiting);
         }
-        if p.busy != busy_before {
+        if u64::from(p.busy) != p.busy_level.value() {
             p.busy_level.set(now, u64::from(p.busy));
             p.refresh_levels(now);
         }
@@ -210,7 +230,8 @@ impl Sim<'_> {
                 let request = *request;
                 self.tracer.started(h.id, now);
                 let priority = self.scenario.classes[usize::from(request.class)].priority;
-                p.policy.started(&self.requests.queued(h, priority), &view);
+                let slab = &self.requests;
+                p.policy.started(|| slab.queued(h, priority), &view);
                 p.waiting -= 1;
                 if request.deferred {
                     p.waiting_deferred -= 1;

@@ -16,6 +16,8 @@ use crate::rng::SimRng;
 
 pub(super) struct ClassState {
     pub(super) pool: u32,
+    /// The population whose users send this class's requests, if any.
+    pub(super) population: u32,
     pub(super) arrivals: ArrivalState,
     pub(super) arrival_rng: SimRng,
     pub(super) service_rng: SimRng,
@@ -52,7 +54,7 @@ pub(super) struct ClassStats {
 
 impl Sim<'_> {
     /// A new request (first attempt) of `class` arrives.
-    pub(super) fn new_request(&mut self, class: usize, now: SimTime, user: u32) {
+    pub(super) fn new_request(&mut self, class: usize, now: SimTime, user: u32, remaining: u32) {
         self.total_arrivals += 1;
         let c = &mut self.classes[class];
         let service_s = self.scenario.classes[class]
@@ -67,7 +69,7 @@ impl Sim<'_> {
         let service = SimDuration::from_secs_f64(service_s);
         let id = self
             .requests
-            .insert(Request::new(class, now, service), user);
+            .insert(Request::new(class, now, service), user, remaining);
         if now >= self.warmup {
             self.tracer.arrived(id, class, now);
         }
@@ -88,8 +90,8 @@ impl Sim<'_> {
             self.setback(id, now, Setback::Rejected);
             return;
         }
-        let user = self.requests.user(id);
         if let (Some(limit), Some(slot)) = (&spec.limit, c.user_bucket)
+            && let (user, _) = self.requests.user(id)
             && user != NO_USER
             && !self.users[user as usize].buckets.get_mut(slot).take(
                 now,
@@ -142,6 +144,12 @@ impl Sim<'_> {
         // A batching pool may hold a lone request to fill a batch: its
         // patience runs from arrival like anywhere else.
         let can_start_now = p.busy < p.usable() && p.waiting == 0 && !p.batching;
+        if can_start_now && p.policy.only_orders() {
+            // Queued and dequeued at once, the same as not queued at all.
+            self.begin_service(pool, id, now);
+            self.pool_levels(pool, now);
+            return;
+        }
         p.policy.enqueue(queued, &view);
         p.waiting += 1;
         let patience = if queued.deferred {
@@ -205,8 +213,6 @@ impl Sim<'_> {
         }
         p.mean_service_s +=
             SERVICE_EWMA_WEIGHT * (request.service.as_secs_f64() - p.mean_service_s);
-        p.busy_level.set(now, u64::from(p.busy));
-        p.refresh_levels(now);
         self.release(id, now);
         self.dispatch(pool, now);
     }
@@ -303,11 +309,13 @@ impl Sim<'_> {
 
     /// Request `id` reached its final outcome: free its slot, tell its user.
     pub(super) fn release(&mut self, id: u32, now: SimTime) {
-        let user = self.requests.user(id);
+        let (user, remaining) = self.requests.user(id);
+        let class = self.requests[id as usize].class;
         self.requests.remove(id);
         self.total_finished += 1;
         if user != NO_USER {
-            self.user_request_done(user, now);
+            let population = self.classes[usize::from(class)].population;
+            self.user_request_done(user, population, remaining, now);
         }
     }
 }

@@ -11,9 +11,12 @@ use crate::model::spec::CountDist;
 use crate::rng::SimRng;
 use rand_distr::{Distribution as _, Poisson};
 
+/// A user in the system: only their rate-limit buckets. Their population
+/// and what is left of their session travel with their events and
+/// requests, so that a user without a per-user limit is never looked up
+/// and one with a limit is one cache line (the record is aligned to it).
+#[repr(align(32))]
 pub(super) struct User {
-    pub(super) population: u32,
-    pub(super) remaining: u32,
     /// One bucket per per-user-limited class of the population.
     pub(super) buckets: UserBuckets,
 }
@@ -80,11 +83,7 @@ impl Sim<'_> {
             [(_, burst)] => UserBuckets::One(bucket(*burst)),
             many => UserBuckets::Many(many.iter().map(|&(_, b)| bucket(b)).collect()),
         };
-        let user = User {
-            population: population as u32,
-            remaining: 0,
-            buckets,
-        };
+        let user = User { buckets };
         p.online.add(now, 1);
         let id = match self.free_users.pop() {
             Some(id) => {
@@ -96,36 +95,34 @@ impl Sim<'_> {
                 (self.users.len() - 1) as u32
             }
         };
-        self.start_session(id, now);
+        self.start_session(id, population as u32, now);
     }
 
     /// A session starts: draw its number of requests and send the first.
-    pub(super) fn start_session(&mut self, user: u32, now: SimTime) {
-        let pop = self.users[user as usize].population as usize;
+    pub(super) fn start_session(&mut self, user: u32, population: u32, now: SimTime) {
+        let pop = population as usize;
         if now >= self.arrivals_end {
-            self.user_leaves(user, now);
+            self.user_leaves(user, population, now);
             return;
         }
         let n = sample_count(
             &self.scenario.populations[pop].requests,
             &mut self.populations[pop].session_rng,
         );
-        self.users[user as usize].remaining = n;
         if n == 0 {
-            self.end_session(user, now);
+            self.end_session(user, population, now);
         } else {
-            self.user_sends(user, now);
+            self.user_sends(user, population, n, now);
         }
     }
 
-    pub(super) fn user_sends(&mut self, user: u32, now: SimTime) {
+    /// `user` sends the next of the `remaining` requests of their session.
+    pub(super) fn user_sends(&mut self, user: u32, population: u32, remaining: u32, now: SimTime) {
         if now >= self.arrivals_end {
-            self.user_leaves(user, now);
+            self.user_leaves(user, population, now);
             return;
         }
-        let u = &mut self.users[user as usize];
-        u.remaining -= 1;
-        let p = &mut self.populations[u.population as usize];
+        let p = &mut self.populations[population as usize];
         let total = p.classes.last().map_or(0.0, |x| x.1);
         let x = unit(&mut p.mix_rng) * total;
         let class = p
@@ -134,25 +131,38 @@ impl Sim<'_> {
             .find(|(_, cum)| x < *cum)
             .or(p.classes.last())
             .map_or(0, |(c, _)| *c);
-        self.new_request(class as usize, now, user);
+        self.new_request(class as usize, now, user, remaining - 1);
     }
 
-    /// A request of `user` reached its final outcome.
-    pub(super) fn user_request_done(&mut self, user: u32, now: SimTime) {
-        let u = &self.users[user as usize];
-        let pop = u.population as usize;
-        if u.remaining > 0 {
+    /// A request of `user` reached its final outcome; `remaining` more
+    /// are to follow in the session.
+    pub(super) fn user_request_done(
+        &mut self,
+        user: u32,
+        population: u32,
+        remaining: u32,
+        now: SimTime,
+    ) {
+        let pop = population as usize;
+        if remaining > 0 {
             let think = self.scenario.populations[pop]
                 .think
                 .sample(&mut self.populations[pop].think_rng);
-            self.events.schedule(now + think, Event::UserNext { user });
+            self.events.schedule(
+                now + think,
+                Event::UserNext {
+                    user,
+                    population,
+                    remaining,
+                },
+            );
         } else {
-            self.end_session(user, now);
+            self.end_session(user, population, now);
         }
     }
 
-    pub(super) fn end_session(&mut self, user: u32, now: SimTime) {
-        let pop = self.users[user as usize].population as usize;
+    pub(super) fn end_session(&mut self, user: u32, population: u32, now: SimTime) {
+        let pop = population as usize;
         let spec = &self.scenario.populations[pop];
         let rng = &mut self.populations[pop].session_rng;
         match &spec.returns {
@@ -160,19 +170,18 @@ impl Sim<'_> {
                 let after = r.after.sample(rng);
                 if now + after < self.arrivals_end {
                     self.events
-                        .schedule(now + after, Event::UserReturns { user });
+                        .schedule(now + after, Event::UserReturns { user, population });
                 } else {
                     // Would come back after arrivals end: gone for this run.
-                    self.user_leaves(user, now);
+                    self.user_leaves(user, population, now);
                 }
             }
-            _ => self.user_leaves(user, now),
+            _ => self.user_leaves(user, population, now),
         }
     }
 
-    pub(super) fn user_leaves(&mut self, user: u32, now: SimTime) {
-        let pop = self.users[user as usize].population as usize;
-        self.populations[pop].online.add(now, -1);
+    pub(super) fn user_leaves(&mut self, user: u32, population: u32, now: SimTime) {
+        self.populations[population as usize].online.add(now, -1);
         self.users[user as usize].buckets = UserBuckets::None;
         self.free_users.push(user);
     }
