@@ -7,8 +7,10 @@
 //! Invariant: events at equal time are returned in the order they were
 //! scheduled (FIFO tie-break), so a run replays exactly.
 
+mod prefetch;
 mod queue;
 mod time;
 
+pub use prefetch::prefetch;
 pub use queue::EventQueue;
 pub use time::{SimDuration, SimTime};

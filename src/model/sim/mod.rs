@@ -43,7 +43,7 @@ use super::results::{
 };
 use super::spec::Scenario;
 use super::trace::Tracer;
-use crate::engine::{EventQueue, SimDuration, SimTime};
+use crate::engine::{EventQueue, SimDuration, SimTime, prefetch};
 use crate::metrics::Level;
 use crate::rng::{SimRng, stream};
 use limits::TokenBucket;
@@ -111,6 +111,10 @@ enum Event {
         pool: u32,
     },
 }
+
+/// How many of the run's next events have their requests and users
+/// fetched ahead, while the current event runs.
+const PREFETCH_AHEAD: usize = 4;
 
 /// No user: the request came from a class's own arrival process.
 const NO_USER: u32 = u32::MAX;
@@ -350,6 +354,14 @@ impl<'a> Sim<'a> {
         };
         let budget = self.scenario.budget;
         while let Some((now, event)) = self.events.pop_until(limit) {
+            // Fetch what the next events touch while this one runs.
+            let (near, far) = self.events.upcoming(PREFETCH_AHEAD);
+            if let Some(&e) = far {
+                self.prefetch(e, false);
+            }
+            for e in near.into_iter().flatten() {
+                self.prefetch(*e, true);
+            }
             if self.is_stale(&event) {
                 continue;
             }
@@ -441,6 +453,29 @@ impl<'a> Sim<'a> {
             self.close_bucket();
         }
         self.last_event = end;
+    }
+
+    /// Start fetching the request or user `event` touches into the cache;
+    /// `near`: the event is among the next two, whose request records
+    /// were fetched earlier and say which user a retry will touch.
+    #[inline(always)]
+    fn prefetch(&self, event: Event, near: bool) {
+        let user = match event {
+            Event::ServiceCompleted { request, .. } | Event::PatienceExpired { request, .. } => {
+                self.requests.prefetch(request);
+                return;
+            }
+            Event::RetryDue { request } if near => self.requests.user(request).0,
+            Event::RetryDue { request } => {
+                self.requests.prefetch(request);
+                return;
+            }
+            Event::UserNext { user, .. } => user,
+            _ => return,
+        };
+        if let Some(u) = self.users.get(user as usize) {
+            prefetch(u);
+        }
     }
 
     /// A patience timer whose attempt has already started or ended.

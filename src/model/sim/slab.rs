@@ -8,7 +8,7 @@
 //! 16-byte side column that stays empty when the scenario needs none.
 
 use super::NO_USER;
-use crate::engine::{SimDuration, SimTime};
+use crate::engine::{SimDuration, SimTime, prefetch};
 use crate::policy::{Handle, QueuedRequest};
 use std::ops::{Index, IndexMut};
 
@@ -133,6 +133,17 @@ impl RequestSlab {
     pub(super) fn remove(&mut self, id: u32) {
         self.records[id as usize].state = State::Free;
         self.free.push(id);
+    }
+
+    /// Start fetching request `id`'s record (and side record) into the cache.
+    #[inline]
+    pub(super) fn prefetch(&self, id: u32) {
+        if let Some(r) = self.records.get(id as usize) {
+            prefetch(r);
+        }
+        if let Some(x) = self.extra.as_ref().and_then(|x| x.get(id as usize)) {
+            prefetch(x);
+        }
     }
 
     #[inline]
