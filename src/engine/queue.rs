@@ -30,6 +30,12 @@ const SLOT_SHIFT: u32 = 30;
 /// Slots in the calendar ring (a power of two): 131,072 × 1.07 s ≈ 39 h.
 const RING: u64 = 1 << 17;
 
+/// Largest buffer kept for reuse by a far slot, in events (256 bytes: a
+/// slot holding one event then costs twice the smallest buffer at most).
+const SPARE_CAPACITY: usize = 8;
+/// Most buffers kept for reuse (256 KB).
+const SPARES: usize = 1024;
+
 /// A priority queue of timed events with FIFO tie-breaking. Events are
 /// small `Copy` values (a kind and a few indices).
 ///
@@ -53,6 +59,9 @@ pub struct EventQueue<E> {
     beyond: BTreeMap<u64, Vec<Entry<E>>>,
     /// Events in `ring` and `beyond`.
     far_len: usize,
+    /// Emptied small buffers of spent runs, given to far slots as they
+    /// fill (a slot's buffer would otherwise grow from nothing each time).
+    spare: Vec<Vec<Entry<E>>>,
     /// The first slot not yet poured: `horizon >> SLOT_SHIFT`.
     base: u64,
     /// Every event in `heap` and `run` is before it; every far event at
@@ -86,6 +95,7 @@ impl<E: Copy> EventQueue<E> {
             ring_len: 0,
             beyond: BTreeMap::new(),
             far_len: 0,
+            spare: Vec::new(),
             base: 1,
             horizon: 1 << SLOT_SHIFT,
             next_seq: 0,
@@ -119,7 +129,13 @@ impl<E: Copy> EventQueue<E> {
     fn schedule_far(&mut self, at: SimTime, entry: Entry<E>) {
         let slot = at.0 >> SLOT_SHIFT;
         if slot < self.base + RING {
-            self.ring[(slot % RING) as usize].push(entry);
+            let cell = &mut self.ring[(slot % RING) as usize];
+            if cell.capacity() == 0
+                && let Some(buffer) = self.spare.pop()
+            {
+                *cell = buffer;
+            }
+            cell.push(entry);
             self.ring_len += 1;
         } else {
             self.beyond.entry(slot).or_default().push(entry);
@@ -175,9 +191,16 @@ impl<E: Copy> EventQueue<E> {
             self.horizon = (slot + 1) << SLOT_SHIFT;
             // Keys are unique (sequence numbers), so an unstable sort is exact.
             entries.sort_unstable_by_key(|e| std::cmp::Reverse(e.key));
-            // (Reusing the spent run's allocation for a new far slot would
-            // leave hundreds of far slots each holding a whole slot's capacity.)
-            self.run = entries;
+            // The spent run's buffer goes to the spares if it is small:
+            // large ones handed to far slots could hold memory idle in
+            // hundreds of slots at once.
+            let spent = std::mem::replace(&mut self.run, entries);
+            if spent.capacity() > 0
+                && spent.capacity() <= SPARE_CAPACITY
+                && self.spare.len() < SPARES
+            {
+                self.spare.push(spent);
+            }
             return;
         }
     }
