@@ -1,5 +1,6 @@
 //! Engine throughput: simulated customers per second for M/M/8 at ρ = 0.9,
-//! and raw event-queue operations per second.
+//! and raw event-queue operations per second (a 16-event hold model, and
+//! 200k pending events with launch day's mix of delays).
 //!
 //!     cargo bench --bench engine
 //!
@@ -7,7 +8,7 @@
 //! arrival and one completion each); criterion reports elements/s =
 //! customers/s.
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use surge::engine::{EventQueue, SimDuration, SimTime};
 use surge::model::{DurationDist, Scenario};
@@ -57,6 +58,43 @@ fn bench_queue(c: &mut Criterion) {
             }
             black_box(q.len())
         })
+    });
+    group.bench_function("hold_launch_mix_200k", |b| {
+        // Launch day's event mix: 200k pending events, most a few seconds
+        // ahead (services, arrivals), a quarter a minute or so (think
+        // times, patience, backoffs), a few hours (return visits). Timed:
+        // N pops, each scheduling one new event (the filling is setup).
+        fn delay(x: &mut u64) -> u64 {
+            *x ^= *x << 13;
+            *x ^= *x >> 7;
+            *x ^= *x << 17;
+            let mean_ns = match *x % 100 {
+                0..70 => 2e9,
+                70..95 => 60e9,
+                _ => 3.0 * 3600e9,
+            };
+            // Exponential by inversion.
+            let u = ((*x >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+            (-u.ln() * mean_ns) as u64
+        }
+        b.iter_batched(
+            || {
+                let mut q = EventQueue::new();
+                let mut x: u64 = 88172645463325252;
+                for i in 0..200_000u64 {
+                    q.schedule(SimTime(delay(&mut x)), i);
+                }
+                (q, x)
+            },
+            |(mut q, mut x)| {
+                for _ in 0..N {
+                    let (t, e) = q.pop().expect("non-empty");
+                    q.schedule(SimTime(t.0 + delay(&mut x)), e);
+                }
+                black_box(q.len())
+            },
+            BatchSize::LargeInput,
+        )
     });
     group.finish();
 }

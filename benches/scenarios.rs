@@ -3,17 +3,23 @@
 //!
 //!     cargo bench --bench scenarios
 //!
-//! Launch day is cut at 10 h (two hours into its spike) to keep an
-//! iteration near 10 s; the full day is measured with
-//! `/usr/bin/time -v target/release/surge run scenarios/launch-day.toml`.
+//! Launch day is cut at 10 h (two hours into its spike) in criterion's
+//! samples; the full day is measured once, below.
 //! Peak memory: the process's peak RSS is reset (`/proc/self/clear_refs`)
 //! before one replication and read back (`VmHWM`) after it, on Linux.
 //!
-//! Memory per queued request: `surge run scenarios/mmc.toml` flooded at
-//! 1G/s (the backlog grows linearly), stopped by the budget at 2 M and at
-//! 8 M requests in the system; the slope of the two processes' peak RSS is
-//! printed as bytes per queued request (the request's record plus its
-//! handle in the queue).
+//! Then, once each:
+//! - the whole launch day (24 h), one replication: seconds, events/s,
+//!   peak RSS;
+//! - `mmc` for 24 h, 96 h and 384 h: peak RSS stays flat (memory is
+//!   bounded by what is in the system, not by the requests simulated);
+//! - in fresh `surge` processes (wall time, and a child's own peak RSS
+//!   from `wait4`): a 16-point × 4-replication sweep with `--jobs 1` and
+//!   `--jobs 2` (best of three), the speed-up;
+//! - memory per queued request: `mmc` flooded at 1G/s (the backlog grows
+//!   linearly), stopped by the budget at 2 M and at 8 M requests in the
+//!   system; the slope of the two peaks is printed as bytes per queued
+//!   request (the request's record plus its handle in the queue).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -33,10 +39,12 @@ fn load(file: &str, overrides: &[&str]) -> Scenario {
         .scenario
 }
 
-/// Peak resident memory of one replication, in MB (Linux only).
-fn peak_rss_mb(scenario: &Scenario) -> Option<f64> {
+/// Run `f` and return its result with the process's peak resident memory
+/// while it ran, in MB (Linux only: the peak is reset through
+/// `/proc/self/clear_refs` first and read back from `VmHWM`).
+fn peak_rss_mb<T>(f: impl FnOnce() -> T) -> Option<(T, f64)> {
     std::fs::write("/proc/self/clear_refs", "5").ok()?;
-    black_box(simulate(scenario, 0).unwrap());
+    let value = black_box(f());
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kb: f64 = status
         .lines()
@@ -45,41 +53,124 @@ fn peak_rss_mb(scenario: &Scenario) -> Option<f64> {
         .nth(1)?
         .parse()
         .ok()?;
-    Some(kb / 1024.0)
+    Some((value, kb / 1024.0))
+}
+
+/// Run the `surge` binary (from the crate's folder) with `args` in a fresh
+/// process; its wall time in seconds and its own peak RSS in KB.
+fn surge_process(args: &[&str]) -> Option<(f64, f64)> {
+    let started = std::time::Instant::now();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_surge"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut status = 0;
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: wait4 reaps our own child and writes a whole `rusage` into
+    // the pointer given; the `Child` is not waited for again.
+    let usage = unsafe {
+        let pid = libc::pid_t::try_from(child.id()).ok()?;
+        (libc::wait4(pid, &mut status, 0, usage.as_mut_ptr()) == pid)
+            .then(|| usage.assume_init())?
+    };
+    let secs = started.elapsed().as_secs_f64();
+    (status == 0).then_some((secs, usage.ru_maxrss as f64))
+}
+
+/// `surge run SCENARIO --charts none --quiet --out DIR` plus `extra`.
+fn run_args<'a>(scenario: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["run", scenario, "--charts", "none", "--quiet", "--out", out];
+    args.extend_from_slice(extra);
+    args
 }
 
 /// Bytes of peak RSS per queued request in a linearly growing backlog,
 /// from two runs of the `surge` binary (each in a fresh process, so that
 /// memory the allocator kept from earlier work cannot hide in the slope).
-fn backlog_bytes_per_request() -> Option<f64> {
-    let out = tempfile::tempdir().ok()?;
+fn backlog_bytes_per_request(out: &Path) -> Option<f64> {
     let peak_kb = |n: &str| -> Option<f64> {
-        std::process::Command::new(env!("CARGO_BIN_EXE_surge"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["run", "scenarios/mmc.toml", "--charts", "none", "--quiet"])
-            .args([
-                "--set",
-                "class.jobs.arrivals.rate=1G/s",
-                "--max-in-system",
-                n,
-            ])
-            .arg("--out")
-            .arg(out.path().join(n))
-            .stderr(std::process::Stdio::null())
-            .status()
-            .ok()?;
-        // The largest peak of the children waited for: runs go small to large.
-        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-        // SAFETY: getrusage writes a whole `rusage` into the pointer given.
-        let usage = unsafe {
-            (libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) == 0)
-                .then(|| usage.assume_init())?
-        };
-        Some(usage.ru_maxrss as f64)
+        let dir = out.join(n);
+        let dir = dir.to_str()?;
+        let flood = [
+            "--set",
+            "class.jobs.arrivals.rate=1G/s",
+            "--max-in-system",
+            n,
+        ];
+        Some(surge_process(&run_args("scenarios/mmc.toml", dir, &flood))?.1)
     };
     let small = peak_kb("2000000")?;
     let large = peak_kb("8000000")?;
     Some((large - small) * 1024.0 / 6e6)
+}
+
+/// The whole launch day, once: wall time, events per second and peak RSS
+/// of one replication (in this process: a child's peak would include
+/// this process's memory at the fork).
+fn launch_day_full() -> Option<String> {
+    let scenario = load("scenarios/launch-day.toml", &[]);
+    let started = std::time::Instant::now();
+    let (events, mb) = peak_rss_mb(|| simulate(&scenario, 0).unwrap().events)?;
+    let secs = started.elapsed().as_secs_f64();
+    Some(format!(
+        "launch-day (24 h, one replication): {secs:.1} s, {:.1} M events/s, peak RSS {mb:.0} MB",
+        events as f64 / secs / 1e6
+    ))
+}
+
+/// Peak RSS of one replication of a stable M/M/8 1×, 4× and 16× as long:
+/// memory is bounded by what is in the system, not by the requests
+/// simulated.
+fn memory_over_duration() -> Option<String> {
+    let mut parts = Vec::new();
+    for (times, duration) in [(1, "24h"), (4, "96h"), (16, "384h")] {
+        let scenario = load("scenarios/mmc.toml", &[&format!("duration={duration}")]);
+        let (requests, mb) = peak_rss_mb(|| simulate(&scenario, 0).unwrap().requests)?;
+        parts.push(format!(
+            "{times}× ({duration}, {:.1} M requests): {mb:.1} MB",
+            requests as f64 / 1e6
+        ));
+    }
+    Some(format!("mmc peak RSS by duration: {}", parts.join(", ")))
+}
+
+/// A 16-point × 4-replication sweep with `--jobs 1` and `--jobs 2`, best
+/// of three each: how a sweep scales with cores.
+fn sweep_scaling(out: &Path) -> Option<String> {
+    let grid = "pool.gpu.gpus=8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23";
+    let mut best = [f64::INFINITY; 2];
+    for _ in 0..3 {
+        for (k, jobs) in ["1", "2"].into_iter().enumerate() {
+            let dir = out.join(format!("sweep-{jobs}"));
+            let args = [
+                "sweep",
+                "scenarios/mmc.toml",
+                "--grid",
+                grid,
+                "--replications",
+                "4",
+                "--set",
+                "duration=20h",
+                "--charts",
+                "none",
+                "--quiet",
+                "--jobs",
+                jobs,
+                "--out",
+                dir.to_str()?,
+            ];
+            best[k] = best[k].min(surge_process(&args)?.0);
+        }
+    }
+    Some(format!(
+        "sweep 16 points × 4 replications (mmc, 20 h): --jobs 1 {:.2} s, --jobs 2 {:.2} s: {:.2}×",
+        best[0],
+        best[1],
+        best[0] / best[1]
+    ))
 }
 
 fn bench_scenarios(c: &mut Criterion) {
@@ -98,7 +189,7 @@ fn bench_scenarios(c: &mut Criterion) {
     for (name, file, overrides) in cases {
         let scenario = load(file, overrides);
         let run = simulate(&scenario, 0).unwrap();
-        if let Some(mb) = peak_rss_mb(&scenario) {
+        if let Some((_, mb)) = peak_rss_mb(|| simulate(&scenario, 0).unwrap()) {
             eprintln!(
                 "{name}: {} requests, {} events; peak RSS of one replication {mb:.0} MB",
                 run.requests, run.events
@@ -110,10 +201,22 @@ fn bench_scenarios(c: &mut Criterion) {
         });
     }
     group.finish();
-    // Last: the flood leaves the allocator holding memory that would
-    // inflate the peaks above.
-    if let Some(bytes) = backlog_bytes_per_request() {
-        eprintln!("backlog: {bytes:.1} bytes of peak RSS per queued request (mmc at 1G/s)");
+    // Whole processes, after criterion: the launch day, memory against
+    // duration, sweep scaling, and the flood (last: it leaves the
+    // allocator holding memory).
+    let Ok(out) = tempfile::tempdir() else {
+        return;
+    };
+    let reports = [
+        launch_day_full(),
+        memory_over_duration(),
+        sweep_scaling(out.path()),
+        backlog_bytes_per_request(out.path()).map(|bytes| {
+            format!("backlog: {bytes:.1} bytes of peak RSS per queued request (mmc at 1G/s)")
+        }),
+    ];
+    for line in reports.into_iter().flatten() {
+        eprintln!("{line}");
     }
 }
 

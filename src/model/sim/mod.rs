@@ -116,6 +116,10 @@ enum Event {
 /// fetched ahead, while the current event runs.
 const PREFETCH_AHEAD: usize = 4;
 
+/// Requests and users in the slabs (live or free) from which prefetching
+/// pays: below, their records stay in the caches anyway.
+const PREFETCH_FROM: usize = 16_384;
+
 /// No user: the request came from a class's own arrival process.
 const NO_USER: u32 = u32::MAX;
 
@@ -354,13 +358,16 @@ impl<'a> Sim<'a> {
         };
         let budget = self.scenario.budget;
         while let Some((now, event)) = self.events.pop_until(limit) {
-            // Fetch what the next events touch while this one runs.
-            let (near, far) = self.events.upcoming(PREFETCH_AHEAD);
-            if let Some(&e) = far {
-                self.prefetch(e, false);
-            }
-            for e in near.into_iter().flatten() {
-                self.prefetch(*e, true);
+            // Fetch what the next events touch while this one runs (once
+            // the requests and users outgrow the caches).
+            if self.requests.slots() + self.users.len() > PREFETCH_FROM {
+                let (near, far) = self.events.upcoming(PREFETCH_AHEAD);
+                if let Some(&e) = far {
+                    self.prefetch(e, false);
+                }
+                for e in near.into_iter().flatten() {
+                    self.prefetch(*e, true);
+                }
             }
             if self.is_stale(&event) {
                 continue;

@@ -129,6 +129,12 @@ impl RequestSlab {
         id
     }
 
+    /// Slots in the slab, live or free.
+    #[inline]
+    pub(super) fn slots(&self) -> usize {
+        self.records.len()
+    }
+
     /// Free the slot of request `id` (its final outcome is recorded).
     pub(super) fn remove(&mut self, id: u32) {
         self.records[id as usize].state = State::Free;
