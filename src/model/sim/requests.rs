@@ -167,7 +167,13 @@ impl Sim<'_> {
                 },
             );
         }
-        self.dispatch(pool, now);
+        let p = &self.pools[pool];
+        if p.busy >= p.usable() && !p.batching {
+            // No GPU free: nothing can start, only the queue grew.
+            self.pool_levels(pool, now);
+        } else {
+            self.dispatch(pool, now);
+        }
         let req = &mut self.requests[id as usize];
         if req.state == (State::Waiting { counted: false }) && req.generation == generation {
             req.state = State::Waiting { counted: true };
