@@ -11,8 +11,9 @@
 //! Then, once each:
 //! - the whole launch day (24 h), one replication: seconds, events/s,
 //!   peak RSS;
-//! - `mmc` for 24 h, 96 h and 384 h: peak RSS stays flat (memory is
-//!   bounded by what is in the system, not by the requests simulated);
+//! - `mmc` for 24 h, 96 h and 384 h, first of all (while the process is
+//!   small): peak RSS stays flat (memory is bounded by what is in the
+//!   system, not by the requests simulated);
 //! - in fresh `surge` processes (wall time, and a child's own peak RSS
 //!   from `wait4`): a 16-point × 4-replication sweep with `--jobs 1` and
 //!   `--jobs 2` (best of three), the speed-up;
@@ -174,6 +175,8 @@ fn sweep_scaling(out: &Path) -> Option<String> {
 }
 
 fn bench_scenarios(c: &mut Criterion) {
+    // First, while this process is small: memory against duration.
+    let memory = memory_over_duration();
     let cases = [
         (
             "launch-day-10h",
@@ -209,7 +212,7 @@ fn bench_scenarios(c: &mut Criterion) {
     };
     let reports = [
         launch_day_full(),
-        memory_over_duration(),
+        memory,
         sweep_scaling(out.path()),
         backlog_bytes_per_request(out.path()).map(|bytes| {
             format!("backlog: {bytes:.1} bytes of peak RSS per queued request (mmc at 1G/s)")

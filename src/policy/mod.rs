@@ -1,10 +1,11 @@
 //! Queue disciplines: which waiting request a free GPU serves next, and
 //! whether an arriving request joins the queue, is deferred, or is shed.
 //!
-//! Every discipline implements [`QueuePolicy`]; the simulation calls it
-//! through one virtual call per queue operation. A policy only orders and
-//! admits requests: it owns no clocks and no random streams, so its
-//! decisions are a pure function of what it has been shown.
+//! Every discipline implements [`QueuePolicy`]; the simulation calls FIFO
+//! and priority directly (inlined) and every other one, custom ones
+//! included, through one virtual call per queue operation. A policy only
+//! orders and admits requests: it owns no clocks and no random streams, so
+//! its decisions are a pure function of what it has been shown.
 //!
 //! A policy is shown each request in full ([`QueuedRequest`]) when it
 //! arrives, and keeps what it needs to order it; `dequeue` hands back only
