@@ -182,7 +182,24 @@ impl ArrivalState {
 
     /// The next arrival at or after `now` (strictly after for continuous
     /// processes), or `None` if there is none before `until`.
+    #[inline(always)]
     pub(crate) fn next<R: Rng + ?Sized>(
+        &mut self,
+        now: SimTime,
+        until: SimTime,
+        rng: &mut R,
+    ) -> Option<SimTime> {
+        // Poisson inline at the call; the other processes out of line.
+        if let ArrivalState::Poisson { mean_gap_s } = self {
+            let e: f64 = Exp1.sample(rng);
+            let at = now + SimDuration::from_secs_f64(e * *mean_gap_s);
+            return (at < until).then_some(at.max(now));
+        }
+        self.next_other(now, until, rng)
+    }
+
+    #[inline(never)]
+    fn next_other<R: Rng + ?Sized>(
         &mut self,
         now: SimTime,
         until: SimTime,

@@ -361,12 +361,15 @@ impl<'a> Sim<'a> {
             // Fetch what the next events touch while this one runs (once
             // the requests and users outgrow the caches).
             if self.requests.slots() + self.users.len() > PREFETCH_FROM {
-                let (near, far) = self.events.upcoming(PREFETCH_AHEAD);
+                let ([heap, run], far) = self.events.upcoming(PREFETCH_AHEAD);
                 if let Some(&e) = far {
                     self.prefetch(e, false);
                 }
-                for e in near.into_iter().flatten() {
-                    self.prefetch(*e, true);
+                if let Some(&e) = heap {
+                    self.prefetch(e, true);
+                }
+                if let Some(&e) = run {
+                    self.prefetch(e, true);
                 }
             }
             if self.is_stale(&event) {
