@@ -141,6 +141,12 @@ impl Spike {
             self.rate(a).max(self.rate(b))
         }
     }
+
+    /// A lower bound of the spike's rate on [a, b]: it rises, holds and
+    /// falls, so its least value on an interval is at an end.
+    fn lower(&self, a: f64, b: f64) -> f64 {
+        self.rate(a).min(self.rate(b))
+    }
 }
 
 /// How explicit points are joined.
@@ -202,23 +208,38 @@ impl RateProfile {
                     self.diurnal_factor(a).max(self.diurnal_factor(b))
                 }
             }
-            Some(Diurnal::Hourly(m)) => {
-                if b - a >= DAY_S {
-                    return m.iter().copied().fold(0.0, f64::max);
+            Some(Diurnal::Hourly(m)) => hours_fold(m, a, b, 0.0, f64::max),
+        }
+    }
+
+    /// The least diurnal factor on [a, b].
+    fn diurnal_lower(&self, a: f64, b: f64) -> f64 {
+        match &self.diurnal {
+            None => 1.0,
+            Some(Diurnal::Cosine { amplitude, peak_s }) => {
+                // The minimum is half a day after a peak; else at an end.
+                let trough = peak_s + DAY_S / 2.0;
+                let k = ((a - trough) / DAY_S).ceil();
+                if trough + k * DAY_S <= b {
+                    1.0 - amplitude
+                } else {
+                    self.diurnal_factor(a).min(self.diurnal_factor(b))
                 }
-                let mut best = 0.0f64;
-                let mut t = a;
-                loop {
-                    best = best.max(m[hour_of_day(t)]);
-                    let next_hour = ((t / 3600.0).floor() + 1.0) * 3600.0;
-                    if next_hour > b {
-                        break;
-                    }
-                    t = next_hour;
-                }
-                best
+            }
+            Some(Diurnal::Hourly(m)) => hours_fold(m, a, b, f64::INFINITY, f64::min),
+        }
+    }
+
+    /// The least rate of the points on [a, b]: at an end or at a point
+    /// inside (the rate is stepped or linear between points).
+    fn points_lower(&self, a: f64, b: f64) -> f64 {
+        let mut least = self.points_rate(a).min(self.points_rate(b));
+        for &(t, r) in &self.points {
+            if t > a && t <= b {
+                least = least.min(r);
             }
         }
+        least
     }
 
     fn points_rate(&self, t: f64) -> f64 {
@@ -269,6 +290,23 @@ impl RateProfile {
             r += s.bound(a, b);
         }
         r.max(0.0)
+    }
+
+    /// A lower bound of λ on [a, b], slightly below the least value the
+    /// rate computes to there (a relative margin of 10⁻⁹ covers rounding),
+    /// or negative when there is none above zero: a thinning candidate
+    /// whose threshold is below it is accepted without evaluating λ.
+    pub fn lower(&self, a: f64, b: f64) -> f64 {
+        let diurnal = if self.base_per_s >= 0.0 {
+            self.diurnal_lower(a, b)
+        } else {
+            self.diurnal_bound(a, b)
+        };
+        let mut r = self.base_per_s * diurnal + self.points_lower(a, b);
+        for s in &self.spikes {
+            r += s.lower(a, b);
+        }
+        if r > 0.0 { r * (1.0 - 1e-9) } else { -1.0 }
     }
 
     /// ∫ λ over [a, b], exactly: every component is integrated in closed
@@ -376,6 +414,24 @@ fn segment_width(horizon: f64) -> f64 {
     (horizon / 4096.0).clamp(1.0, 3600.0)
 }
 
+/// Fold `f` over the hourly multipliers of every hour that [a, b] touches.
+fn hours_fold(m: &[f64], a: f64, b: f64, init: f64, f: fn(f64, f64) -> f64) -> f64 {
+    if b - a >= DAY_S {
+        return m.iter().copied().fold(init, f);
+    }
+    let mut acc = init;
+    let mut t = a;
+    loop {
+        acc = f(acc, m[hour_of_day(t)]);
+        let next_hour = ((t / 3600.0).floor() + 1.0) * 3600.0;
+        if next_hour > b {
+            break;
+        }
+        t = next_hour;
+    }
+    acc
+}
+
 /// Candidates a segment may cost before its tightness is checked.
 const CHEAP_CANDIDATES: f64 = 16.0;
 /// A segment is halved while its bound would draw more than this many
@@ -413,6 +469,8 @@ pub struct ProfileSampler {
     width: f64,
     segment_end: f64,
     bound: f64,
+    /// A lower bound of λ from the current time to `segment_end`.
+    lower: f64,
     /// Candidates drawn so far (the cost of thinning).
     candidates: u64,
 }
@@ -424,6 +482,7 @@ impl ProfileSampler {
             width: segment_width(horizon.as_secs_f64()),
             segment_end: f64::NEG_INFINITY,
             bound: 0.0,
+            lower: -1.0,
             candidates: 0,
         }
     }
@@ -453,6 +512,7 @@ impl ProfileSampler {
                 let (end, bound) = tight_segment(profile, t, start, start + self.width);
                 self.segment_end = end;
                 self.bound = bound;
+                self.lower = profile.lower(t, end);
             }
             if self.bound <= 0.0 {
                 t = self.segment_end;
@@ -468,7 +528,10 @@ impl ProfileSampler {
             }
             t = candidate;
             let u: f64 = (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
-            if u * self.bound <= profile.rate(t) {
+            // Accepted if below λ(t); below the segment's lower bound is
+            // below λ(t) without computing it (the same decision).
+            let threshold = u * self.bound;
+            if threshold <= self.lower || threshold <= profile.rate(t) {
                 let at = SimTime(SimDuration::from_secs_f64(t).0);
                 if at >= until {
                     return None;
@@ -506,9 +569,9 @@ mod tests {
         assert!((e.rate(450.0) - 10.0 * (-1.0f64).exp()).abs() < 1e-12);
     }
 
-    #[test]
-    fn bounds_dominate_the_rate_everywhere() {
-        let p = RateProfile {
+    /// A diurnal cycle, two spikes and linear points, all at once.
+    fn mixed_profile() -> RateProfile {
+        RateProfile {
             base_per_s: 2.0,
             diurnal: Some(Diurnal::Cosine {
                 amplitude: 0.7,
@@ -517,22 +580,61 @@ mod tests {
             spikes: vec![spike(Decay::Exponential), spike(Decay::Linear)],
             points: vec![(0.0, 1.0), (1000.0, 5.0), (5000.0, 0.5)],
             interpolation: Interpolation::Linear,
-        };
-        let w = 37.0;
+        }
+    }
+
+    /// Walk windows [a, a + width) over 200,000 s, calling `check(a, b, t)`
+    /// at `per` + 1 evenly spaced instants t of each.
+    fn each_window(width: f64, per: u32, mut check: impl FnMut(f64, f64, f64)) {
         let mut a = 0.0;
         while a < 200_000.0 {
-            let b = a + w;
-            let bound = p.bound(a, b);
-            for k in 0..=20 {
-                let t = a + w * f64::from(k) / 20.0;
-                assert!(
-                    p.rate(t) <= bound + 1e-9,
-                    "t = {t}: {} > {bound}",
-                    p.rate(t)
-                );
+            let b = a + width;
+            for k in 0..=per {
+                check(a, b, a + width * f64::from(k) / f64::from(per));
             }
             a = b;
         }
+    }
+
+    #[test]
+    fn bounds_dominate_the_rate_everywhere() {
+        let p = mixed_profile();
+        each_window(37.0, 20, |a, b, t| {
+            let bound = p.bound(a, b);
+            assert!(
+                p.rate(t) <= bound + 1e-9,
+                "t = {t}: {} > {bound}",
+                p.rate(t)
+            );
+        });
+    }
+
+    #[test]
+    fn lower_bounds_stay_below_the_rate_everywhere() {
+        let mut hourly = vec![1.0; 24];
+        hourly[3] = 0.25;
+        hourly[17] = 3.0;
+        let profiles = [
+            mixed_profile(),
+            RateProfile {
+                base_per_s: 3.0,
+                diurnal: Some(Diurnal::Hourly(hourly)),
+                spikes: vec![spike(Decay::Exponential)],
+                points: vec![(10.0, 2.0), (20_000.0, 0.0), (30_000.0, 4.0)],
+                interpolation: Interpolation::Step,
+            },
+        ];
+        for p in &profiles {
+            for w in [0.5, 37.0, 3600.0, 100_000.0] {
+                each_window(w, 40, |a, b, t| {
+                    let lower = p.lower(a, b);
+                    assert!(p.rate(t) >= lower, "t = {t}: {} < {lower}", p.rate(t));
+                });
+            }
+        }
+        // Tight where the rate is flat: the squeeze accepts nearly all.
+        let flat = RateProfile::constant(5.0);
+        assert!(flat.lower(0.0, 10.0) > 5.0 * (1.0 - 1e-8));
     }
 
     #[test]
