@@ -320,6 +320,7 @@ impl Sim<'_> {
         self.requests.remove(id);
         self.total_finished += 1;
         if user != NO_USER {
+            // A user's request: its class belongs to the user's population.
             let population = self.classes[usize::from(class)].population;
             self.user_request_done(user, population, remaining, now);
         }

@@ -14,7 +14,7 @@ pub(super) fn caption(file: &str) -> String {
         }
     };
     // `sweep-<column>-<owner>` / `heatmap-<column>-<owner>`: the column
-    // is the longest known prefix.
+    // is the longest known prefix; the owner as " of <owner>" (or nothing).
     let split = |rest: &str| -> (String, String) {
         let columns = Metric::ALL.iter().map(|m| m.column()).chain([
             "pool_utilization",
@@ -25,10 +25,15 @@ pub(super) fn caption(file: &str) -> String {
             .filter(|c| rest == *c || rest.starts_with(&format!("{c}-")))
             .max_by_key(|c| c.len());
         match best {
-            Some(c) => (
-                c.to_string(),
-                rest[c.len()..].trim_start_matches('-').to_string(),
-            ),
+            Some(c) => {
+                let owner = rest[c.len()..].trim_start_matches('-');
+                let who = if owner.is_empty() {
+                    String::new()
+                } else {
+                    format!(" of {owner}")
+                };
+                (c.to_string(), who)
+            }
             None => (rest.to_string(), String::new()),
         }
     };
@@ -47,23 +52,13 @@ pub(super) fn caption(file: &str) -> String {
             "Pool {p}: waiting requests, and utilization (busy ÷ online GPUs); online and busy GPUs too when capacity changes."
         )
     } else if let Some(rest) = stem.strip_prefix("sweep-") {
-        let (column, owner) = split(rest);
-        let who = if owner.is_empty() {
-            String::new()
-        } else {
-            format!(" of {owner}")
-        };
+        let (column, who) = split(rest);
         format!(
             "{}{who} against the swept parameter: mean over the replications with its 95% confidence band; SLO bounds dashed.",
             metric_label(&column)
         )
     } else if let Some(rest) = stem.strip_prefix("heatmap-") {
-        let (column, owner) = split(rest);
-        let who = if owner.is_empty() {
-            String::new()
-        } else {
-            format!(" of {owner}")
-        };
+        let (column, who) = split(rest);
         format!(
             "{}{who} over both swept parameters: the mean of the replications in each cell.",
             metric_label(&column)

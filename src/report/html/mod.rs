@@ -549,6 +549,18 @@ mod tests {
         s,0,0,1,gpu,8,1.2,overloaded\n\
         s,0,1,1,gpu,8,1.2,overloaded\n";
 
+    /// The report of the test tables with `info`, and `sweep` if given.
+    fn report_of(info: &RunInfo, sweep: Option<&str>) -> String {
+        report_html(&ReportInput {
+            info: Some(info),
+            summary_csv: crate::rows::complete::<SummaryRow>(SUMMARY).as_bytes(),
+            pools_csv: crate::rows::complete::<PoolRow>(POOLS).as_bytes(),
+            sweep_csv: sweep.map(str::as_bytes),
+            charts: Vec::new(),
+        })
+        .unwrap()
+    }
+
     #[test]
     fn the_page_has_tables_warnings_and_embedded_charts() {
         let info = RunInfo {
@@ -605,14 +617,7 @@ mod tests {
             }],
             ..RunInfo::default()
         };
-        let html = report_html(&ReportInput {
-            info: Some(&info),
-            summary_csv: crate::rows::complete::<SummaryRow>(SUMMARY).as_bytes(),
-            pools_csv: crate::rows::complete::<PoolRow>(POOLS).as_bytes(),
-            sweep_csv: None,
-            charts: Vec::new(),
-        })
-        .unwrap();
+        let html = report_of(&info, None);
         // The pool's load warning sits in its verdict's box: two boxes.
         assert_eq!(html.matches("<div class=\"warn\">").count(), 2, "{html}");
         assert_eq!(html.matches("ρ = 1.2").count(), 1);
@@ -639,14 +644,7 @@ mod tests {
             }],
             ..RunInfo::default()
         };
-        let html = report_html(&ReportInput {
-            info: Some(&info),
-            summary_csv: crate::rows::complete::<SummaryRow>(SUMMARY).as_bytes(),
-            pools_csv: crate::rows::complete::<PoolRow>(POOLS).as_bytes(),
-            sweep_csv: Some(sweep.as_bytes()),
-            charts: Vec::new(),
-        })
-        .unwrap();
+        let html = report_of(&info, Some(sweep));
         assert!(html.contains("<td>p99 latency missed</td>"), "{html}");
         // One unit for the column: 9 s is 9.00s beside 20.00s, not "9s".
         assert!(

@@ -564,6 +564,18 @@ mod tests {
         img.pixels().filter(|p| p.0 == [c.0, c.1, c.2]).count()
     }
 
+    /// The SVG charts of a time series given without its unit columns.
+    fn svg_charts(csv: &str) -> Vec<(String, Vec<u8>)> {
+        let dir = tempfile::TempDir::new().unwrap();
+        run_charts(
+            crate::rows::complete::<SeriesRow>(csv).as_bytes(),
+            None,
+            dir.path(),
+            ChartFormat::Svg,
+        )
+        .unwrap()
+    }
+
     #[test]
     fn draws_overview_latency_outcomes_and_pool_charts_from_a_synthetic_series() {
         let dir = tempfile::TempDir::new().unwrap();
@@ -612,14 +624,7 @@ mod tests {
         assert_eq!(s.band[0], (0.0, 5.0, 10.0));
         let frame = run_frame(&scopes, None);
         assert!(frame.reps_note().contains("mean of 2 replications"));
-        let dir = tempfile::TempDir::new().unwrap();
-        let files = run_charts(
-            crate::rows::complete::<SeriesRow>(&csv).as_bytes(),
-            None,
-            dir.path(),
-            ChartFormat::Svg,
-        )
-        .unwrap();
+        let files = svg_charts(&csv);
         let svg = String::from_utf8(files[0].1.clone()).unwrap();
         assert!(svg.contains("mean of 2 replications"), "the title says so");
     }
@@ -684,14 +689,7 @@ mod tests {
         let shown = scope.latency_filter();
         let p99 = scope.series("p99", RED, |r| if shown(r) { r.p99 } else { None });
         assert!(p99.points.iter().all(|p| p.1 < 100.0), "{:?}", p99.points);
-        let dir = tempfile::TempDir::new().unwrap();
-        let files = run_charts(
-            crate::rows::complete::<SeriesRow>(&csv).as_bytes(),
-            None,
-            dir.path(),
-            ChartFormat::Svg,
-        )
-        .unwrap();
+        let files = svg_charts(&csv);
         let outcomes = String::from_utf8(files[1].1.clone()).unwrap();
         assert!(outcomes.contains("too few to see at this scale: abandoned (1 attempt)"));
         assert!(
