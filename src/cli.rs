@@ -26,7 +26,7 @@ Examples:
   surge run scenarios/launch-day.toml --format json --quiet
   surge validate scenarios/*.toml
   surge sweep scenarios/mmc.toml --grid pool.gpu.gpus=8,9,10,12 --replications 10
-  surge plan scenarios/mmc.toml --vary pool.gpu.gpus --slo 'jobs:wait_mean<=100ms' --replications 5
+  surge plan scenarios/mmc.toml --vary pool.gpu.gpus --slo 'jobs:wait_mean<=100ms'
   surge check scenarios/*.toml --junit slo-report.xml
 
 Exit codes: 0 ok, 1 an SLO or check failed, 2 bad input, 3 outputs not written.";
@@ -81,13 +81,25 @@ pub enum Command {
       --a pool.gpu.policy=fifo --b pool.gpu.policy=priority --replications 10
   surge compare old.toml new.toml --replications 10 --out output/old-vs-new")]
     Compare(CompareArgs),
-    /// Find the least value of an integer path (e.g. GPUs) that meets the SLOs.
+    /// Find the least value of an integer path (e.g. GPUs) that meets the
+    /// SLOs, with a stated confidence; or, with several --vary pools, the
+    /// allocation of least cost.
     ///
-    /// Probes with replications, bracketing by doubling and then bisecting
-    /// (it assumes more of PATH never hurts; --maximize for the greatest
-    /// value that still meets them, e.g. the largest load a pool survives).
-    #[command(after_help = "Example:
-  surge plan scenarios/mmc.toml --vary pool.gpu.gpus --slo 'jobs:wait_mean<=100ms' --replications 5")]
+    /// Each probe replicates until every SLO's 95% interval (--confidence)
+    /// is on one side of its bound, or --max-replications have run: then it
+    /// is undecided and taken as missing (the answer is a value shown to
+    /// meet). Probes share the seed (common random numbers). The search
+    /// starts at the scenario's value, brackets toward what the run's
+    /// busiest window needed, then narrows by interpolation until the
+    /// bracket is within --resolution. It assumes more of PATH never hurts
+    /// (--maximize: the greatest value that still meets, e.g. the largest
+    /// load a pool survives). Writes plan.csv (every probe) in the output
+    /// folder; exit 1 when no value in range meets.
+    #[command(after_help = "Examples:
+  surge plan scenarios/mmc.toml --vary pool.gpu.gpus --slo 'jobs:wait_mean<=100ms'
+  surge plan scenarios/launch-day.toml --vary pool.gpu-image.gpus --slo 'image-plus:wait_p95<=30s'
+  surge plan scenarios/launch-day.toml --vary pool.gpu-chat.gpus --vary pool.gpu-image.gpus \\
+      --slo 'chat-plus:latency_p95<=8s' --slo 'image-plus:wait_p95<=30s'")]
     Plan(PlanArgs),
     /// Redraw the charts and report.html of a run or sweep output folder
     /// from its CSVs (no simulation).
@@ -128,6 +140,9 @@ pub struct SweepArgs {
     /// Worker threads [default: all cores].
     #[arg(long, short, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
+    /// Sequential replications, per point.
+    #[command(flatten)]
+    pub precision: PrecisionArgs,
     /// Run only shard K of N (1-based), e.g. 2/8.
     #[arg(long, value_name = "K/N", default_value = "1/1")]
     pub shard: crate::sweep::Shard,
@@ -179,9 +194,57 @@ pub struct RunArgs {
     /// replication, one row each (arrival, start, end, outcome, attempts).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub trace: Option<u64>,
+    /// Sequential replications.
+    #[command(flatten)]
+    pub precision: PrecisionArgs,
     /// Shared flags.
     #[command(flatten)]
     pub common: CommonRunArgs,
+}
+
+fn parse_confidence(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x > 0.5 && x < 1.0 => Ok(x),
+        _ => Err(format!(
+            "expected a level between 0.5 and 1, e.g. 0.95, found {s:?}"
+        )),
+    }
+}
+
+/// Sequential replications, shared by run, sweep and plan.
+#[derive(Debug, Args)]
+pub struct PrecisionArgs {
+    /// Replicate until the 95% CI half-width of every watched metric is
+    /// within WIDTH: relative (5%) or absolute in the metric's unit (0.5s,
+    /// 0.01). Watched: the SLO metrics, or without SLOs each class's mean
+    /// and p99 latency. Replaces --replications; the count is the same
+    /// whatever --jobs is.
+    #[arg(long, value_name = "WIDTH", value_parser = crate::app::Width::parse, conflicts_with = "replications")]
+    pub precision: Option<crate::app::Width>,
+    /// Replications before the precision is first judged [default: 3;
+    /// plan: 2] (at least 2: an interval needs two).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..=100_000))]
+    pub min_replications: Option<u32>,
+    /// Replications never exceeded [default: 30; plan: 10 per probe].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..=100_000))]
+    pub max_replications: Option<u32>,
+}
+
+impl PrecisionArgs {
+    /// The precision asked for, if any; the bounds need it.
+    pub fn precision(&self) -> Result<Option<crate::app::Precision>, crate::app::AppError> {
+        match self.precision {
+            Some(w) => crate::app::Precision::new(w, self.min_replications, self.max_replications)
+                .map(Some)
+                .map_err(crate::app::AppError::Input),
+            None if self.min_replications.is_some() || self.max_replications.is_some() => {
+                Err(crate::app::AppError::Input(
+                    "--min-replications and --max-replications bound --precision: give --precision too (e.g. --precision 5%)".into(),
+                ))
+            }
+            None => Ok(None),
+        }
+    }
 }
 
 /// `--set`, shared by every command that loads scenarios.
@@ -334,13 +397,15 @@ pub struct PlanArgs {
     /// The scenario file (TOML).
     #[arg(value_name = "SCENARIO")]
     pub scenario: PathBuf,
-    /// The integer path to vary, e.g. pool.gpu.gpus.
-    #[arg(long, value_name = "PATH")]
-    pub vary: String,
+    /// The integer path to vary, e.g. pool.gpu.gpus. Repeat it with pools'
+    /// GPUs (--vary pool.a.gpus --vary pool.b.gpus) for the allocation of
+    /// least cost (cost_per_gpu_hour × GPUs) that meets every SLO.
+    #[arg(long, value_name = "PATH", required = true)]
+    pub vary: Vec<String>,
     /// An SLO, CLASS:METRIC<=VALUE or >=, e.g. 'jobs:wait_mean<=500ms' (quoted: < and > are shell redirections)
     /// (repeatable; added to the scenario's `[[slo]]` entries).
     #[arg(long, value_name = "SLO", value_parser = crate::app::parse_slo_arg)]
-    pub slo: Vec<(String, crate::metric::Metric, Option<f64>, Option<f64>)>,
+    pub slo: Vec<crate::app::SloArg>,
     /// Find the greatest value that meets the SLOs.
     #[arg(long)]
     pub maximize: bool,
@@ -350,6 +415,19 @@ pub struct PlanArgs {
     /// Greatest value to try.
     #[arg(long, default_value_t = 1_000_000)]
     pub max: u64,
+    /// Stop when the bracket [greatest miss, least meet] is this narrow:
+    /// relative to the value (0.5%) or in PATH's units (10) [default: 1%,
+    /// at least 1].
+    #[arg(long, value_name = "WIDTH", value_parser = crate::app::Resolution::parse)]
+    pub resolution: Option<crate::app::Resolution>,
+    /// Confidence of each probe's verdict: a probe meets (or misses) an SLO
+    /// when the two-sided interval at this level is wholly on one side of
+    /// its bound.
+    #[arg(long, default_value_t = 0.95, value_parser = parse_confidence)]
+    pub confidence: f64,
+    /// Sequential replications per probe.
+    #[command(flatten)]
+    pub precision: PrecisionArgs,
     /// Shared flags.
     #[command(flatten)]
     pub common: CommonRunArgs,

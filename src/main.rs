@@ -61,6 +61,7 @@ fn dispatch(cli: Cli) -> Result<Done, app::AppError> {
                 jobs: c.jobs.map(usize::from),
                 charts: args.charts.format(),
                 trace: args.trace,
+                precision: args.precision.precision()?,
             };
             ok(app::run(&args.scenarios, &opts))
         }
@@ -83,6 +84,7 @@ fn dispatch(cli: Cli) -> Result<Done, app::AppError> {
                 fail_fast: args.fail_fast,
                 quiet: args.quiet,
                 charts: args.charts.format(),
+                precision: args.precision.precision()?,
             };
             match app::sweep(&args.scenario, &opts)? {
                 0 => Ok(Done::Ok),
@@ -133,6 +135,11 @@ fn dispatch(cli: Cli) -> Result<Done, app::AppError> {
                 maximize: args.maximize,
                 min: args.min,
                 max: args.max,
+                resolution: args.resolution,
+                confidence: args.confidence,
+                precision: args.precision.precision,
+                min_replications: args.precision.min_replications,
+                max_replications: args.precision.max_replications,
                 common: args.common.options(),
             };
             Ok(match app::plan(&args.scenario, &opts)? {

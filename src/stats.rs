@@ -13,18 +13,19 @@ pub struct Estimate {
     pub mean: f64,
     /// Sample standard deviation (n − 1 denominator); `None` if n < 2.
     pub std_dev: Option<f64>,
-    /// Half-width of the 95% Student-t interval; `None` if n < 2.
+    /// Half-width of the Student-t interval (95% unless made by
+    /// [`estimate_at`]); `None` if n < 2.
     pub half_width: Option<f64>,
     /// Number of values.
     pub n: usize,
 }
 
 impl Estimate {
-    /// Lower end of the 95% interval.
+    /// Lower end of the interval.
     pub fn low(&self) -> Option<f64> {
         self.half_width.map(|h| self.mean - h)
     }
-    /// Upper end of the 95% interval.
+    /// Upper end of the interval.
     pub fn high(&self) -> Option<f64> {
         self.half_width.map(|h| self.mean + h)
     }
@@ -35,6 +36,12 @@ impl Estimate {
 /// Half-width = t(0.975, n − 1) · s / √n, the interval for the mean of
 /// n independent, roughly normal replication means.
 pub fn estimate(values: &[f64]) -> Option<Estimate> {
+    estimate_at(values, 0.95)
+}
+
+/// [`estimate`] with a two-sided interval at `confidence` (in (0, 1)) in
+/// place of 95%: half-width = t((1 + confidence) / 2, n − 1) · s / √n.
+pub fn estimate_at(values: &[f64], confidence: f64) -> Option<Estimate> {
     let n = values.len();
     if n == 0 {
         return None;
@@ -52,7 +59,7 @@ pub fn estimate(values: &[f64]) -> Option<Estimate> {
     let sd = var.sqrt();
     let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
         .expect("n ≥ 2 gives a valid t distribution")
-        .inverse_cdf(0.975);
+        .inverse_cdf(0.5 + confidence.clamp(1e-6, 1.0 - 1e-9) / 2.0);
     Some(Estimate {
         mean,
         std_dev: Some(sd),
@@ -90,6 +97,15 @@ mod tests {
         assert!((e.std_dev.unwrap() - 2.5f64.sqrt()).abs() < 1e-12);
         let expected = 2.776_445_105 * 2.5f64.sqrt() / 5f64.sqrt();
         assert!((e.half_width.unwrap() - expected).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_level_sets_the_quantile() {
+        // t(0.995, 4) = 4.6040949: a 99% interval is wider than 95%.
+        let e = estimate_at(&[1.0, 2.0, 3.0, 4.0, 5.0], 0.99).unwrap();
+        let expected = 4.604_094_9 * 2.5f64.sqrt() / 5f64.sqrt();
+        assert!((e.half_width.unwrap() - expected).abs() < 1e-6);
+        assert_eq!(estimate_at(&[1.0, 3.0], 0.95), estimate(&[1.0, 3.0]));
     }
 
     #[test]

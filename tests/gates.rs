@@ -4,7 +4,7 @@
 use assert_cmd::Command;
 use predicates::prelude::*;
 use std::path::Path;
-use surge::app::{CheckOptions, PlanOptions, paired_rows, plan, run_replications};
+use surge::app::{CheckOptions, PlanOptions, SloArg, paired_rows, plan, run_replications};
 use surge::scenario::{Override, load_str};
 use surge::theory;
 use tempfile::TempDir;
@@ -219,27 +219,26 @@ fn plan_finds_the_gpu_count_that_erlang_c_gives() {
                 .replace("duration = \"1h\"", "duration = \"4h\""),
         )
         .unwrap();
-        let opts = PlanOptions {
-            vary: "pool.gpu.gpus".into(),
-            slos: vec![(
-                "jobs".into(),
-                surge::metric::Metric::WaitMean,
-                Some(bound),
-                None,
-            )],
-            maximize: false,
-            min: lambda.floor() as u64 + 1,
-            max: 1000,
-            common: CheckOptions {
+        let mut opts = PlanOptions::new(
+            "pool.gpu.gpus",
+            CheckOptions {
                 out: Some(dir.path().join("out")),
                 quiet: true,
                 ..CheckOptions::default()
             },
-        };
+        );
+        opts.slos = vec![SloArg {
+            class: "jobs".into(),
+            metric: surge::metric::Metric::WaitMean,
+            max: Some(bound),
+            min: None,
+        }];
+        opts.min = lambda.floor() as u64 + 1;
+        opts.max = 1000;
         let answer = plan(&file, &opts).expect("plan runs");
         assert_eq!(
             answer,
-            Some(u64::from(expected)),
+            Some(vec![u64::from(expected)]),
             "λ = {lambda}, bound {bound}"
         );
         assert!(dir.path().join("out/plan.csv").exists());

@@ -19,11 +19,13 @@ mod check;
 mod outdir;
 mod plan;
 mod progress;
+mod replicate;
 mod sweep;
 
 pub use check::{CheckOptions, PairedRow, check, compare, paired_rows};
 pub use outdir::Staged;
-pub use plan::{PlanOptions, parse_slo_arg, plan};
+pub use plan::{PlanOptions, Resolution, SloArg, parse_slo_arg, plan};
+pub use replicate::{Precision, Watched, Width, watched};
 pub use sweep::{SweepOptions, merge, parse_grid_arg, sweep};
 
 /// How `surge run` prints its summary.
@@ -60,6 +62,8 @@ pub struct RunOptions {
     /// Write `requests.csv` with the first N measured requests of each
     /// replication.
     pub trace: Option<u64>,
+    /// Replicate until this precision (replaces `replications`).
+    pub precision: Option<Precision>,
 }
 
 /// Why a command failed.
@@ -181,14 +185,25 @@ pub fn run(paths: &[PathBuf], opts: &RunOptions) -> Result<(), AppError> {
         .collect::<Result<_, _>>()?;
     let mut json = Vec::new();
     for (((l, out), path), staged) in loaded.iter().zip(&outs).zip(paths).zip(staged) {
-        let scenario = &l.scenario;
         let started = Instant::now();
         let show = !opts.quiet;
-        let runs = with_jobs(opts.jobs, || {
-            progress::run_replications_shown(scenario, show)
+        let (runs, stop) = with_jobs(opts.jobs, || match opts.precision {
+            None => progress::run_replications_shown(&l.scenario, show).map(|r| (r, None)),
+            Some(p) => progress::run_precise_shown(&l.scenario, p, show).map(|(r, s)| (r, Some(s))),
         })??;
         let wall = started.elapsed();
-        let info = run_info("run", path, l, &opts.overrides);
+        // With --precision the count is the run's, not the file's.
+        let mut counted;
+        let scenario = if stop.is_some() {
+            counted = l.scenario.clone();
+            counted.replications = runs.len() as u32;
+            &counted
+        } else {
+            &l.scenario
+        };
+        let mut info = run_info("run", path, l, &opts.overrides);
+        info.replications = scenario.replications;
+        info.replications_stop = stop.clone();
         let [summary, pools, timeseries] = write_run_outputs(staged.dir(), scenario, &runs, &info)?;
         if let Some(format) = opts.charts {
             // From the bytes just written, not read back.
@@ -205,11 +220,20 @@ pub fn run(paths: &[PathBuf], opts: &RunOptions) -> Result<(), AppError> {
         match opts.format {
             Format::Table if !opts.quiet => {
                 print!("{}", summary_text(scenario, &runs, wall));
+                if let Some(stop) = &stop {
+                    println!("{stop}");
+                }
                 println!("outputs: {}/", out.display());
                 println!();
             }
             Format::Table => {}
-            Format::Json => json.push(run_json(scenario, &runs, wall, out)),
+            Format::Json => {
+                let mut v = run_json(scenario, &runs, wall, out);
+                if let Some(stop) = &stop {
+                    v["replications_stop"] = serde_json::json!(stop);
+                }
+                json.push(v)
+            }
         }
     }
     if opts.format == Format::Json {
@@ -287,6 +311,7 @@ pub(crate) fn run_info(
         duration_s: s.duration.as_secs_f64(),
         warmup_s: s.warmup.as_secs_f64(),
         start: s.start.map(|t| t.to_string()),
+        replications_stop: None,
         slos: s
             .slos
             .iter()

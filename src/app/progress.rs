@@ -57,6 +57,37 @@ pub(crate) fn run_replications_shown(
     Ok(runs)
 }
 
+/// Replicate `scenario` until `precision` holds on its watched metrics,
+/// with a progress line (replications done, the most allowed) if `show`
+/// and stderr is a terminal. The kept replications, and why they stopped.
+pub(crate) fn run_precise_shown(
+    scenario: &Scenario,
+    precision: super::Precision,
+    show: bool,
+) -> Result<(Vec<RunResult>, String), AppError> {
+    let sim = crate::Simulation::new(scenario)
+        .build()
+        .map_err(|e| AppError::Input(e.to_string()))?;
+    let watched = super::watched(scenario);
+    let bar = if show && std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(u64::from(precision.max));
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{pos} replications (until precise, at most {len}) · {elapsed} {wide_bar}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let out =
+        super::replicate::run_precise(&sim, precision, &watched, |n| bar.set_position(n as u64));
+    bar.finish_and_clear();
+    Ok(out)
+}
+
 /// "3h12m of 24h simulated · 2.41M events/s · 1 of 4 done".
 fn message(
     progress: &Progress,

@@ -36,6 +36,9 @@ pub struct SweepOptions {
     pub quiet: bool,
     /// Charts (and `report.html`) of an unsharded sweep; `None`: none.
     pub charts: Option<ChartFormat>,
+    /// Replicate each point until this precision (replaces
+    /// `replications`; not with shards).
+    pub precision: Option<super::Precision>,
 }
 
 /// Parse `PATH=v1,v2,…` for `--grid`.
@@ -138,6 +141,12 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
             )));
         }
     }
+    if opts.precision.is_some() && opts.shard.count > 1 {
+        return Err(AppError::Input(format!(
+            "{}: --precision with --shard: a point's replications are decided together, in one process; run the sweep unsharded, or shard with a fixed --replications",
+            path.display()
+        )));
+    }
     let zip = opts.zip || base.sweep.as_ref().is_some_and(|s| s.zip);
     let grid = expand(&axes, zip)
         .map_err(|e| AppError::Input(format!("{}: sweep: {e}", path.display())))?;
@@ -201,25 +210,51 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
         );
         bar
     };
-    let rows: Vec<(Table, Table)> = with_jobs(opts.jobs, || {
-        items
-            .par_iter()
-            .map(|&(point, rep)| {
-                let s = scenarios[point]
-                    .as_ref()
-                    .expect("items come from valid points");
-                let run = simulate(s, rep).map_err(|e| AppError::Input(e.to_string()))?;
-                bar.inc(1);
-                let secs = bar.elapsed().as_secs_f64();
-                if secs > 0.0 {
-                    let rate = bar.position() as f64 / secs;
-                    bar.set_message(format!("{} runs/s", super::progress::three_digits(rate)));
-                }
-                let runs = [run];
-                Ok((summary_table(s, point, &runs), pools_table(s, point, &runs)))
-            })
-            .collect::<Result<Vec<_>, AppError>>()
-    })??;
+    let mut runs_done = items.len();
+    let rows: Vec<(Table, Table)> = if let Some(precision) = opts.precision {
+        bar.set_length(scenarios.iter().flatten().count() as u64);
+        let counted = std::sync::atomic::AtomicUsize::new(0);
+        let rows = with_jobs(opts.jobs, || {
+            scenarios
+                .par_iter()
+                .enumerate()
+                .filter_map(|(point, s)| s.as_ref().map(|s| (point, s)))
+                .map(|(point, s)| {
+                    let sim = crate::Simulation::new(s)
+                        .build()
+                        .map_err(|e| AppError::Input(e.to_string()))?;
+                    let watched = super::watched(s);
+                    let (runs, _) =
+                        super::replicate::run_precise(&sim, precision, &watched, |_| ());
+                    counted.fetch_add(runs.len(), std::sync::atomic::Ordering::Relaxed);
+                    bar.inc(1);
+                    Ok((summary_table(s, point, &runs), pools_table(s, point, &runs)))
+                })
+                .collect::<Result<Vec<_>, AppError>>()
+        })??;
+        runs_done = counted.into_inner();
+        rows
+    } else {
+        with_jobs(opts.jobs, || {
+            items
+                .par_iter()
+                .map(|&(point, rep)| {
+                    let s = scenarios[point]
+                        .as_ref()
+                        .expect("items come from valid points");
+                    let run = simulate(s, rep).map_err(|e| AppError::Input(e.to_string()))?;
+                    bar.inc(1);
+                    let secs = bar.elapsed().as_secs_f64();
+                    if secs > 0.0 {
+                        let rate = bar.position() as f64 / secs;
+                        bar.set_message(format!("{} runs/s", super::progress::three_digits(rate)));
+                    }
+                    let runs = [run];
+                    Ok((summary_table(s, point, &runs), pools_table(s, point, &runs)))
+                })
+                .collect::<Result<Vec<_>, AppError>>()
+        })??
+    };
     bar.finish_and_clear();
 
     let (summary_columns, pools_columns) = crate::report::tables_columns();
@@ -241,7 +276,7 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
         "{text}\u{0}{}\u{0}{:?}\u{0}{:?}",
         overrides.join("\u{1}"),
         grid,
-        (opts.seed, opts.replications)
+        (opts.seed, opts.replications, opts.precision)
     ));
     let mut info = run_info("sweep", path, &base, &opts.overrides);
     info.grid = axes.clone();
@@ -250,6 +285,12 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
     }
     if let Some(r) = opts.replications {
         info.replications = r;
+    }
+    if let Some(p) = opts.precision {
+        info.replications_stop = Some(format!(
+            "each point replicated until every watched metric's 95% CI half-width is within {} ({} to {} replications)",
+            p.width, p.min, p.max
+        ));
     }
     let pools_bytes = pools.to_csv();
     let sweep_bytes = write_sweep(
@@ -278,7 +319,7 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
         eprintln!(
             "sweep {name}: {} points, {} runs{} in {:.2}s; outputs: {}/",
             grid.points.len(),
-            items.len(),
+            runs_done,
             if opts.shard.count > 1 {
                 format!(" (shard {})", opts.shard)
             } else {

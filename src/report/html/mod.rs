@@ -65,6 +65,9 @@ pub struct RunInfo {
     /// The scenario's SLOs (with `--slo` ones for `check`).
     #[serde(default)]
     pub slos: Vec<SloInfo>,
+    /// With `--precision`: why replicating stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replications_stop: Option<String>,
 }
 
 /// A class as the charts and the report show it.

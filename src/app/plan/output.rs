@@ -1,0 +1,313 @@
+//! What a plan writes: `plan.csv` (every probe), the answer with its
+//! confidence on stdout (a table, the value alone with `--quiet`, or JSON).
+
+use super::probe::{Probe, Prober, Side};
+use super::{PlanOptions, Resolution, SloArg};
+use crate::app::AppError;
+use crate::app::check::show;
+use crate::model::Scenario;
+use crate::report::write_atomic;
+use crate::rows::{Cell, format_number};
+use std::path::Path;
+
+/// A plan's answer.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Answer {
+    /// The value of each varied path.
+    pub values: Vec<u64>,
+    /// Σ price × GPUs of the varied pools (per hour), for least-cost
+    /// plans.
+    pub cost_per_hour: Option<f64>,
+}
+
+/// The column name of an SLO: `CLASS.METRIC`, with the bound when the same
+/// class and metric are bounded twice ([[slo]] and --slo).
+fn slo_name(slos: &[SloArg], s: &SloArg) -> String {
+    let twice = slos
+        .iter()
+        .filter(|x| x.class == s.class && x.metric == s.metric)
+        .count()
+        > 1;
+    match (twice, s.max, s.min) {
+        (true, Some(b), _) => format!("{}.{}.max_{}", s.class, s.metric, format_number(b)),
+        (true, None, Some(b)) => format!("{}.{}.min_{}", s.class, s.metric, format_number(b)),
+        _ => format!("{}.{}", s.class, s.metric),
+    }
+}
+
+/// `plan.csv`: one row per probe, sorted by value.
+fn plan_csv(opts: &PlanOptions, slos: &[SloArg], probes: &[&Probe]) -> Result<Vec<u8>, AppError> {
+    let all: Vec<usize> = (0..slos.len()).collect();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = opts.vary.clone();
+    header.push("meets_slos".into());
+    for s in slos {
+        let name = slo_name(slos, s);
+        for stat in ["mean", "ci_low", "ci_high"] {
+            header.push(format!("{name}_{stat}"));
+        }
+    }
+    header.extend(["verdict", "replications", "cost_usd"].map(String::from));
+    let io = |e: csv::Error| AppError::Output(e.to_string());
+    w.write_record(&header).map_err(io)?;
+    let cell = |x: Option<f64>| Cell::Num(x).to_csv();
+    for p in probes {
+        let mut row: Vec<String> = p.values.iter().map(u64::to_string).collect();
+        row.push(p.side(&all).meets().to_string());
+        for (s, e) in slos.iter().zip(&p.estimates) {
+            row.push(cell(e.map(|e| e.mean)));
+            row.push(cell(e.and_then(|e| e.low()).map(|x| s.metric.clip(x))));
+            row.push(cell(e.and_then(|e| e.high()).map(|x| s.metric.clip(x))));
+        }
+        row.push(p.side(&all).label().into());
+        row.push(p.replications.to_string());
+        row.push(cell(Some(p.cost_usd)));
+        w.write_record(&row).map_err(io)?;
+    }
+    w.into_inner().map_err(|e| AppError::Output(e.to_string()))
+}
+
+/// One SLO of a probe as text: `image-plus.wait_p95 ≤ 30s: 28.1s [27.1s, 29.0s]`.
+fn slo_text(s: &SloArg, p: &Probe, i: usize) -> String {
+    let bound = match (s.max, s.min) {
+        (Some(b), _) => format!(" ≤ {}", show(s.metric, b)),
+        (None, Some(b)) => format!(" ≥ {}", show(s.metric, b)),
+        _ => String::new(),
+    };
+    match p.estimates[i] {
+        Some(e) => match (e.low(), e.high()) {
+            (Some(lo), Some(hi)) => format!(
+                "{}.{}{bound}: {} [{}, {}]",
+                s.class,
+                s.metric,
+                show(s.metric, e.mean),
+                show(s.metric, s.metric.clip(lo)),
+                show(s.metric, s.metric.clip(hi))
+            ),
+            _ => format!(
+                "{}.{}{bound}: {} (one replication, no interval)",
+                s.class,
+                s.metric,
+                show(s.metric, e.mean)
+            ),
+        },
+        None => format!("{}.{}{bound}: no value", s.class, s.metric),
+    }
+}
+
+/// How a probe came out, in words.
+fn side_text(side: Side, p: &Probe, confidence: f64) -> String {
+    let level = format!("{}%", format_number(confidence * 100.0));
+    match side {
+        Side::Meets => format!("meets at {level} ({} replications)", p.replications),
+        Side::Misses if p.stopped_early => "misses (a replication hit its budget)".into(),
+        Side::Misses => format!("misses at {level} ({} replications)", p.replications),
+        Side::Undecided(m) => format!(
+            "undecided at {level} after {} replications ({}), taken as missing",
+            p.replications,
+            if m { "the means meet" } else { "a mean misses" }
+        ),
+    }
+}
+
+/// Write `plan.csv` and print the answer.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn finish(
+    path: &Path,
+    opts: &PlanOptions,
+    base: &Scenario,
+    slos: &[SloArg],
+    pr: &Prober<'_>,
+    resolution: Resolution,
+    answer: Option<&Answer>,
+) -> Result<(), AppError> {
+    let all: Vec<usize> = (0..slos.len()).collect();
+    let mut sorted: Vec<&Probe> = pr.probes.iter().collect();
+    sorted.sort_by(|a, b| a.values.cmp(&b.values));
+    let bytes = plan_csv(opts, slos, &sorted)?;
+    let name = path
+        .file_stem()
+        .map_or("plan".into(), |s| s.to_string_lossy().into_owned());
+    let out = opts
+        .common
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(name));
+    // plan.csv joins the folder's other files (a run's, say): the folder
+    // is still replaced as a unit.
+    let staged = crate::app::Staged::begin(&out)?;
+    staged.copy_existing(|name| name != "plan.csv")?;
+    let file = staged.dir().join("plan.csv");
+    write_atomic(&file, &bytes)
+        .map_err(|e| AppError::Output(format!("cannot write {}: {e}", file.display())))?;
+    staged.commit()?;
+
+    let find = |values: &[u64]| pr.probes.iter().find(|p| p.values == values);
+    let at_answer = answer.and_then(|a| find(&a.values));
+    // The nearest probe that did not meet along each path, the others at
+    // the answer: below it (above it with --maximize).
+    let misses: Vec<(usize, &Probe)> = answer
+        .map(|a| {
+            (0..a.values.len())
+                .filter_map(|d| {
+                    pr.probes
+                        .iter()
+                        .filter(|p| {
+                            !p.side(&all).meets()
+                                && (0..a.values.len()).all(|e| e == d || p.values[e] == a.values[e])
+                                && if opts.maximize {
+                                    p.values[d] > a.values[d]
+                                } else {
+                                    p.values[d] < a.values[d]
+                                }
+                        })
+                        .min_by_key(|p| p.values[d].abs_diff(a.values[d]))
+                        .map(|p| (d, p))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let statement = match (answer, at_answer) {
+        (Some(a), Some(p)) => {
+            let mut s = format!(
+                "{}: {}; {}",
+                pr.label(&a.values),
+                side_text(p.side(&all), p, opts.confidence),
+                all.iter()
+                    .map(|&i| slo_text(&slos[i], p, i))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            for (_, m) in &misses {
+                s.push_str(&format!(
+                    ". {}: {}",
+                    pr.label(&m.values),
+                    side_text(m.side(&all), m, opts.confidence)
+                ));
+            }
+            s
+        }
+        _ => format!(
+            "no value of {} in [{}, {}] meets the SLOs",
+            opts.vary.join(", "),
+            opts.min,
+            opts.max
+        ),
+    };
+    if opts.common.json {
+        let probes: Vec<serde_json::Value> = sorted
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "values": opts.vary.iter().zip(&p.values).map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
+                    "value": (opts.vary.len() == 1).then(|| p.values[0]),
+                    "verdict": p.side(&all).label(),
+                    "meets_slos": p.side(&all).meets(),
+                    "replications": p.replications,
+                    "stopped_early": p.stopped_early,
+                    "cost_usd": p.cost_usd,
+                    "wall_s": p.wall.as_secs_f64(),
+                    "slos": slos.iter().zip(&p.estimates).map(|(s, e)| serde_json::json!({
+                        "class": s.class,
+                        "metric": s.metric,
+                        "max": s.max,
+                        "min": s.min,
+                        "mean": e.map(|e| e.mean),
+                        "ci_low": e.and_then(|e| e.low()).map(|x| s.metric.clip(x)),
+                        "ci_high": e.and_then(|e| e.high()).map(|x| s.metric.clip(x)),
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let values = answer.map(|a| {
+            opts.vary
+                .iter()
+                .zip(&a.values)
+                .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+                .collect::<serde_json::Map<_, _>>()
+        });
+        let value = serde_json::json!({
+            "vary": if opts.vary.len() == 1 { serde_json::json!(opts.vary[0]) } else { serde_json::json!(opts.vary) },
+            "answer": match answer {
+                Some(a) if a.values.len() == 1 => serde_json::json!(a.values[0]),
+                Some(_) => serde_json::json!(values),
+                None => serde_json::Value::Null,
+            },
+            "values": values,
+            "verdict": at_answer.map(|p| p.side(&all).label()),
+            "confidence": opts.confidence,
+            "resolution": resolution.to_string(),
+            "nearest_misses": misses.iter().map(|(d, p)| serde_json::json!({
+                "path": opts.vary[*d],
+                "value": p.values[*d],
+                "verdict": p.side(&all).label(),
+            })).collect::<Vec<_>>(),
+            "cost_usd": at_answer.map(|p| p.cost_usd),
+            "cost_per_hour": answer.and_then(|a| a.cost_per_hour),
+            "statement": statement,
+            "maximize": opts.maximize,
+            "probes": probes,
+            "wall_s": pr.elapsed().as_secs_f64(),
+            "plan_csv": out.join("plan.csv"),
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    if opts.common.quiet {
+        // Scripts that silence the table still get the answer.
+        match answer {
+            Some(a) if a.values.len() == 1 => println!("{}", a.values[0]),
+            Some(a) => println!("{}", pr.label(&a.values)),
+            None => println!("none"),
+        }
+        return Ok(());
+    }
+    let width = opts.vary.iter().map(String::len).max().unwrap_or(0).max(10);
+    println!(
+        "{:>width$}  {:<10} {:>4}  SLOs (mean [{}% CI])",
+        opts.vary.join(" "),
+        "verdict",
+        "reps",
+        format_number(opts.confidence * 100.0)
+    );
+    for p in &sorted {
+        let parts: Vec<String> = all.iter().map(|&i| slo_text(&slos[i], p, i)).collect();
+        let values: Vec<String> = p.values.iter().map(u64::to_string).collect();
+        println!(
+            "{:>width$}  {:<10} {:>4}  {}",
+            values.join(" "),
+            p.side(&all).label(),
+            p.replications,
+            parts.join("; ")
+        );
+    }
+    let cost = match (answer.and_then(|a| a.cost_per_hour), at_answer) {
+        (Some(h), Some(p)) => format!(
+            " Cost: {} per hour of the varied pools (cost_per_gpu_hour × GPUs; total GPUs without prices), ${:.0} for the run (pools.csv's cost_usd).",
+            format_number(h),
+            p.cost_usd
+        ),
+        _ => String::new(),
+    };
+    let pools = if opts.vary.len() > 2
+        && super::search::groups(base, slos)
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            < base.pools.len()
+    {
+        " (more than two interacting pools: the allocation is one where no pool alone can shrink, not proven the cheapest)"
+    } else {
+        ""
+    };
+    println!(
+        "answer: {statement}.{cost}{pools} Resolution {resolution}; {} probes in {:.1}s; {}",
+        pr.probes.len(),
+        pr.elapsed().as_secs_f64(),
+        out.join("plan.csv").display()
+    );
+    Ok(())
+}

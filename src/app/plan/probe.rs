@@ -1,0 +1,318 @@
+//! One probe of a plan: the scenario at some values of the varied paths,
+//! replicated until its verdict on the SLOs is clear.
+
+use super::{PlanOptions, SloArg};
+use crate::app::replicate::{precise, replicate, watched_of};
+use crate::app::{AppError, load_all_quietly, with_jobs};
+use crate::model::RunResult;
+use crate::scenario::Override;
+use crate::slo::{self, Verdict};
+use crate::stats::{Estimate, estimate_at};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Where a probe stands against a set of SLOs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// Every interval is on the right side of its bound.
+    Meets,
+    /// Some interval is wholly beyond its bound (or a replication hit its
+    /// budget and stopped early).
+    Misses,
+    /// Some interval straddles its bound after the most replications
+    /// allowed (`true`: every mean is within its bound). The search takes
+    /// it as missing: a plan claims only what it has shown.
+    Undecided(bool),
+}
+
+impl Side {
+    /// The side the search takes: only a probe shown to meet meets.
+    pub(crate) fn meets(self) -> bool {
+        self == Side::Meets
+    }
+
+    /// `meets`, `misses`, `undecided`.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Side::Meets => "meets",
+            Side::Misses => "misses",
+            Side::Undecided(_) => "undecided",
+        }
+    }
+}
+
+/// A finished probe.
+#[derive(Clone, Debug)]
+pub(crate) struct Probe {
+    /// The value of each varied path.
+    pub values: Vec<u64>,
+    /// Replications kept.
+    pub replications: usize,
+    /// Per SLO (in the plan's order): the mean with its interval at the
+    /// plan's confidence.
+    pub estimates: Vec<Option<Estimate>>,
+    /// Per SLO: the verdict on that interval.
+    pub verdicts: Vec<Verdict>,
+    /// Whether any replication stopped early at its budget.
+    pub stopped_early: bool,
+    /// Mean over replications of the run's cost (every pool, USD).
+    pub cost_usd: f64,
+    /// Per varied path that is a pool's `gpus`: the mean over replications
+    /// of the GPUs its busiest window's load would have needed.
+    pub peak_needed: Vec<Option<f64>>,
+    /// Wall time of the probe.
+    pub wall: Duration,
+    /// Per SLO: its (max, min) bounds.
+    bounds: Vec<(Option<f64>, Option<f64>)>,
+}
+
+impl Probe {
+    /// The probe's side on the SLOs numbered in `active`.
+    pub(crate) fn side(&self, active: &[usize]) -> Side {
+        if self.stopped_early || active.iter().any(|&i| self.verdicts[i] == Verdict::Fail) {
+            return Side::Misses;
+        }
+        if active.iter().all(|&i| self.verdicts[i] == Verdict::Pass) {
+            return Side::Meets;
+        }
+        Side::Undecided(self.excess_of_means(active).is_some_and(|g| g <= 0.0))
+    }
+
+    /// How far the means are beyond their bounds, on a log scale (latency
+    /// and wait change by orders of magnitude with the GPUs): the largest
+    /// ln(mean / bound) for an upper bound, ln(bound / mean) for a lower
+    /// one, over the `active` SLOs (≤ 0: every mean within its bound). A
+    /// mean within a thousandth of zero counts as a thousandth of its
+    /// bound; a bound of zero is compared on the difference. `None` if a
+    /// metric has no value.
+    pub(crate) fn excess_of_means(&self, active: &[usize]) -> Option<f64> {
+        let mut worst = f64::NEG_INFINITY;
+        for &i in active {
+            worst = worst.max(self.excess(i)?);
+        }
+        worst.is_finite().then_some(worst)
+    }
+
+    /// [`Probe::excess_of_means`] of SLO `i` alone.
+    pub(crate) fn excess(&self, i: usize) -> Option<f64> {
+        let e = self.estimates[i]?;
+        let (max, min) = self.bounds[i];
+        // ln(over / under), the mean floored at a thousandth of the bound.
+        let ratio = |over: f64, under: f64| -> f64 {
+            if under > 0.0 && over >= 0.0 {
+                (over.max(under * 1e-3) / under).ln()
+            } else {
+                over - under
+            }
+        };
+        let mut worst = f64::NEG_INFINITY;
+        if let Some(b) = max {
+            worst = worst.max(ratio(e.mean, b));
+        }
+        if let Some(b) = min {
+            worst = worst.max(if b > 0.0 && e.mean > 0.0 {
+                (b / e.mean.max(b * 1e-3)).ln()
+            } else {
+                b - e.mean
+            });
+        }
+        worst.is_finite().then_some(worst)
+    }
+}
+
+/// Runs probes and keeps them all, in the order run.
+pub(crate) struct Prober<'a> {
+    path: &'a Path,
+    opts: &'a PlanOptions,
+    slos: &'a [SloArg],
+    /// Every probe so far.
+    pub probes: Vec<Probe>,
+    started: Instant,
+    bar: Option<ProgressBar>,
+}
+
+impl<'a> Prober<'a> {
+    pub(crate) fn new(path: &'a Path, opts: &'a PlanOptions, slos: &'a [SloArg]) -> Self {
+        let bar = (!opts.common.quiet && !opts.common.json && std::io::stderr().is_terminal())
+            .then(|| {
+                let bar = ProgressBar::new_spinner();
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {elapsed} · {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.enable_steady_tick(Duration::from_millis(200));
+                bar
+            });
+        Prober {
+            path,
+            opts,
+            slos,
+            probes: Vec::new(),
+            started: Instant::now(),
+            bar,
+        }
+    }
+
+    /// Wall time since the plan began.
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// `PATH=VALUE` for each varied path.
+    pub(crate) fn label(&self, values: &[u64]) -> String {
+        let parts: Vec<String> = self
+            .opts
+            .vary
+            .iter()
+            .zip(values)
+            .map(|(p, v)| format!("{p}={v}"))
+            .collect();
+        parts.join(" ")
+    }
+
+    /// The probe at `values` (run now, or found among those run), decided on
+    /// the SLOs numbered in `active`.
+    pub(crate) fn probe(&mut self, values: &[u64], active: &[usize]) -> Result<usize, AppError> {
+        if let Some(i) = self.probes.iter().position(|p| p.values == values) {
+            return Ok(i);
+        }
+        let started = Instant::now();
+        let mut ov = self.opts.common.overrides.clone();
+        for (path, v) in self.opts.vary.iter().zip(values) {
+            ov.push(Override::from_flag("--vary", path, v.to_string()));
+        }
+        let mut s = load_all_quietly(&[self.path.to_path_buf()], &ov)?
+            .remove(0)
+            .scenario;
+        if let Some(seed) = self.opts.common.seed {
+            s.seed = seed;
+        }
+        let (min, max) = self.opts.replications();
+        s.replications = max;
+        let sim = crate::Simulation::new(&s)
+            .build()
+            .map_err(|e| AppError::Input(e.to_string()))?;
+        let label = self.label(values);
+        let probe_number = self.probes.len() + 1;
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!(
+                "probe {probe_number}: {label} · running {min} replications"
+            ));
+        }
+        let slos = self.slos;
+        let confidence = self.opts.confidence;
+        let precision = self.opts.precision;
+        let watched = watched_of(slos.iter().map(|s| (s.class.as_str(), s.metric)));
+        let bar = self.bar.as_ref();
+        let (runs, _) = with_jobs(self.opts.common.jobs, || {
+            replicate(
+                &sim,
+                min,
+                max,
+                |runs| {
+                    let p = summarize(runs, values, slos, confidence, &s, &self.opts.vary);
+                    !matches!(p.side(active), Side::Undecided(_))
+                        && precision.is_none_or(|w| precise(runs, &watched, w))
+                },
+                |n| {
+                    if let Some(bar) = bar {
+                        bar.set_message(format!(
+                            "probe {probe_number}: {label} · {n} replications (at most {max})"
+                        ));
+                    }
+                },
+            )
+        })?;
+        let mut p = summarize(&runs, values, slos, confidence, &s, &self.opts.vary);
+        p.wall = started.elapsed();
+        if !self.opts.common.quiet && !self.opts.common.json {
+            let line = format!(
+                "probe {probe_number}: {label}: {} ({} replications, {:.1}s)",
+                match p.side(active) {
+                    Side::Undecided(true) => "undecided (the means meet), taken as missing",
+                    Side::Undecided(false) => "undecided (a mean misses), taken as missing",
+                    s => s.label(),
+                },
+                p.replications,
+                p.wall.as_secs_f64()
+            );
+            match &self.bar {
+                Some(bar) => bar.println(line),
+                None => eprintln!("{line}"),
+            }
+        }
+        self.probes.push(p);
+        Ok(self.probes.len() - 1)
+    }
+
+    /// Clear the progress line.
+    pub(crate) fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// The probe that `runs` make.
+fn summarize(
+    runs: &[RunResult],
+    values: &[u64],
+    slos: &[SloArg],
+    confidence: f64,
+    s: &crate::model::Scenario,
+    vary: &[String],
+) -> Probe {
+    let estimates: Vec<Option<Estimate>> = slos
+        .iter()
+        .map(|a| {
+            let v: Vec<f64> = runs
+                .iter()
+                .filter_map(|r| slo::class(r, &a.class).and_then(|c| slo::metric(c, a.metric)))
+                .collect();
+            // A metric some replications lack is judged on none of them.
+            if v.len() < runs.len() {
+                None
+            } else {
+                estimate_at(&v, confidence)
+            }
+        })
+        .collect();
+    let verdicts = slos
+        .iter()
+        .zip(&estimates)
+        .map(|(a, e)| slo::judge(*e, a.max, a.min))
+        .collect();
+    let n = runs.len().max(1) as f64;
+    let peak_needed = vary
+        .iter()
+        .map(|p| {
+            let pool = super::pool_of(s, p)?;
+            Some(
+                runs.iter()
+                    .map(|r| {
+                        let v = &r.pools[pool].verdict;
+                        v.peak_load * v.peak_gpus
+                    })
+                    .sum::<f64>()
+                    / n,
+            )
+        })
+        .collect();
+    Probe {
+        values: values.to_vec(),
+        replications: runs.len(),
+        estimates,
+        verdicts,
+        stopped_early: runs.iter().any(|r| r.stopped.is_some()),
+        cost_usd: runs
+            .iter()
+            .map(|r| r.pools.iter().map(|p| p.cost_usd).sum::<f64>())
+            .sum::<f64>()
+            / n,
+        peak_needed,
+        wall: Duration::ZERO,
+        bounds: slos.iter().map(|a| (a.max, a.min)).collect(),
+    }
+}
