@@ -428,6 +428,11 @@ pub struct PlanArgs {
     /// Sequential replications per probe.
     #[command(flatten)]
     pub precision: PrecisionArgs,
+    /// Charts of the probes under OUT/charts/: each SLO against the varied
+    /// value (plan-CLASS.METRIC), or the allocations probed for two pools
+    /// (plan-frontier).
+    #[arg(long, value_enum, default_value_t = ChartsArg::Png)]
+    pub charts: ChartsArg,
     /// Shared flags.
     #[command(flatten)]
     pub common: CommonRunArgs,

@@ -140,6 +140,7 @@ fn dispatch(cli: Cli) -> Result<Done, app::AppError> {
                 precision: args.precision.precision,
                 min_replications: args.precision.min_replications,
                 max_replications: args.precision.max_replications,
+                charts: args.charts.format(),
                 common: args.common.options(),
             };
             Ok(match app::plan(&args.scenario, &opts)? {

@@ -129,19 +129,35 @@ pub(crate) fn replicate(
     sim: &ReadySimulation<'_>,
     min: u32,
     max: u32,
-    mut enough: impl FnMut(&[RunResult]) -> bool,
-    mut ran: impl FnMut(usize),
+    enough: impl FnMut(&[RunResult]) -> bool,
+    ran: impl FnMut(usize),
 ) -> (Vec<RunResult>, bool) {
+    replicate_with(Vec::new(), |r| sim.run(r), min, max, enough, ran)
+}
+
+/// [`replicate`] on what `run(r)` makes of replication `r`, continuing
+/// after the `done` ones (whose prefixes are not asked again).
+pub(crate) fn replicate_with<T: Send>(
+    done: Vec<T>,
+    run: impl Fn(u32) -> T + Sync + Send,
+    min: u32,
+    max: u32,
+    mut enough: impl FnMut(&[T]) -> bool,
+    mut ran: impl FnMut(usize),
+) -> (Vec<T>, bool) {
     let max = max.max(1);
     let min = min.clamp(1, max);
     let threads = rayon::current_num_threads().max(1) as u32;
-    let mut runs: Vec<RunResult> = Vec::new();
+    let mut runs = done;
     loop {
         let done = runs.len() as u32;
+        if done >= max {
+            return (runs, false);
+        }
         let want = if done < min { min } else { done + 1 };
         // want ≤ max here: spare threads run ahead, never past max.
         let upto = want.div_ceil(threads).saturating_mul(threads).min(max);
-        let batch: Vec<RunResult> = (done..upto).into_par_iter().map(|r| sim.run(r)).collect();
+        let batch: Vec<T> = (done..upto).into_par_iter().map(&run).collect();
         runs.extend(batch);
         ran(runs.len());
         for k in min.max(done + 1)..=upto {
@@ -149,9 +165,6 @@ pub(crate) fn replicate(
                 runs.truncate(k as usize);
                 return (runs, true);
             }
-        }
-        if upto >= max {
-            return (runs, false);
         }
     }
 }

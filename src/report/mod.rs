@@ -14,7 +14,7 @@ mod text;
 
 pub use crate::stats::{Estimate, estimate};
 #[cfg(feature = "charts")]
-pub use charts::{ChartFile, ChartFormat, run_charts, sweep_charts};
+pub use charts::{ChartFile, ChartFormat, PlanSlo, plan_charts, run_charts, sweep_charts};
 #[cfg(feature = "charts")]
 pub use html::{ClassInfo, ReportInput, RunInfo, SloInfo, report_html};
 pub use tables::{Cell, Table, pools_table, requests_table, summary_table, timeseries_table};

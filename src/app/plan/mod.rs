@@ -117,6 +117,8 @@ pub struct PlanOptions {
     pub min_replications: Option<u32>,
     /// Replications per probe at most [default 10].
     pub max_replications: Option<u32>,
+    /// Charts of the probes under `charts/` (`None`: none).
+    pub charts: Option<crate::report::ChartFormat>,
     /// Shared options; `replications` fixes the count per probe.
     pub common: CheckOptions,
 }
@@ -135,6 +137,7 @@ impl PlanOptions {
             precision: None,
             min_replications: None,
             max_replications: None,
+            charts: None,
             common,
         }
     }
@@ -270,14 +273,9 @@ pub fn plan(path: &Path, opts: &PlanOptions) -> Result<Option<Vec<u64>>, AppErro
         .collect();
     let answer = if opts.vary.len() == 1 {
         let l = search::Line {
-            at: start.clone(),
-            dim: 0,
-            active: all.clone(),
-            lo: opts.min,
-            hi: opts.max,
-            start: start[0],
             up: !opts.maximize,
             resolution,
+            ..search::Line::new(&start, 0, &all, (opts.min, opts.max))
         };
         search::line(&mut pr, &l)?.map(|f| output::Answer {
             values: vec![f.meet],

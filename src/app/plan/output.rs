@@ -140,6 +140,26 @@ pub(crate) fn finish(
     let file = staged.dir().join("plan.csv");
     write_atomic(&file, &bytes)
         .map_err(|e| AppError::Output(format!("cannot write {}: {e}", file.display())))?;
+    if let Some(format) = opts.charts {
+        let chart_slos: Vec<crate::report::PlanSlo> = slos
+            .iter()
+            .map(|s| crate::report::PlanSlo {
+                name: slo_name(slos, s),
+                label: format!("{}.{}", s.class, s.metric),
+                bound: s.max.or(s.min).unwrap_or(f64::NAN),
+                upper: s.max.is_some(),
+                seconds: s.metric.unit() == crate::metric::Unit::Seconds,
+            })
+            .collect();
+        crate::report::plan_charts(
+            &bytes,
+            &chart_slos,
+            answer.map(|a| a.values.as_slice()),
+            &staged.dir().join("charts"),
+            format,
+        )
+        .map_err(AppError::Output)?;
+    }
     staged.commit()?;
 
     let find = |values: &[u64]| pr.probes.iter().find(|p| p.values == values);
@@ -167,33 +187,45 @@ pub(crate) fn finish(
                 .collect()
         })
         .unwrap_or_default();
-    let statement = match (answer, at_answer) {
+    // The answer and its evidence, one line each: the answer's verdict,
+    // its SLOs, and each nearest miss with the SLOs it did not meet.
+    let lines: Vec<String> = match (answer, at_answer) {
         (Some(a), Some(p)) => {
-            let mut s = format!(
-                "{}: {}; {}",
+            let mut v = vec![format!(
+                "{} {}",
                 pr.label(&a.values),
-                side_text(p.side(&all), p, opts.confidence),
-                all.iter()
-                    .map(|&i| slo_text(&slos[i], p, i))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            );
+                side_text(p.side(&all), p, opts.confidence)
+            )];
+            v.extend(all.iter().map(|&i| slo_text(&slos[i], p, i)));
             for (_, m) in &misses {
-                s.push_str(&format!(
-                    ". {}: {}",
+                let short: Vec<String> = all
+                    .iter()
+                    .filter(|&&i| m.verdicts[i] != crate::slo::Verdict::Pass)
+                    .map(|&i| slo_text(&slos[i], m, i))
+                    .collect();
+                v.push(format!(
+                    "nearest miss: {} {}{}{}",
                     pr.label(&m.values),
-                    side_text(m.side(&all), m, opts.confidence)
+                    side_text(m.side(&all), m, opts.confidence),
+                    if short.is_empty() { "" } else { ": " },
+                    short.join("; ")
                 ));
             }
-            s
+            v
         }
-        _ => format!(
+        _ if !pr.notes.is_empty() => {
+            let mut v = vec![format!("none: {}", pr.notes[0])];
+            v.extend(pr.notes[1..].iter().cloned());
+            v
+        }
+        _ => vec![format!(
             "no value of {} in [{}, {}] meets the SLOs",
             opts.vary.join(", "),
             opts.min,
             opts.max
-        ),
+        )],
     };
+    let statement = lines.join("; ");
     if opts.common.json {
         let probes: Vec<serde_json::Value> = sorted
             .iter()
@@ -286,7 +318,7 @@ pub(crate) fn finish(
     }
     let cost = match (answer.and_then(|a| a.cost_per_hour), at_answer) {
         (Some(h), Some(p)) => format!(
-            " Cost: {} per hour of the varied pools (cost_per_gpu_hour × GPUs; total GPUs without prices), ${:.0} for the run (pools.csv's cost_usd).",
+            " cost: {} per hour of the varied pools (cost_per_gpu_hour × GPUs; total GPUs without prices), ${:.0} for the run (pools.csv's cost_usd).",
             format_number(h),
             p.cost_usd
         ),
@@ -303,8 +335,19 @@ pub(crate) fn finish(
     } else {
         ""
     };
+    println!("answer: {}", lines[0]);
+    for l in &lines[1..] {
+        if l.starts_with("nearest miss") {
+            println!("{l}");
+        } else {
+            println!("  {l}");
+        }
+    }
+    if !cost.is_empty() || !pools.is_empty() {
+        println!("{}{pools}", cost.trim_start());
+    }
     println!(
-        "answer: {statement}.{cost}{pools} Resolution {resolution}; {} probes in {:.1}s; {}",
+        "resolution {resolution}; {} probes in {:.1}s; every probe in {}",
         pr.probes.len(),
         pr.elapsed().as_secs_f64(),
         out.join("plan.csv").display()

@@ -2,12 +2,12 @@
 //! replicated until its verdict on the SLOs is clear.
 
 use super::{PlanOptions, SloArg};
-use crate::app::replicate::{precise, replicate, watched_of};
+use crate::app::replicate::{Width, replicate_with};
 use crate::app::{AppError, load_all_quietly, with_jobs};
 use crate::model::RunResult;
 use crate::scenario::Override;
 use crate::slo::{self, Verdict};
-use crate::stats::{Estimate, estimate_at};
+use crate::stats::{Estimate, estimate, estimate_at};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::Path;
@@ -43,6 +43,41 @@ impl Side {
     }
 }
 
+/// What a probe keeps of one replication.
+#[derive(Clone, Debug)]
+pub(crate) struct Rep {
+    /// Per SLO: the metric's value (`None`: it has none, e.g. a
+    /// percentile of no completions).
+    slo: Vec<Option<f64>>,
+    /// The run's cost, every pool (USD).
+    cost: f64,
+    /// Per varied path that is a pool's GPUs: GPUs its busiest window
+    /// would have needed.
+    peak: Vec<Option<f64>>,
+    /// The run stopped early at its budget.
+    stopped: bool,
+}
+
+impl Rep {
+    fn of(run: &RunResult, slos: &[SloArg], s: &crate::model::Scenario, vary: &[String]) -> Rep {
+        Rep {
+            slo: slos
+                .iter()
+                .map(|a| slo::class(run, &a.class).and_then(|c| slo::metric(c, a.metric)))
+                .collect(),
+            cost: run.pools.iter().map(|p| p.cost_usd).sum(),
+            peak: vary
+                .iter()
+                .map(|p| {
+                    let v = &run.pools[super::pool_of(s, p)?].verdict;
+                    Some(v.peak_load * v.peak_gpus)
+                })
+                .collect(),
+            stopped: run.stopped.is_some(),
+        }
+    }
+}
+
 /// A finished probe.
 #[derive(Clone, Debug)]
 pub(crate) struct Probe {
@@ -66,6 +101,8 @@ pub(crate) struct Probe {
     pub wall: Duration,
     /// Per SLO: its (max, min) bounds.
     bounds: Vec<(Option<f64>, Option<f64>)>,
+    /// The replications it is made of.
+    reps: Vec<Rep>,
 }
 
 impl Probe {
@@ -93,6 +130,16 @@ impl Probe {
             worst = worst.max(self.excess(i)?);
         }
         worst.is_finite().then_some(worst)
+    }
+
+    /// Whether the 95% interval of every `active` SLO metric is within
+    /// `width` (`--precision`).
+    pub(crate) fn precise(&self, active: &[usize], width: Width) -> bool {
+        active.iter().all(|&i| {
+            let v: Vec<f64> = self.reps.iter().filter_map(|r| r.slo[i]).collect();
+            v.is_empty()
+                || (v.len() == self.reps.len() && estimate(&v).is_some_and(|e| width.holds(&e)))
+        })
     }
 
     /// [`Probe::excess_of_means`] of SLO `i` alone.
@@ -129,6 +176,8 @@ pub(crate) struct Prober<'a> {
     slos: &'a [SloArg],
     /// Every probe so far.
     pub probes: Vec<Probe>,
+    /// Why a search gave up early, for the output.
+    pub notes: Vec<String>,
     started: Instant,
     bar: Option<ProgressBar>,
 }
@@ -150,6 +199,7 @@ impl<'a> Prober<'a> {
             opts,
             slos,
             probes: Vec::new(),
+            notes: Vec::new(),
             started: Instant::now(),
             bar,
         }
@@ -158,6 +208,16 @@ impl<'a> Prober<'a> {
     /// Wall time since the plan began.
     pub(crate) fn elapsed(&self) -> Duration {
         self.started.elapsed()
+    }
+
+    /// The varied path `dim`.
+    pub(crate) fn path_name(&self, dim: usize) -> &str {
+        &self.opts.vary[dim]
+    }
+
+    /// `CLASS.METRIC` of SLO `i`.
+    pub(crate) fn slo_name(&self, i: usize) -> String {
+        format!("{}.{}", self.slos[i].class, self.slos[i].metric)
     }
 
     /// `PATH=VALUE` for each varied path.
@@ -173,10 +233,23 @@ impl<'a> Prober<'a> {
     }
 
     /// The probe at `values` (run now, or found among those run), decided on
-    /// the SLOs numbered in `active`.
+    /// the SLOs numbered in `active`. A probe run before for other SLOs and
+    /// undecided on these replicates further, up to the maximum.
     pub(crate) fn probe(&mut self, values: &[u64], active: &[usize]) -> Result<usize, AppError> {
-        if let Some(i) = self.probes.iter().position(|p| p.values == values) {
-            return Ok(i);
+        let (min, max) = self.opts.replications();
+        let confidence = self.opts.confidence;
+        let precision = self.opts.precision;
+        let slos = self.slos;
+        let enough = move |p: &Probe| {
+            !matches!(p.side(active), Side::Undecided(_))
+                && precision.is_none_or(|w| p.precise(active, w))
+        };
+        let cached = self.probes.iter().position(|p| p.values == values);
+        if let Some(i) = cached {
+            let p = &self.probes[i];
+            if enough(p) || p.replications >= max as usize {
+                return Ok(i);
+            }
         }
         let started = Instant::now();
         let mut ov = self.opts.common.overrides.clone();
@@ -189,47 +262,39 @@ impl<'a> Prober<'a> {
         if let Some(seed) = self.opts.common.seed {
             s.seed = seed;
         }
-        let (min, max) = self.opts.replications();
         s.replications = max;
         let sim = crate::Simulation::new(&s)
             .build()
             .map_err(|e| AppError::Input(e.to_string()))?;
         let label = self.label(values);
-        let probe_number = self.probes.len() + 1;
+        let number = cached.map_or(self.probes.len(), |i| i) + 1;
         if let Some(bar) = &self.bar {
-            bar.set_message(format!(
-                "probe {probe_number}: {label} · running {min} replications"
-            ));
+            bar.set_message(format!("probe {number}: {label} · running replications"));
         }
-        let slos = self.slos;
-        let confidence = self.opts.confidence;
-        let precision = self.opts.precision;
-        let watched = watched_of(slos.iter().map(|s| (s.class.as_str(), s.metric)));
+        let vary = &self.opts.vary;
+        let done = cached.map_or_else(Vec::new, |i| self.probes[i].reps.clone());
         let bar = self.bar.as_ref();
-        let (runs, _) = with_jobs(self.opts.common.jobs, || {
-            replicate(
-                &sim,
+        let (reps, _) = with_jobs(self.opts.common.jobs, || {
+            replicate_with(
+                done,
+                |r| Rep::of(&sim.run(r), slos, &s, vary),
                 min,
                 max,
-                |runs| {
-                    let p = summarize(runs, values, slos, confidence, &s, &self.opts.vary);
-                    !matches!(p.side(active), Side::Undecided(_))
-                        && precision.is_none_or(|w| precise(runs, &watched, w))
-                },
+                |reps| enough(&summarize(reps, values, slos, confidence)),
                 |n| {
                     if let Some(bar) = bar {
                         bar.set_message(format!(
-                            "probe {probe_number}: {label} · {n} replications (at most {max})"
+                            "probe {number}: {label} · {n} replications (at most {max})"
                         ));
                     }
                 },
             )
         })?;
-        let mut p = summarize(&runs, values, slos, confidence, &s, &self.opts.vary);
-        p.wall = started.elapsed();
+        let mut p = summarize(&reps, values, slos, confidence);
+        p.wall = started.elapsed() + cached.map_or(Duration::ZERO, |i| self.probes[i].wall);
         if !self.opts.common.quiet && !self.opts.common.json {
             let line = format!(
-                "probe {probe_number}: {label}: {} ({} replications, {:.1}s)",
+                "probe {number}: {label}: {} ({} replications, {:.1}s)",
                 match p.side(active) {
                     Side::Undecided(true) => "undecided (the means meet), taken as missing",
                     Side::Undecided(false) => "undecided (a mean misses), taken as missing",
@@ -243,8 +308,16 @@ impl<'a> Prober<'a> {
                 None => eprintln!("{line}"),
             }
         }
-        self.probes.push(p);
-        Ok(self.probes.len() - 1)
+        match cached {
+            Some(i) => {
+                self.probes[i] = p;
+                Ok(i)
+            }
+            None => {
+                self.probes.push(p);
+                Ok(self.probes.len() - 1)
+            }
+        }
     }
 
     /// Clear the progress line.
@@ -255,24 +328,13 @@ impl<'a> Prober<'a> {
     }
 }
 
-/// The probe that `runs` make.
-fn summarize(
-    runs: &[RunResult],
-    values: &[u64],
-    slos: &[SloArg],
-    confidence: f64,
-    s: &crate::model::Scenario,
-    vary: &[String],
-) -> Probe {
-    let estimates: Vec<Option<Estimate>> = slos
-        .iter()
-        .map(|a| {
-            let v: Vec<f64> = runs
-                .iter()
-                .filter_map(|r| slo::class(r, &a.class).and_then(|c| slo::metric(c, a.metric)))
-                .collect();
+/// The probe that `reps` make.
+fn summarize(reps: &[Rep], values: &[u64], slos: &[SloArg], confidence: f64) -> Probe {
+    let estimates: Vec<Option<Estimate>> = (0..slos.len())
+        .map(|k| {
+            let v: Vec<f64> = reps.iter().filter_map(|r| r.slo[k]).collect();
             // A metric some replications lack is judged on none of them.
-            if v.len() < runs.len() {
+            if v.len() < reps.len() {
                 None
             } else {
                 estimate_at(&v, confidence)
@@ -284,35 +346,23 @@ fn summarize(
         .zip(&estimates)
         .map(|(a, e)| slo::judge(*e, a.max, a.min))
         .collect();
-    let n = runs.len().max(1) as f64;
-    let peak_needed = vary
-        .iter()
-        .map(|p| {
-            let pool = super::pool_of(s, p)?;
-            Some(
-                runs.iter()
-                    .map(|r| {
-                        let v = &r.pools[pool].verdict;
-                        v.peak_load * v.peak_gpus
-                    })
-                    .sum::<f64>()
-                    / n,
-            )
-        })
-        .collect();
+    let n = reps.len().max(1) as f64;
+    let paths = reps.first().map_or(0, |r| r.peak.len());
     Probe {
         values: values.to_vec(),
-        replications: runs.len(),
+        replications: reps.len(),
         estimates,
         verdicts,
-        stopped_early: runs.iter().any(|r| r.stopped.is_some()),
-        cost_usd: runs
-            .iter()
-            .map(|r| r.pools.iter().map(|p| p.cost_usd).sum::<f64>())
-            .sum::<f64>()
-            / n,
-        peak_needed,
+        stopped_early: reps.iter().any(|r| r.stopped),
+        cost_usd: reps.iter().map(|r| r.cost).sum::<f64>() / n,
+        peak_needed: (0..paths)
+            .map(|d| {
+                let v: Vec<f64> = reps.iter().filter_map(|r| r.peak[d]).collect();
+                (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+            })
+            .collect(),
         wall: Duration::ZERO,
         bounds: slos.iter().map(|a| (a.max, a.min)).collect(),
+        reps: reps.to_vec(),
     }
 }

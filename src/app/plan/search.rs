@@ -37,6 +37,34 @@ pub(crate) struct Line {
     pub up: bool,
     /// When the bracket is narrow enough.
     pub resolution: Resolution,
+    /// A value to try first when stepping toward the meeting side (a
+    /// previous answer).
+    pub near_meet: Option<u64>,
+    /// A value to try first when stepping toward the missing side (a
+    /// previous nearest miss).
+    pub near_miss: Option<u64>,
+    /// A value that meets without being probed, because a smaller
+    /// allocation (in every path) was shown to meet: more never hurts.
+    pub known_meet: Option<u64>,
+}
+
+impl Line {
+    /// A search of `dim` at `at` over [lo, hi] from `start`, without hints.
+    pub(crate) fn new(at: &[u64], dim: usize, active: &[usize], range: (u64, u64)) -> Line {
+        Line {
+            at: at.to_vec(),
+            dim,
+            active: active.to_vec(),
+            lo: range.0,
+            hi: range.1,
+            start: at[dim],
+            up: true,
+            resolution: Resolution::default(),
+            near_meet: None,
+            near_miss: None,
+            known_meet: None,
+        }
+    }
 }
 
 /// What a one-path search found.
@@ -56,6 +84,45 @@ struct End {
     g: Vec<Option<f64>>,
 }
 
+/// When a step of at least a quarter more toward the meeting side left
+/// every missed SLO's mean within 1% of where it was, more of the path
+/// no longer helps (the bound is below what the service time alone gives,
+/// or another pool limits it): a sentence saying so.
+fn no_longer_helps(pr: &Prober<'_>, l: &Line, before: &End, after: &End) -> Option<String> {
+    let (a, b) = (before.x.min(after.x), before.x.max(after.x));
+    if !l.up || b < a + a / 4 {
+        return None;
+    }
+    let mut v = l.at.clone();
+    v[l.dim] = after.x;
+    let probe = pr.probes.iter().find(|p| p.values == v)?;
+    let mut stuck = Vec::new();
+    for (k, &i) in l.active.iter().enumerate() {
+        if probe.verdicts[i] == crate::slo::Verdict::Pass {
+            continue;
+        }
+        let (g0, g1) = (before.g[k]?, after.g[k]?);
+        if g1 <= 0.0 || (g1 - g0).abs() > 0.01f64.ln_1p() {
+            return None;
+        }
+        stuck.push(i);
+    }
+    if stuck.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "more of {} no longer helps: from {} to {} the mean of {} moved less than 1% and stays beyond its bound (a bound below what service time alone gives, or another pool limits it)",
+        pr.path_name(l.dim),
+        before.x,
+        after.x,
+        stuck
+            .iter()
+            .map(|&i| pr.slo_name(i))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
 /// The one-path search; `None` when no value in the range meets.
 pub(crate) fn line(pr: &mut Prober<'_>, l: &Line) -> Result<Option<Found>, AppError> {
     let eval = |pr: &mut Prober<'_>, x: u64| -> Result<(bool, End, Option<f64>), AppError> {
@@ -72,16 +139,45 @@ pub(crate) fn line(pr: &mut Prober<'_>, l: &Line) -> Result<Option<Found>, AppEr
     let x0 = l.start.clamp(l.lo, l.hi);
     let (ok, e, mut peak) = eval(pr, x0)?;
     let (mut meet, mut miss) = if ok { (Some(e), None) } else { (None, Some(e)) };
+    // On the meeting side of `m`.
+    let beyond = |x: u64, m: u64| if l.up { x > m } else { x < m };
+    if let (None, Some(k)) = (&meet, l.known_meet)
+        && beyond(k, x0)
+    {
+        meet = Some(End {
+            x: k,
+            g: vec![None; l.active.len()],
+        });
+    }
+    let mut near_meet = l.near_meet;
+    let mut near_miss = l.near_miss;
+    // A search with hints is a refinement near a known answer: toward the
+    // missing side it steps by the resolution, then 4×, 16×, … of it,
+    // instead of halving.
+    let hinted = l.near_meet.is_some() || l.near_miss.is_some() || l.known_meet.is_some();
+    let mut step = l.resolution.at(x0);
     // Toward the meeting side.
     while meet.is_none() {
         let m = miss.as_ref().map_or(x0, |e| e.x);
-        let next = if l.up {
+        let next = if let Some(x) = near_meet.take().filter(|&x| beyond(x, m)) {
+            x.clamp(l.lo, l.hi)
+        } else if l.up && hinted {
+            if m >= l.hi {
+                return Ok(None);
+            }
+            let next = m.saturating_add(step).clamp(m + 1, l.hi);
+            step = step.saturating_mul(4);
+            next
+        } else if l.up {
             if m >= l.hi {
                 return Ok(None);
             }
             match peak {
-                // Between what failed and what the busiest window needs.
-                Some(h) if h > m as f64 + 1.0 => (m as f64 * h).sqrt().ceil() as u64,
+                // Between what failed and what the busiest window needs,
+                // and at least a quarter more.
+                Some(h) if h > m as f64 + 1.0 => {
+                    ((m as f64 * h).sqrt().ceil() as u64).max(m + m / 4)
+                }
                 _ => m.saturating_mul(2),
             }
             .clamp(m + 1, l.hi)
@@ -93,19 +189,37 @@ pub(crate) fn line(pr: &mut Prober<'_>, l: &Line) -> Result<Option<Found>, AppEr
         };
         let (ok, e, p) = eval(pr, next)?;
         peak = p;
-        if ok { meet = Some(e) } else { miss = Some(e) }
+        if ok {
+            meet = Some(e);
+        } else {
+            if let Some(prev) = &miss
+                && let Some(note) = no_longer_helps(pr, l, prev, &e)
+            {
+                pr.notes.push(note);
+                return Ok(None);
+            }
+            miss = Some(e);
+        }
     }
     // Toward the missing side.
     while miss.is_none() {
         let t = meet.as_ref().map_or(x0, |e| e.x);
-        let next = if l.up {
+        let next = if let Some(x) = near_miss.take().filter(|&x| beyond(t, x)) {
+            x.clamp(l.lo, l.hi)
+        } else if l.up {
             if t <= l.lo {
                 return Ok(Some(Found {
                     meet: t,
                     miss: None,
                 }));
             }
-            (t / 2).clamp(l.lo, t - 1)
+            if hinted {
+                let next = t.saturating_sub(step).clamp(l.lo, t - 1);
+                step = step.saturating_mul(4);
+                next
+            } else {
+                (t / 2).clamp(l.lo, t - 1)
+            }
         } else {
             if t >= l.hi {
                 return Ok(Some(Found {
@@ -196,14 +310,16 @@ pub(crate) fn line(pr: &mut Prober<'_>, l: &Line) -> Result<Option<Found>, AppEr
 /// (those of its classes), the other pools at the scenario's values:
 ///
 /// - one varied pool: the one-path search ([`line`]);
-/// - two: first coordinate-wise (the least A with B as given, the least B
-///   with that A, the least A again: a point P on the frontier); then the
-///   frontier is walked: from the least A that meets with B = 2·P_B, A
+/// - two: first coordinate-wise, each pool on its own classes' SLOs (and
+///   class `all`'s) — the least A with B as given, the least B with that
+///   A, the least A again: a point P near the frontier; then the frontier
+///   is walked on every SLO of the group: from the least A that meets with B = 2·P_B, A
 ///   rises in steps of the resolution, each step finding the least B that
 ///   meets (never more than the step before), until no further step can be
 ///   cheaper (A's cost alone, plus the least B that meets with A = 2·P_A,
-///   reaches the best cost found) — the cheapest point walked is the answer
-///   within [P/2, 2P] at the resolution;
+///   comes within one resolution step's cost of the best found) — the
+///   cheapest point walked is the answer within [P/2, 2P] at the
+///   resolution;
 /// - more than two: coordinate-wise rounds until no value moves by more
 ///   than its resolution — an allocation where no single pool can shrink,
 ///   which is not proven the cheapest (the output says so).
@@ -251,24 +367,29 @@ pub(crate) fn least_cost(
             }
             continue;
         }
-        let line_at = |at: &[u64], dim: usize, lo: u64, hi: u64, start: u64| Line {
-            at: at.to_vec(),
-            dim,
-            active: active.clone(),
-            lo,
-            hi,
-            start,
-            up: true,
+        let mk = |at: &[u64], dim: usize, range: (u64, u64)| Line {
             resolution,
+            ..Line::new(at, dim, &active, range)
         };
+        // A pool's own SLOs: those of its classes, and of class `all`.
+        let own = |dim: usize| -> Vec<usize> {
+            active
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    slos[i].class == "all" || class_pool(base, &slos[i].class) == Some(pools[dim])
+                })
+                .collect()
+        };
+        // The nearest miss of each path, as the last search left it.
+        let mut miss: Vec<Option<u64>> = vec![None; pools.len()];
         // Coordinate-wise: one search for one pool; A, B, A for two;
-        // rounds until nothing moves (at most 4) for more.
-        let rounds = if dims.len() == 1 {
-            1
-        } else if dims.len() == 2 {
-            2
-        } else {
-            4
+        // rounds until nothing moves (at most 4) for more. A later round
+        // starts at the last answer and tries the last miss first.
+        let rounds = match dims.len() {
+            1 => 1,
+            2 => 2,
+            _ => 4,
         };
         for round in 0..rounds {
             let mut moved = false;
@@ -276,11 +397,25 @@ pub(crate) fn least_cost(
                 if dims.len() == 2 && round == 1 && k == 1 {
                     break;
                 }
-                let Some(f) = line(pr, &line_at(&values, e, opts.min, opts.max, values[e]))? else {
+                // Each pool on its own SLOs first (another pool's miss
+                // is not this one's to fix); the frontier walk below
+                // judges them all.
+                let mut l = mk(&values, e, (opts.min, opts.max));
+                l.active = own(e);
+                if l.active.is_empty() {
+                    continue;
+                }
+                if round > 0 {
+                    // A refinement: steps of the resolution either way.
+                    l.near_miss = miss[e];
+                    l.known_meet = None;
+                }
+                let Some(f) = line(pr, &l)? else {
                     return Ok(None);
                 };
                 moved |= f.meet.abs_diff(values[e]) > resolution.at(f.meet);
                 values[e] = f.meet;
+                miss[e] = f.miss;
             }
             if round > 0 && !moved {
                 break;
@@ -293,36 +428,53 @@ pub(crate) fn least_cost(
                 pa.saturating_mul(2).min(opts.max),
                 pb.saturating_mul(2).min(opts.max),
             );
-            let mut at = values.clone();
-            at[b] = ub;
-            let Some(la) = line(pr, &line_at(&at, a, opts.min, pa, pa))? else {
-                return Ok(None);
-            };
-            at = values.clone();
-            at[a] = ua;
-            let Some(lb) = line(pr, &line_at(&at, b, opts.min, pb, pb))? else {
-                return Ok(None);
-            };
-            let cost = |x: u64, y: u64| prices[a] * x as f64 + prices[b] * y as f64;
-            let mut best = (cost(pa, pb), pa, pb);
-            let mut xa = la.meet;
-            let mut fb = ub;
-            while xa <= ua && cost(xa, lb.meet) < best.0 {
-                at = values.clone();
-                at[a] = xa;
-                let hi = fb;
-                let Some(f) = line(pr, &line_at(&at, b, lb.meet, hi, hi.min(fb)))? else {
-                    // Nothing up to the last step's value meets here: a
-                    // larger A is needed; step on.
-                    xa = xa.saturating_add(resolution.at(xa));
-                    continue;
-                };
-                fb = f.meet;
-                if cost(xa, fb) < best.0 {
-                    best = (cost(xa, fb), xa, fb);
+            // The least A with B = 2·P_B (P_A meets there: P did), and the
+            // least B with A = 2·P_A, each tried first at P's nearest miss.
+            let i = pr.probe(&values, &active)?;
+            let p_meets = pr.probes[i].side(&active).meets();
+            let least = |pr: &mut Prober<'_>, dim: usize, other: usize, up_to: u64| {
+                let mut at = values.clone();
+                at[other] = up_to;
+                if !p_meets {
+                    let l = mk(&at, dim, (opts.min, opts.max));
+                    return Ok::<Option<u64>, AppError>(line(pr, &l)?.map(|f| f.meet));
                 }
-                if fb <= lb.meet {
-                    break;
+                let Some(m) = miss[dim] else {
+                    return Ok(Some(values[dim]));
+                };
+                let mut l = mk(&at, dim, (opts.min, values[dim]));
+                l.start = m;
+                l.known_meet = Some(values[dim]);
+                Ok(Some(line(pr, &l)?.map_or(values[dim], |f| f.meet)))
+            };
+            let (Some(la), Some(lb)) = (least(pr, a, b, ub)?, least(pr, b, a, ua)?) else {
+                return Ok(None);
+            };
+            // Walk A up from its least, B down from 2·P_B: each step's
+            // least B is searched below the last one (which meets, since A
+            // grew), from the last step's miss.
+            let cost = |x: u64, y: u64| prices[a] * x as f64 + prices[b] * y as f64;
+            let mut best = (if p_meets { cost(pa, pb) } else { f64::INFINITY }, pa, pb);
+            let (mut xa, mut fb, mut fb_miss) = (la, ub, None::<u64>);
+            // A step is worth probing only if it could save more than one
+            // resolution step of the cheaper pool: finer savings are noise.
+            let worth =
+                (prices[a] * resolution.at(pa) as f64).min(prices[b] * resolution.at(pb) as f64);
+            while xa <= ua && cost(xa, lb) < best.0 - worth {
+                let mut at = values.clone();
+                at[a] = xa;
+                let mut l = mk(&at, b, (lb, fb));
+                l.start = fb_miss.unwrap_or(lb).clamp(lb, fb);
+                l.known_meet = Some(fb);
+                if let Some(f) = line(pr, &l)? {
+                    fb = f.meet;
+                    fb_miss = f.miss;
+                    if cost(xa, fb) < best.0 {
+                        best = (cost(xa, fb), xa, fb);
+                    }
+                    if fb <= lb {
+                        break;
+                    }
                 }
                 xa = xa.saturating_add(resolution.at(xa));
             }
@@ -332,7 +484,9 @@ pub(crate) fn least_cost(
     }
     let all: Vec<usize> = (0..slos.len()).collect();
     let i = pr.probe(&values, &all)?;
-    if !pr.probes[i].side(&all).meets() {
+    // Each group met its own SLOs; a decided miss here would mean the
+    // groups interact after all. (Undecided: the statement says so.)
+    if pr.probes[i].side(&all) == super::probe::Side::Misses {
         return Ok(None);
     }
     let cost_per_hour = values

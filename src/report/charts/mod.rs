@@ -12,6 +12,7 @@
 mod axis;
 mod glyphs;
 mod panel;
+mod plan;
 mod run;
 mod sweep;
 
@@ -19,6 +20,7 @@ use axis::*;
 pub(crate) use axis::{seconds_label, tick_label};
 use glyphs::GlyphText;
 use panel::*;
+pub use plan::{PlanSlo, plan_charts};
 pub use run::run_charts;
 pub use sweep::sweep_charts;
 

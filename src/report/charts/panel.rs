@@ -77,6 +77,8 @@ pub(super) struct Series {
     pub(super) shape: usize,
     /// Dashed line (targets, and series that would hide each other).
     pub(super) dashed: bool,
+    /// Points joined by a line (false: markers only).
+    pub(super) line: bool,
 }
 
 impl Series {
@@ -89,6 +91,7 @@ impl Series {
             markers: false,
             shape: 0,
             dashed: false,
+            line: true,
         }
     }
 }
@@ -163,7 +166,7 @@ pub(super) fn draw_panel<DB: DrawingBackend>(
                 None => {}
             }
         }
-        for run in runs.iter().filter(|r| !r.is_empty()) {
+        for run in runs.iter().filter(|r| !r.is_empty() && s.line) {
             if s.dashed {
                 chart
                     .draw_series(DashedLineSeries::new(

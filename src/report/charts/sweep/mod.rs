@@ -9,7 +9,8 @@ mod heatmap;
 mod metrics;
 
 use data::{Stat, SweepData, read};
-use metrics::{Kind, SweepMetric, path_label};
+pub(super) use metrics::path_label;
+use metrics::{Kind, SweepMetric};
 
 use super::{
     Area, Axis, Chart, ChartFile, ChartFormat, Labels, Mark, PALETTE, Series, draw_panel, prepare,
