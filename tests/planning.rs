@@ -340,3 +340,72 @@ fn plan_answers_with_a_decided_probe_and_exits_1_when_nothing_meets() {
         .code(1)
         .stdout("none\n");
 }
+
+/// `needed.csv`: with arrivals stepping from 3/s to 9/s after two hours,
+/// each hour's needed GPUs are the Erlang C answer for that hour's
+/// measured rate (exponential service of 1 s, SLO on the mean wait), and
+/// the busy hours need more.
+#[test]
+fn needed_capacity_follows_each_hours_load_by_erlang_c() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("step.toml");
+    std::fs::write(
+        &file,
+        r#"name = "step"
+duration = "4h"
+warmup = "10m"
+seed = 3
+
+[[pool]]
+name = "gpu"
+gpus = 8
+
+[[class]]
+name = "jobs"
+pool = "gpu"
+arrivals = { process = "profile", points = [["0h", "3/s"], ["2h", "9/s"]], interpolation = "step" }
+service = { dist = "exponential", mean = "1s" }
+"#,
+    )
+    .unwrap();
+    surge()
+        .args([
+            "plan",
+            "--vary",
+            "pool.gpu.gpus",
+            "--slo",
+            "jobs:wait_mean<=100ms",
+        ])
+        .args(["--quiet", "--charts", "none"])
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.path().join("p"))
+        .assert()
+        .success();
+    let csv = std::fs::read_to_string(dir.path().join("p/needed.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 4, "{csv}");
+    let mut needed = Vec::new();
+    for r in &rows {
+        let lambda: f64 = r[2].parse().unwrap();
+        let mean: f64 = r[6].parse().unwrap();
+        let max: f64 = r[7].parse().unwrap();
+        assert!(
+            (r[3].parse::<f64>().unwrap() - 1.0).abs() < 1e-12,
+            "E[S] {csv}"
+        );
+        // Each replication's own rate gives its own answer; the mean
+        // rate's answer lies between their least and greatest.
+        let c = f64::from(theory::mmc_min_gpus_for_mean_wait(lambda, 1.0, 0.1));
+        assert!((mean.floor()..=max).contains(&c), "{c} for {r:?}");
+        needed.push(max);
+    }
+    assert!(
+        needed[2] > needed[1] + 3.0 && needed[3] > needed[0] + 3.0,
+        "{needed:?}"
+    );
+}

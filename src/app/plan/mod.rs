@@ -18,6 +18,7 @@ use crate::model::Scenario;
 use crate::scenario;
 use std::path::Path;
 
+mod needed;
 mod output;
 mod probe;
 mod search;

@@ -110,6 +110,62 @@ fn side_text(side: Side, p: &Probe, confidence: f64) -> String {
     }
 }
 
+/// The probe at the answer.
+fn at_answer_of<'p>(pr: &'p Prober<'_>, answer: Option<&Answer>) -> Option<&'p Probe> {
+    let a = answer?;
+    pr.probes.iter().find(|p| p.values == a.values)
+}
+
+/// `needed.csv`: per varied pool and hour, the M/M/c GPUs that would have
+/// met its wait SLOs (see [`super::needed`]), over the answer's
+/// replications.
+fn needed_csv(opts: &PlanOptions, base: &Scenario, p: &Probe) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record([
+        "pool",
+        "hour_start_s",
+        "arrival_rate_per_s",
+        "mean_service_s",
+        "offered_gpus",
+        "gpus_online_mean",
+        "needed_gpus_mean",
+        "needed_gpus_max",
+        "replications",
+    ]);
+    let num = |x: Option<f64>| Cell::Num(x).to_csv();
+    for (d, path) in opts.vary.iter().enumerate() {
+        let Some(pool) = super::pool_of(base, path) else {
+            continue;
+        };
+        let hours = p.reps.first().map_or(0, |r| r.hours[d].len());
+        for h in 0..hours {
+            let each: Vec<&super::needed::Hour> = p.reps.iter().map(|r| &r.hours[d][h]).collect();
+            let n = each.len() as f64;
+            let mean = |f: &dyn Fn(&super::needed::Hour) -> f64| {
+                each.iter().map(|x| f(x)).sum::<f64>() / n
+            };
+            let needed: Option<Vec<u32>> = each.iter().map(|x| x.needed).collect();
+            let _ = w.write_record([
+                base.pools[pool].name.clone(),
+                format_number(each[0].start_s),
+                num(Some(mean(&|x| x.lambda))),
+                num(Some(mean(&|x| x.mean_service_s))),
+                num(Some(mean(&|x| x.lambda * x.mean_service_s))),
+                num(Some(mean(&|x| x.online))),
+                num(needed
+                    .as_ref()
+                    .map(|v| v.iter().map(|&c| f64::from(c)).sum::<f64>() / n)),
+                num(needed
+                    .as_ref()
+                    .and_then(|v| v.iter().max())
+                    .map(|&c| f64::from(c))),
+                each.len().to_string(),
+            ]);
+        }
+    }
+    w.into_inner().unwrap_or_default()
+}
+
 /// Write `plan.csv` and print the answer.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn finish(
@@ -136,10 +192,16 @@ pub(crate) fn finish(
     // plan.csv joins the folder's other files (a run's, say): the folder
     // is still replaced as a unit.
     let staged = crate::app::Staged::begin(&out)?;
-    staged.copy_existing(|name| name != "plan.csv")?;
+    staged.copy_existing(|name| name != "plan.csv" && name != "needed.csv")?;
     let file = staged.dir().join("plan.csv");
     write_atomic(&file, &bytes)
         .map_err(|e| AppError::Output(format!("cannot write {}: {e}", file.display())))?;
+    let needed = at_answer_of(pr, answer).map(|p| needed_csv(opts, base, p));
+    if let Some(bytes) = &needed {
+        let file = staged.dir().join("needed.csv");
+        write_atomic(&file, bytes)
+            .map_err(|e| AppError::Output(format!("cannot write {}: {e}", file.display())))?;
+    }
     if let Some(format) = opts.charts {
         let chart_slos: Vec<crate::report::PlanSlo> = slos
             .iter()
@@ -345,6 +407,33 @@ pub(crate) fn finish(
     }
     if !cost.is_empty() || !pools.is_empty() {
         println!("{}{pools}", cost.trim_start());
+    }
+    if let Some(peak) = at_answer
+        .and_then(|p| p.reps.first())
+        .map(|r| {
+            r.hours
+                .iter()
+                .zip(&opts.vary)
+                .filter_map(|(h, path)| {
+                    let top = h
+                        .iter()
+                        .filter(|x| x.needed.is_some())
+                        .max_by_key(|x| x.needed)?;
+                    Some(format!(
+                        "{path} {} at {}",
+                        top.needed.unwrap_or(0),
+                        crate::engine::SimDuration::from_secs_f64(top.start_s)
+                    ))
+                })
+                .collect::<Vec<_>>()
+        })
+        .filter(|v| !v.is_empty())
+    {
+        println!(
+            "needed capacity hour by hour (M/M/c on each hour's load and the wait SLOs) in {}: the busiest hour needs {}",
+            out.join("needed.csv").display(),
+            peak.join(", ")
+        );
     }
     println!(
         "resolution {resolution}; {} probes in {:.1}s; every probe in {}",

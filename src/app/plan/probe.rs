@@ -56,6 +56,8 @@ pub(crate) struct Rep {
     peak: Vec<Option<f64>>,
     /// The run stopped early at its budget.
     stopped: bool,
+    /// Per varied path that is a pool's GPUs: its hours (`needed.csv`).
+    pub(crate) hours: Vec<Vec<super::needed::Hour>>,
 }
 
 impl Rep {
@@ -74,6 +76,13 @@ impl Rep {
                 })
                 .collect(),
             stopped: run.stopped.is_some(),
+            hours: vary
+                .iter()
+                .map(|p| {
+                    super::pool_of(s, p)
+                        .map_or_else(Vec::new, |pool| super::needed::hours(s, run, pool, slos))
+                })
+                .collect(),
         }
     }
 }
@@ -102,7 +111,7 @@ pub(crate) struct Probe {
     /// Per SLO: its (max, min) bounds.
     bounds: Vec<(Option<f64>, Option<f64>)>,
     /// The replications it is made of.
-    reps: Vec<Rep>,
+    pub(crate) reps: Vec<Rep>,
 }
 
 impl Probe {
