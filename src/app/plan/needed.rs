@@ -1,11 +1,12 @@
 //! The GPUs each varied pool would have needed, hour by hour, to meet its
 //! wait SLOs: `needed.csv`, from the replications of the plan's answer.
 //!
-//! For each hour of a run and each varied pool: the attempts submitted to
-//! the pool in that hour (first attempts and retries) give λ; the classes'
-//! mean service times (÷ the pool's speed), weighted by their attempts,
-//! give E\[S\]; the least c is then the least GPU count at which an M/M/c
-//! queue with that λ and E\[S\] meets every SLO bound of the pool's
+//! For each hour of a run and each varied pool: the attempts of its
+//! classes in that hour (first attempts and retries) not turned away by a
+//! rate limit or admission give λ; the classes' mean service times (÷ the
+//! pool's speed), weighted by those attempts, give E\[S\]; the
+//! least c is then the least GPU count at which an M/M/c queue with that
+//! λ and E\[S\] meets every SLO bound of the pool's
 //! classes that M/M/c can judge: `wait_mean`, `wait_p50/95/99` (Erlang C:
 //! P(W > t) = C·e^{−(cμ−λ)t}) and `latency_mean` (the wait bound less the
 //! class's mean service). It is a stationary approximation for each hour:
@@ -111,8 +112,9 @@ pub(crate) fn hours(s: &Scenario, run: &RunResult, pool: usize, slos: &[SloArg])
     let width = s.bucket_width().as_secs_f64().max(3600.0);
     let end = s.duration.as_secs_f64();
     let n = (end / width).ceil().max(1.0) as usize;
-    // Per hour: attempts and service work of the pool's classes, and the
-    // pool's online GPU-seconds.
+    // Per hour: the attempts of the pool's classes that were not turned
+    // away by a rate limit or admission (class rows), their service work,
+    // and the pool's online GPU-seconds (pool rows).
     let mut attempts = vec![0.0f64; n];
     let mut work = vec![0.0f64; n];
     let mut online = vec![0.0f64; n];
@@ -124,7 +126,7 @@ pub(crate) fn hours(s: &Scenario, run: &RunResult, pool: usize, slos: &[SloArg])
         }
         match row.scope {
             Scope::Class(i) if s.classes[i].pool == pool => {
-                let k = (row.arrivals + row.retries) as f64;
+                let k = (row.arrivals + row.retries).saturating_sub(row.rejected) as f64;
                 attempts[h] += k;
                 work[h] += k * s.classes[i].service.mean() / speed;
             }

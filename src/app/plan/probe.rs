@@ -187,6 +187,9 @@ pub(crate) struct Prober<'a> {
     pub probes: Vec<Probe>,
     /// Why a search gave up early, for the output.
     pub notes: Vec<String>,
+    /// Probes the current search expects still to run (bisection's count
+    /// for the bracket), for the progress line's ETA.
+    pub expect: Option<u32>,
     started: Instant,
     bar: Option<ProgressBar>,
 }
@@ -209,6 +212,7 @@ impl<'a> Prober<'a> {
             slos,
             probes: Vec::new(),
             notes: Vec::new(),
+            expect: None,
             started: Instant::now(),
             bar,
         }
@@ -277,8 +281,26 @@ impl<'a> Prober<'a> {
             .map_err(|e| AppError::Input(e.to_string()))?;
         let label = self.label(values);
         let number = cached.map_or(self.probes.len(), |i| i) + 1;
+        // "about 3 more probes, ETA ~1m40s": the probes still expected
+        // at the mean wall time of those run.
+        let eta = self.expect.filter(|_| !self.probes.is_empty()).map(|n| {
+            let mean = self
+                .probes
+                .iter()
+                .map(|p| p.wall.as_secs_f64())
+                .sum::<f64>()
+                / self.probes.len() as f64;
+            format!(
+                " · about {n} more probe{}, ETA ~{}",
+                if n == 1 { "" } else { "s" },
+                crate::engine::SimDuration::from_secs_f64((mean * f64::from(n)).round())
+            )
+        });
+        let eta = eta.unwrap_or_default();
         if let Some(bar) = &self.bar {
-            bar.set_message(format!("probe {number}: {label} · running replications"));
+            bar.set_message(format!(
+                "probe {number}: {label} · running replications{eta}"
+            ));
         }
         let vary = &self.opts.vary;
         let done = cached.map_or_else(Vec::new, |i| self.probes[i].reps.clone());
@@ -293,7 +315,7 @@ impl<'a> Prober<'a> {
                 |n| {
                     if let Some(bar) = bar {
                         bar.set_message(format!(
-                            "probe {number}: {label} · {n} replications (at most {max})"
+                            "probe {number}: {label} · {n} replications (at most {max}){eta}"
                         ));
                     }
                 },

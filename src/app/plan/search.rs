@@ -273,7 +273,9 @@ pub(crate) fn line(pr: &mut Prober<'_>, l: &Line) -> Result<Option<Found>, AppEr
             _ => lo + w / 2,
         }
         .clamp(lo + margin, hi - margin);
+        pr.expect = Some(((w as f64 / l.resolution.at(b.x) as f64).log2().ceil() as u32).max(1));
         let (ok, e, _) = eval(pr, x)?;
+        pr.expect = None;
         if ok {
             b = e;
             scale_b = 1.0;
