@@ -93,13 +93,15 @@ pub enum Command {
     /// busiest window needed, then narrows by interpolation until the
     /// bracket is within --resolution. It assumes more of PATH never hurts
     /// (--maximize: the greatest value that still meets, e.g. the largest
-    /// load a pool survives). Writes plan.csv (every probe) in the output
-    /// folder; exit 1 when no value in range meets.
+    /// load a pool survives). Writes plan.csv (every probe), needed.csv
+    /// (the GPUs each varied pool needed hour by hour, M/M/c on each hour's
+    /// load) and charts in the output folder; exit 1 when no value in
+    /// range meets.
     #[command(after_help = "Examples:
   surge plan scenarios/mmc.toml --vary pool.gpu.gpus --slo 'jobs:wait_mean<=100ms'
   surge plan scenarios/launch-day.toml --vary pool.gpu-image.gpus --slo 'image-plus:wait_p95<=30s'
   surge plan scenarios/launch-day.toml --vary pool.gpu-chat.gpus --vary pool.gpu-image.gpus \\
-      --slo 'chat-plus:latency_p95<=8s' --slo 'image-plus:wait_p95<=30s'")]
+      --slo 'chat-plus:latency_p95<=7s' --slo 'image-plus:wait_p95<=30s'")]
     Plan(PlanArgs),
     /// Redraw the charts and report.html of a run or sweep output folder
     /// from its CSVs (no simulation).

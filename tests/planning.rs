@@ -409,3 +409,46 @@ service = { dist = "exponential", mean = "1s" }
         "{needed:?}"
     );
 }
+
+/// A plan's probes, their replications and its answer are the same with
+/// one thread or three: each probe's stopping rule is asked of prefixes in
+/// order, whatever the batch size.
+#[test]
+fn plan_is_the_same_whatever_the_jobs() {
+    let dir = TempDir::new().unwrap();
+    let run = |jobs: &str| {
+        let out = dir.path().join(format!("j{jobs}"));
+        surge()
+            .args([
+                "plan",
+                "--vary",
+                "pool.gpu.gpus",
+                "--slo",
+                "jobs:wait_p95<=1s",
+            ])
+            .args(["--set", "duration=1h", "--set", "warmup=5m", "--quiet"])
+            .args(["--charts", "none", "--jobs", jobs])
+            .arg(repo("scenarios/mmc.toml"))
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        (
+            std::fs::read_to_string(out.join("plan.csv")).unwrap(),
+            std::fs::read_to_string(out.join("needed.csv")).unwrap(),
+        )
+    };
+    let one = run("1");
+    assert_eq!(run("3"), one);
+    // Some probe needed more than the first two replications (the
+    // column before the last is `replications`), so batches of one and
+    // of three threads had to agree on where to stop.
+    assert!(
+        one.0
+            .lines()
+            .skip(1)
+            .any(|l| l.split(',').rev().nth(1) != Some("2")),
+        "{}",
+        one.0
+    );
+}
