@@ -452,3 +452,38 @@ fn plan_is_the_same_whatever_the_jobs() {
         one.0
     );
 }
+
+/// `--maximize` searches the other way: the greatest GPU count whose mean
+/// wait is still at least a bound (a lower bound that more GPUs break) is
+/// the Erlang C count just below the bound.
+#[test]
+fn maximize_finds_the_greatest_value_that_still_meets() {
+    let dir = TempDir::new().unwrap();
+    let bound = bound_between(10, 7.2);
+    let file = dir.path().join("m.toml");
+    let text = std::fs::read_to_string(repo("scenarios/mmc.toml")).unwrap();
+    let cut = text.find("[[slo]]").unwrap_or(text.len());
+    std::fs::write(&file, &text[..cut]).unwrap();
+    let mut opts = PlanOptions::new(
+        "pool.gpu.gpus",
+        CheckOptions {
+            out: Some(dir.path().join("out")),
+            quiet: true,
+            ..CheckOptions::default()
+        },
+    );
+    opts.slos = vec![SloArg {
+        class: "jobs".into(),
+        metric: Metric::WaitMean,
+        max: None,
+        min: Some(bound),
+    }];
+    opts.maximize = true;
+    opts.min = 8;
+    opts.max = 1000;
+    opts.common.overrides = vec![
+        surge::scenario::Override::parse("duration=4h").unwrap(),
+        surge::scenario::Override::parse("warmup=10m").unwrap(),
+    ];
+    assert_eq!(plan(&file, &opts).expect("plan runs"), Some(vec![9]));
+}

@@ -220,10 +220,10 @@ pub fn plan_charts(
         }
         let title = match &answer {
             Some(a) => format!(
-                "Allocations probed: least cost at {} = {}, {} = {}",
+                "Allocations probed, by their verdict on every SLO: least cost at {} = {}, {} = {}",
                 paths[0], a[0], paths[1], a[1]
             ),
-            None => "Allocations probed: none meets every SLO".to_string(),
+            None => "Allocations probed, by their verdict on every SLO: none meets all".to_string(),
         };
         let chart = Panel {
             title,
