@@ -27,73 +27,10 @@
 //! are derived from the peak window's load only where it applies.
 
 use super::arrivals::ArrivalSpec;
+pub use super::results::{LoadVerdict, VerdictKind};
 use super::results::{RunResult, Scope, TimeSeriesRow};
 use super::spec::Scenario;
 use crate::engine::{SimDuration, SimTime};
-
-/// What the run says about a pool's load.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VerdictKind {
-    /// No window's offered load reaches capacity.
-    Stable,
-    /// Load ≥ capacity for a while; the backlog drains.
-    TransientOverload,
-    /// The backlog was still growing when arrivals stopped, or the run hit
-    /// its budget.
-    Overloaded,
-    /// Load ≥ capacity at the end, but patience, shedding or rate limits
-    /// turn enough away to keep the queue finite.
-    Bounded,
-}
-
-impl VerdictKind {
-    /// The word used in tables, CSV, JSON and the report.
-    pub fn label(self) -> &'static str {
-        match self {
-            VerdictKind::Stable => "stable",
-            VerdictKind::TransientOverload => "transient overload",
-            VerdictKind::Overloaded => "overloaded",
-            VerdictKind::Bounded => "bounded by patience/limits",
-        }
-    }
-}
-
-/// The verdict on one pool, with its evidence.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct LoadVerdict {
-    /// The verdict.
-    pub kind: VerdictKind,
-    /// The highest window's offered load.
-    pub peak_load: f64,
-    /// Start of that window.
-    pub peak_at: SimTime,
-    /// GPUs online (mean) in that window.
-    pub peak_gpus: f64,
-    /// First and last moment of the windows with load ≥ 1.
-    pub overload: Option<(SimTime, SimTime)>,
-    /// The largest queue of the run.
-    pub backlog_max: u64,
-    /// When the queue first emptied after the overload, if it did.
-    pub drained_at: Option<SimTime>,
-    /// Share of attempts at the pool turned away (shed, rate-limited or
-    /// abandoned).
-    pub turned_away: f64,
-}
-
-impl Default for LoadVerdict {
-    fn default() -> Self {
-        LoadVerdict {
-            kind: VerdictKind::Stable,
-            peak_load: 0.0,
-            peak_at: SimTime::ZERO,
-            peak_gpus: 0.0,
-            overload: None,
-            backlog_max: 0,
-            drained_at: None,
-            turned_away: 0.0,
-        }
-    }
-}
 
 impl LoadVerdict {
     /// One sentence: the verdict and its evidence.

@@ -38,6 +38,16 @@ pub struct SloArg {
     pub min: Option<f64>,
 }
 
+/// A plan's answer.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Answer {
+    /// The value of each varied path.
+    pub values: Vec<u64>,
+    /// Σ price × GPUs of the varied pools (per hour), for least-cost
+    /// plans.
+    pub cost_per_hour: Option<f64>,
+}
+
 /// When a plan's bracket is narrow enough.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Resolution {
@@ -278,7 +288,7 @@ pub fn plan(path: &Path, opts: &PlanOptions) -> Result<Option<Vec<u64>>, AppErro
             resolution,
             ..search::Line::new(&start, 0, &all, (opts.min, opts.max))
         };
-        search::line(&mut pr, &l)?.map(|f| output::Answer {
+        search::line(&mut pr, &l)?.map(|f| Answer {
             values: vec![f.meet],
             cost_per_hour: None,
         })

@@ -2,23 +2,13 @@
 //! confidence on stdout (a table, the value alone with `--quiet`, or JSON).
 
 use super::probe::{Probe, Prober, Side};
-use super::{PlanOptions, Resolution, SloArg};
+use super::{Answer, PlanOptions, Resolution, SloArg};
 use crate::app::AppError;
 use crate::app::check::show;
 use crate::model::Scenario;
 use crate::report::write_atomic;
 use crate::rows::{Cell, format_number};
 use std::path::Path;
-
-/// A plan's answer.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Answer {
-    /// The value of each varied path.
-    pub values: Vec<u64>,
-    /// Σ price × GPUs of the varied pools (per hour), for least-cost
-    /// plans.
-    pub cost_per_hour: Option<f64>,
-}
 
 /// The column name of an SLO: `CLASS.METRIC`, with the bound when the same
 /// class and metric are bounded twice ([[slo]] and --slo).

@@ -335,7 +335,7 @@ pub(crate) fn least_cost(
     slos: &[super::SloArg],
     opts: &super::PlanOptions,
     resolution: Resolution,
-) -> Result<Option<super::output::Answer>, AppError> {
+) -> Result<Option<super::Answer>, AppError> {
     let pools: Vec<usize> = opts
         .vary
         .iter()
@@ -496,7 +496,7 @@ pub(crate) fn least_cost(
         .zip(&prices)
         .map(|(&v, &p)| p * v as f64)
         .sum();
-    Ok(Some(super::output::Answer {
+    Ok(Some(super::Answer {
         values,
         cost_per_hour: Some(cost_per_hour),
     }))
