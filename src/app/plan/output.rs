@@ -376,12 +376,18 @@ pub(crate) fn finish(
         ),
         _ => String::new(),
     };
-    let pools = if opts.vary.len() > 2
-        && super::search::groups(base, slos)
-            .iter()
-            .collect::<std::collections::BTreeSet<_>>()
-            .len()
-            < base.pools.len()
+    // A group of more than two coupled varied pools was searched
+    // coordinate-wise only.
+    let group = super::search::groups(base, slos);
+    let varied: Vec<usize> = opts
+        .vary
+        .iter()
+        .filter_map(|v| super::pool_of(base, v))
+        .map(|p| group[p])
+        .collect();
+    let pools = if varied
+        .iter()
+        .any(|g| varied.iter().filter(|h| *h == g).count() > 2)
     {
         " (more than two interacting pools: the allocation is one where no pool alone can shrink, not proven the cheapest)"
     } else {
