@@ -402,10 +402,17 @@ pub(crate) fn least_cost(
                 // Each pool on its own SLOs first (another pool's miss
                 // is not this one's to fix); the frontier walk below
                 // judges them all.
+                // A pool alone in its group is judged on the group's SLOs;
+                // one without SLOs of its own waits for a later round (the
+                // others meet theirs by then) and is judged on the group's.
                 let mut l = mk(&values, e, (opts.min, opts.max));
-                l.active = own(e);
-                if l.active.is_empty() {
-                    continue;
+                let mine = own(e);
+                if dims.len() > 1 {
+                    if !mine.is_empty() {
+                        l.active = mine;
+                    } else if round == 0 {
+                        continue;
+                    }
                 }
                 if round > 0 {
                     // A refinement: steps of the resolution either way.
