@@ -66,6 +66,14 @@ impl Width {
         }
     }
 
+    /// Whether a metric's `values` over `n` replications are precise: no
+    /// replication has it (nothing to watch), or every one has it and
+    /// their interval is narrow enough. A metric only some replications
+    /// have is not precise.
+    pub(crate) fn holds_over(self, values: &[f64], n: usize) -> bool {
+        values.is_empty() || (values.len() == n && estimate(values).is_some_and(|e| self.holds(&e)))
+    }
+
     /// The half-width `e` would need, for messages.
     fn limit(self, e: &Estimate) -> f64 {
         match self {
@@ -214,11 +222,9 @@ pub(crate) fn watched_of<'s>(items: impl Iterator<Item = (&'s str, Metric)>) -> 
 /// A metric no replication has (a percentile of no completions) is not
 /// watched; one that only some replications have is not precise.
 pub(crate) fn precise(runs: &[RunResult], watched: &[Watched], width: Width) -> bool {
-    watched.iter().all(|w| {
-        let values: Vec<f64> = values(runs, w);
-        values.is_empty()
-            || (values.len() == runs.len() && estimate(&values).is_some_and(|e| width.holds(&e)))
-    })
+    watched
+        .iter()
+        .all(|w| width.holds_over(&values(runs, w), runs.len()))
 }
 
 fn values(runs: &[RunResult], w: &Watched) -> Vec<f64> {

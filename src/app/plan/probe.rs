@@ -7,7 +7,7 @@ use crate::app::{AppError, load_all_quietly, with_jobs};
 use crate::model::RunResult;
 use crate::scenario::Override;
 use crate::slo::{self, Verdict};
-use crate::stats::{Estimate, estimate, estimate_at};
+use crate::stats::{Estimate, estimate_at};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::Path;
@@ -146,8 +146,7 @@ impl Probe {
     pub(crate) fn precise(&self, active: &[usize], width: Width) -> bool {
         active.iter().all(|&i| {
             let v: Vec<f64> = self.reps.iter().filter_map(|r| r.slo[i]).collect();
-            v.is_empty()
-                || (v.len() == self.reps.len() && estimate(&v).is_some_and(|e| width.holds(&e)))
+            width.holds_over(&v, self.reps.len())
         })
     }
 
