@@ -204,13 +204,15 @@ pub fn run(paths: &[PathBuf], opts: &RunOptions) -> Result<(), AppError> {
         let mut info = run_info("run", path, l, &opts.overrides);
         info.replications = scenario.replications;
         info.replications_stop = stop.clone();
-        let [summary, pools, timeseries] = write_run_outputs(staged.dir(), scenario, &runs, &info)?;
+        let [summary, pools, timeseries, stage_series] =
+            write_run_outputs(staged.dir(), scenario, &runs, &info)?;
         if let Some(format) = opts.charts {
             // From the bytes just written, not read back.
             let tables = Drawn {
                 summary: &summary,
                 pools: &pools,
                 timeseries: Some(&timeseries),
+                stage_series: (!stage_series.is_empty()).then_some(&stage_series[..]),
                 sweep: None,
                 info: Some(&info),
             };
@@ -335,13 +337,14 @@ pub(crate) fn write_info(out: &Path, info: &RunInfo) -> Result<(), AppError> {
 }
 
 /// Write `summary.csv`, `pools.csv`, `timeseries.csv` and `scenario.json`
-/// into `out`.
+/// into `out`, and `stages.csv` and `stage_series.csv` for a scenario
+/// with workflows.
 pub fn write_run_outputs(
     out: &Path,
     scenario: &Scenario,
     runs: &[RunResult],
     info: &RunInfo,
-) -> Result<[Vec<u8>; 3], AppError> {
+) -> Result<[Vec<u8>; 4], AppError> {
     let io = |e: std::io::Error, what: &Path| {
         AppError::Output(format!("cannot write {}: {e}", what.display()))
     };
@@ -358,6 +361,15 @@ pub fn write_run_outputs(
         let path = out.join(name);
         write_atomic(&path, bytes).map_err(|e| io(e, &path))?;
     }
+    let mut stage_series = Vec::new();
+    if !scenario.workflows.is_empty() {
+        let path = out.join("stages.csv");
+        let table = crate::report::stages_table(scenario, 0, runs);
+        write_atomic(&path, &table.to_csv()).map_err(|e| io(e, &path))?;
+        let path = out.join("stage_series.csv");
+        stage_series = crate::report::stage_series_table(scenario, 0, runs).to_csv();
+        write_atomic(&path, &stage_series).map_err(|e| io(e, &path))?;
+    }
     if scenario.trace > 0 {
         let path = out.join("requests.csv");
         let table = requests_table(scenario, 0, runs);
@@ -365,7 +377,7 @@ pub fn write_run_outputs(
     }
     write_info(out, info)?;
     let [(_, summary), (_, pools), (_, timeseries)] = files;
-    Ok([summary, pools, timeseries])
+    Ok([summary, pools, timeseries, stage_series])
 }
 
 /// `surge chart DIR`: redraw the charts and report of an output folder,
@@ -411,6 +423,8 @@ pub(crate) struct Drawn<'a> {
     pub(crate) pools: &'a [u8],
     /// A run's time series (None for a sweep).
     pub(crate) timeseries: Option<&'a [u8]>,
+    /// A run's stage time series (scenarios with workflows).
+    pub(crate) stage_series: Option<&'a [u8]>,
     /// A sweep's table (None for a run).
     pub(crate) sweep: Option<&'a [u8]>,
     pub(crate) info: Option<&'a RunInfo>,
@@ -439,6 +453,9 @@ pub fn draw_charts(out: &Path, format: ChartFormat) -> Result<Vec<PathBuf>, AppE
         Some(_) => None,
         None => Some(read("timeseries.csv")?),
     };
+    let stage_series = (sweep.is_none() && out.join("stage_series.csv").is_file())
+        .then(|| read("stage_series.csv"))
+        .transpose()?;
     let info: Option<RunInfo> = match std::fs::read(out.join("scenario.json")) {
         Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
             AppError::Input(format!(
@@ -455,6 +472,7 @@ pub fn draw_charts(out: &Path, format: ChartFormat) -> Result<Vec<PathBuf>, AppE
             summary: &summary,
             pools: &pools,
             timeseries: timeseries.as_deref(),
+            stage_series: stage_series.as_deref(),
             sweep: sweep.as_deref(),
             info: info.as_ref(),
         },
@@ -476,7 +494,8 @@ pub(crate) fn draw_from(
                 .map_err(failed)?
         }
         (None, Some(t)) => {
-            crate::report::run_charts(t, tables.info, &dir, format).map_err(failed)?
+            crate::report::run_charts(t, tables.stage_series, tables.info, &dir, format)
+                .map_err(failed)?
         }
         (None, None) => Vec::new(),
     };
@@ -699,15 +718,23 @@ pub fn describe(s: &Scenario) -> String {
     let rates = s.mean_rates();
     for (c, rate) in s.classes.iter().zip(rates) {
         let arrivals = describe_arrivals(s, &c.arrivals, Some(rate));
-        out.push_str(&format!(
-            "  class {:<7} → pool {}; arrivals {}; service {}{}\n",
-            c.name,
-            s.pools[c.pool].name,
-            arrivals,
-            c.service.describe(),
-            c.latency_target
-                .map_or(String::new(), |t| format!("; latency target {t}"))
-        ));
+        let target = c
+            .latency_target
+            .map_or(String::new(), |t| format!("; latency target {t}"));
+        match c.workflow {
+            Some(w) => out.push_str(&format!(
+                "  class {:<7} → workflow {}; arrivals {}{}\n",
+                c.name, s.workflows[w].name, arrivals, target
+            )),
+            None => out.push_str(&format!(
+                "  class {:<7} → pool {}; arrivals {}; service {}{}\n",
+                c.name,
+                s.pools[c.pool].name,
+                arrivals,
+                c.service.describe(),
+                target
+            )),
+        }
         // Client behaviour and queue settings: everything that ran.
         let mut more = vec![
             format!("priority {}", c.priority),
@@ -737,6 +764,10 @@ pub fn describe(s: &Scenario) -> String {
             });
         }
         out.push_str(&format!("          {}\n", more.join("; ")));
+    }
+    for w in &s.workflows {
+        out.push_str(&format!("  workflow {}:\n", w.name));
+        out.push_str(&describe_workflow(s, w));
     }
     for p in &s.populations {
         out.push_str(&format!(
@@ -774,6 +805,68 @@ pub fn describe(s: &Scenario) -> String {
             slo.metric,
             bounds.join(" and ")
         ));
+    }
+    out
+}
+
+/// The stages of workflow `w`, one line each: what it does, what follows.
+fn describe_workflow(s: &Scenario, w: &crate::model::WorkflowSpec) -> String {
+    use crate::model::{Join, StageWork, Target};
+    let target = |t: Target| match t {
+        Target::Stage(i) => w.stages[i].name.clone(),
+        Target::Done => "done".into(),
+        Target::Refuse => "refuse".into(),
+    };
+    let mut out = String::new();
+    for st in &w.stages {
+        let mut parts = vec![match &st.work {
+            StageWork::Serve { pool, service } => {
+                format!(
+                    "on pool {}, service {}",
+                    s.pools[*pool].name,
+                    service.describe()
+                )
+            }
+            StageWork::Fork { branches, join } => format!(
+                "fork to {}, join {}",
+                branches
+                    .iter()
+                    .map(|&b| w.stages[b].name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" + "),
+                if *join == Join::All { "all" } else { "first" }
+            ),
+        }];
+        if let Some(only) = &st.only {
+            let names: Vec<&str> = only.iter().map(|&c| s.classes[c].name.as_str()).collect();
+            parts.push(format!("only {}", names.join(", ")));
+        }
+        if let Some(t) = st.timeout {
+            parts.push(format!("timeout {t}"));
+        }
+        if let Some(r) = &st.retry {
+            parts.push(format!("retried up to {} attempts", r.max_attempts));
+        }
+        let then = match st.fork {
+            Some(f) => format!("back to {}", w.stages[f].name),
+            None => {
+                let mut routes: Vec<String> = st
+                    .routes
+                    .iter()
+                    .map(|&(p, t)| {
+                        format!("{}% {}", crate::rows::format_number(p * 100.0), target(t))
+                    })
+                    .collect();
+                routes.push(if st.routes.is_empty() {
+                    target(st.next)
+                } else {
+                    format!("else {}", target(st.next))
+                });
+                routes.join(", ")
+            }
+        };
+        parts.push(format!("then {then}"));
+        out.push_str(&format!("    stage {:<9} {}\n", st.name, parts.join("; ")));
     }
     out
 }

@@ -2,7 +2,9 @@
 
 use super::{AppError, load_all, run_info, with_jobs, write_info};
 use crate::model::Scenario;
-use crate::report::{ChartFormat, RunInfo, Table, pools_table, summary_table, write_atomic};
+use crate::report::{
+    ChartFormat, RunInfo, Table, pools_table, stages_table, summary_table, write_atomic,
+};
 use crate::scenario::{self, Override};
 use crate::simulate;
 use crate::sweep::{Grid, Shard, expand, sweep_table};
@@ -211,7 +213,7 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
         bar
     };
     let mut runs_done = items.len();
-    let rows: Vec<(Table, Table)> = if let Some(precision) = opts.precision {
+    let rows: Vec<(Table, Table, Table)> = if let Some(precision) = opts.precision {
         bar.set_length(scenarios.iter().flatten().count() as u64);
         let counted = std::sync::atomic::AtomicUsize::new(0);
         let rows = with_jobs(opts.jobs, || {
@@ -228,7 +230,11 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
                         super::replicate::run_precise(&sim, precision, &watched, |_| ());
                     counted.fetch_add(runs.len(), std::sync::atomic::Ordering::Relaxed);
                     bar.inc(1);
-                    Ok((summary_table(s, point, &runs), pools_table(s, point, &runs)))
+                    Ok((
+                        summary_table(s, point, &runs),
+                        pools_table(s, point, &runs),
+                        stages_table(s, point, &runs),
+                    ))
                 })
                 .collect::<Result<Vec<_>, AppError>>()
         })??;
@@ -250,7 +256,11 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
                         bar.set_message(format!("{} runs/s", super::progress::three_digits(rate)));
                     }
                     let runs = [run];
-                    Ok((summary_table(s, point, &runs), pools_table(s, point, &runs)))
+                    Ok((
+                        summary_table(s, point, &runs),
+                        pools_table(s, point, &runs),
+                        stages_table(s, point, &runs),
+                    ))
                 })
                 .collect::<Result<Vec<_>, AppError>>()
         })??
@@ -266,10 +276,17 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
         columns: pools_columns.to_vec(),
         rows: Vec::new(),
     };
-    for (s, p) in rows {
+    let mut stages = Table {
+        columns: <crate::rows::StageRow as crate::rows::Row>::COLUMNS.to_vec(),
+        rows: Vec::new(),
+    };
+    for (s, p, st) in rows {
         summary.rows.extend(s.rows);
         pools.rows.extend(p.rows);
+        stages.rows.extend(st.rows);
     }
+    // Only scenarios with workflows have stages.
+    let stages_bytes = (!base.scenario.workflows.is_empty()).then(|| stages.to_csv());
     let summary_bytes = summary.to_csv();
     let overrides: Vec<String> = opts.overrides.iter().map(|o| o.to_string()).collect();
     let fingerprint = fnv(&format!(
@@ -293,6 +310,11 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
         ));
     }
     let pools_bytes = pools.to_csv();
+    if let Some(bytes) = &stages_bytes {
+        let p = staged.dir().join("stages.csv");
+        std::fs::create_dir_all(staged.dir()).map_err(|e| io_error(e, staged.dir()))?;
+        write_atomic(&p, bytes).map_err(|e| io_error(e, &p))?;
+    }
     let sweep_bytes = write_sweep(
         staged.dir(),
         &summary_bytes,
@@ -309,6 +331,7 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
             summary: &summary_bytes,
             pools: &pools_bytes,
             timeseries: None,
+            stage_series: None,
             sweep: Some(sweep),
             info: Some(&info),
         };
@@ -449,7 +472,13 @@ pub fn merge(
         .unwrap_or_else(|| Path::new("output").join(&first.scenario));
     let staged = super::Staged::begin(&out)?;
     let mut merged = Vec::new();
-    for file in ["summary.csv", "pools.csv"] {
+    let with_stages = dirs[0].join("stages.csv").is_file();
+    let files: &[&str] = if with_stages {
+        &["summary.csv", "pools.csv", "stages.csv"]
+    } else {
+        &["summary.csv", "pools.csv"]
+    };
+    for &file in files {
         let mut header = None;
         let mut rows = Vec::new();
         for d in dirs {
@@ -491,6 +520,11 @@ pub fn merge(
         .map_err(|e| e.to_string())
         .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
         .map_err(|e| AppError::Input(format!("{}: {e}", info_path.display())))?;
+    if with_stages {
+        let p = staged.dir().join("stages.csv");
+        std::fs::create_dir_all(staged.dir()).map_err(|e| io_error(e, staged.dir()))?;
+        write_atomic(&p, &merged[2]).map_err(|e| io_error(e, &p))?;
+    }
     let sweep_bytes = write_sweep(
         staged.dir(),
         &merged[0],
@@ -506,6 +540,7 @@ pub fn merge(
             summary: &merged[0],
             pools: &merged[1],
             timeseries: None,
+            stage_series: None,
             sweep: Some(sweep),
             info: Some(&info),
         };

@@ -15,18 +15,21 @@ mod sim;
 mod spec;
 mod trace;
 pub mod verdict;
+mod workflow;
 
 pub use arrivals::{ArrivalSpec, Spread, TraceSpec};
 pub use profile::{Decay, Diurnal, Interpolation, RateProfile, Spike};
 pub use progress::Progress;
 pub use trace::{Outcome, TraceRecord};
 pub use verdict::{LoadVerdict, VerdictKind};
+pub use workflow::{Join, StageSpec, StageWork, Target, WorkflowSpec};
 
 pub use dist::{DistError, DurationDist};
 pub(crate) use policies::PolicyOverrides;
 pub use policies::{PolicyContext, PolicyFactory};
 pub use results::{
-    ClassResult, PoolResult, PopulationResult, RunResult, Scope, StopReason, Stopped, TimeSeriesRow,
+    ClassResult, PoolResult, PopulationResult, RunResult, Scope, StageResult, StageSeriesRow,
+    StopReason, Stopped, TimeSeriesRow,
 };
 pub(crate) use sim::simulate_with;
 pub use spec::{

@@ -46,6 +46,42 @@ pub struct ClassResult {
     pub slo_attainment: Option<f64>,
     pub(crate) slo_met: u64,
     pub(crate) slo_arrivals: u64,
+    /// For a workflow class, each stage's results, in workflow order
+    /// (empty otherwise, and for `all`).
+    pub stages: Vec<StageResult>,
+}
+
+/// One stage of a workflow class in one replication: the stage's visits
+/// by measured requests (whose first attempt arrived after the warm-up).
+/// At the end, arrivals = completed + rejected + timed_out + failed +
+/// cancelled + in_system.
+#[derive(Clone, Debug, Default)]
+pub struct StageResult {
+    /// Stage name.
+    pub name: String,
+    /// Pool that serves it (empty for a fork stage).
+    pub pool: String,
+    /// Visits: a request entering the stage (a loop back is a new visit).
+    pub arrivals: u64,
+    /// Attempts of those visits (stage retries included).
+    pub attempts: u64,
+    /// Visits served to the end.
+    pub completed: u64,
+    /// Visits whose last attempt was turned away by the pool's admission.
+    pub rejected: u64,
+    /// Visits whose last attempt waited longer than the stage's timeout.
+    pub timed_out: u64,
+    /// Visits whose last attempt was lost to a GPU failure.
+    pub failed: u64,
+    /// Visits withdrawn because their workflow ended elsewhere: the user
+    /// gave up, another stage failed, or a sibling branch won a `first` join.
+    pub cancelled: u64,
+    /// Visits still waiting, in service or backing off at the end.
+    pub in_system: u64,
+    /// Wait of each attempt that started: stage arrival → start of service.
+    pub wait: DurationHistogram,
+    /// Service time of each completed visit.
+    pub service: DurationHistogram,
 }
 
 /// Results of one pool in one replication, over `[warmup, duration)`.
@@ -116,6 +152,9 @@ pub struct RunResult {
     pub populations: Vec<PopulationResult>,
     /// Time series, bucket by bucket: classes, then pools, then populations.
     pub timeseries: Vec<TimeSeriesRow>,
+    /// Time series of each workflow stage, bucket by bucket (empty without
+    /// workflows).
+    pub stage_series: Vec<StageSeriesRow>,
     /// Events processed.
     pub events: u64,
     /// Requests simulated (warm-up included).
@@ -193,6 +232,7 @@ impl ClassResult {
             slo_attainment: None,
             slo_met: 0,
             slo_arrivals: 0,
+            stages: Vec::new(),
         }
     }
 
@@ -223,6 +263,30 @@ impl ClassResult {
             .then(|| self.slo_met as f64 / self.slo_arrivals as f64)
             .or(self.slo_attainment);
     }
+}
+
+/// One time bucket of one stage of one workflow class: what the chart of
+/// where time goes draws (`stage_series.csv`).
+#[derive(Clone, Debug)]
+pub struct StageSeriesRow {
+    /// Start of the bucket.
+    pub start: SimTime,
+    /// Width of the bucket.
+    pub width: SimDuration,
+    /// Class index in the scenario.
+    pub class: usize,
+    /// Stage index in the class's workflow.
+    pub stage: usize,
+    /// Visits that entered the stage in the bucket.
+    pub arrivals: u64,
+    /// Attempts that started service in the bucket.
+    pub started: u64,
+    /// Visits whose service completed in the bucket.
+    pub completed: u64,
+    /// Mean wait of the attempts that started in the bucket, seconds.
+    pub wait_mean_s: Option<f64>,
+    /// Mean service of the visits that completed in the bucket, seconds.
+    pub service_mean_s: Option<f64>,
 }
 
 /// What a time-series row describes.

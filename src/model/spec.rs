@@ -4,6 +4,7 @@
 //! a TOML file (after validation), a library user may build one in code, and
 //! each replication builds its own simulation from it.
 
+use super::workflow::WorkflowSpec;
 use super::{ArrivalSpec, DurationDist};
 use crate::engine::SimDuration;
 use crate::metric::Metric;
@@ -36,6 +37,8 @@ pub struct Scenario {
     pub classes: Vec<ClassSpec>,
     /// User populations feeding classes with `ArrivalSpec::Users`.
     pub populations: Vec<PopulationSpec>,
+    /// Workflows run by classes with [`ClassSpec::workflow`].
+    pub workflows: Vec<WorkflowSpec>,
     /// Service-level objectives (evaluated by `surge check`).
     pub slos: Vec<SloSpec>,
     /// What one replication may use before it stops early.
@@ -304,12 +307,17 @@ impl PolicySpec {
 pub struct ClassSpec {
     /// Unique class name.
     pub name: String,
-    /// Index into [`Scenario::pools`] of the pool that serves it.
+    /// Index into [`Scenario::pools`] of the pool that serves it (for a
+    /// workflow class, the pool of its workflow's first serving stage).
     pub pool: usize,
     /// When its requests arrive.
     pub arrivals: ArrivalSpec,
-    /// GPU-seconds per request (on a pool of speed 1).
+    /// GPU-seconds per request (on a pool of speed 1); for a workflow
+    /// class, unused: each stage has its own.
     pub service: DurationDist,
+    /// Index into [`Scenario::workflows`] of the workflow each request
+    /// runs, if any; `None`: one service on `pool`.
+    pub workflow: Option<usize>,
     /// Latency bound for the `slo_attainment` column, if any.
     pub latency_target: Option<SimDuration>,
     /// How long a request waits in queue before it is abandoned.
@@ -346,6 +354,12 @@ pub struct RetrySpec {
 }
 
 impl RetrySpec {
+    /// The backoff before retry number `retry` (1-based), seconds, given
+    /// a uniform draw `u` in [0, 1): d·(1 − jitter·u).
+    pub fn delay_s(&self, retry: u32, u: f64) -> f64 {
+        self.backoff_s(retry) * (1.0 - self.jitter * u)
+    }
+
     /// The deterministic part of the backoff before retry number `retry` (1-based).
     pub fn backoff_s(&self, retry: u32) -> f64 {
         (self.base_s * self.factor.powi(retry.saturating_sub(1) as i32)).min(self.max_s)
@@ -474,8 +488,10 @@ impl Scenario {
                 weight: 1.0,
                 deferrable: false,
                 deferred_patience: None,
+                workflow: None,
             }],
             populations: Vec::new(),
+            workflows: Vec::new(),
             slos: Vec::new(),
         }
     }
@@ -516,14 +532,39 @@ impl Scenario {
     /// with λ the mean arrival rate over the run.
     pub fn offered_load(&self) -> Vec<f64> {
         let mut work = vec![0.0; self.pools.len()];
-        for (class, rate) in self.classes.iter().zip(self.mean_rates()) {
-            work[class.pool] += rate * class.service.mean();
+        for (c, rate) in self.mean_rates().into_iter().enumerate() {
+            for (pool, demand) in self.demand(c) {
+                work[pool] += rate * demand;
+            }
         }
         self.pools
             .iter()
             .zip(work)
             .map(|(p, w)| w / (f64::from(p.gpus) * p.speed))
             .collect()
+    }
+
+    /// Expected service demand of one request of class `class` on each
+    /// pool it visits: (pool, GPU-seconds on a pool of speed 1). A class
+    /// without a workflow has one entry, its pool and mean service; a
+    /// workflow class one per pool its stages visit, weighted by the
+    /// stages' expected visits (routes and loops included).
+    pub fn demand(&self, class: usize) -> Vec<(usize, f64)> {
+        let c = &self.classes[class];
+        match c.workflow {
+            Some(w) => self.workflows[w].demand(class),
+            None => vec![(c.pool, c.service.mean())],
+        }
+    }
+
+    /// Expected demand of one request of class `class` on pool `pool`,
+    /// GPU-seconds on a pool of speed 1 (0 if it never visits it).
+    pub fn demand_on(&self, class: usize, pool: usize) -> f64 {
+        self.demand(class)
+            .into_iter()
+            .filter(|(p, _)| *p == pool)
+            .map(|(_, w)| w)
+            .sum()
     }
 
     /// The time-series bucket width: the configured one, or duration / 500

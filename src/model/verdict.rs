@@ -129,12 +129,11 @@ fn judge_pool(
             .sum::<f64>()
             / (end - start);
         let mut work = 0.0;
-        for (c, class) in sc
-            .classes
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.pool == pool)
-        {
+        for (c, class) in sc.classes.iter().enumerate() {
+            let demand = sc.demand_on(c, pool);
+            if demand == 0.0 {
+                continue;
+            }
             let arrivals = match class.arrivals.expected_between(start, end) {
                 Some(n) => n,
                 None => class_rows(c)
@@ -145,7 +144,7 @@ fn judge_pool(
                     .map(|r| r.arrivals as f64)
                     .sum(),
             };
-            work += arrivals * class.service.mean() / speed;
+            work += arrivals * demand / speed;
         }
         let load = if gpu_time > 0.0 {
             work / gpu_time

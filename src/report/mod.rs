@@ -17,7 +17,10 @@ pub use crate::stats::{Estimate, estimate};
 pub use charts::{ChartFile, ChartFormat, PlanSlo, plan_charts, run_charts, sweep_charts};
 #[cfg(feature = "charts")]
 pub use html::{ClassInfo, ReportInput, RunInfo, SloInfo, report_html};
-pub use tables::{Cell, Table, pools_table, requests_table, summary_table, timeseries_table};
+pub use tables::{
+    Cell, Table, pools_table, requests_table, stage_series_table, stages_table, summary_table,
+    timeseries_table,
+};
 
 /// The columns of `requests.csv` (`--trace N`).
 pub fn requests_columns() -> &'static [&'static str] {

@@ -1,10 +1,10 @@
-//! The tidy tables behind `summary.csv`, `pools.csv`, `timeseries.csv`
-//! and `requests.csv` (and `--format json`): the typed rows of
+//! The tidy tables behind `summary.csv`, `pools.csv`, `timeseries.csv`,
+//! `stages.csv` and `requests.csv` (and `--format json`): the typed rows of
 //! [`crate::rows`], one per observation, as a [`Table`].
 
 use crate::model::{RunResult, Scenario};
 pub use crate::rows::{Cell, Table};
-use crate::rows::{PoolRow, RequestRow, SeriesRow, SummaryRow};
+use crate::rows::{PoolRow, RequestRow, SeriesRow, StageRow, StageTimeRow, SummaryRow};
 
 /// One row per (replication, class), plus class `all`, for grid point `point`.
 pub fn summary_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -> Table {
@@ -14,6 +14,16 @@ pub fn summary_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -> T
 /// One row per (replication, pool).
 pub fn pools_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -> Table {
     Table::of(&PoolRow::of_runs(scenario, point, runs))
+}
+
+/// One row per (replication, workflow class, stage): `stages.csv`.
+pub fn stages_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -> Table {
+    Table::of(&StageRow::of_runs(scenario, point, runs))
+}
+
+/// One row per (replication, bucket, workflow class, stage): `stage_series.csv`.
+pub fn stage_series_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -> Table {
+    Table::of(&StageTimeRow::of_runs(scenario, point, runs))
 }
 
 /// One row per (replication, bucket, class, pool or population).

@@ -5,7 +5,10 @@ use super::arrivals::{PopulationIndex, build_arrivals};
 use super::ctx::{Ctx, check_unique, choice, entry_key};
 use super::distributions::{build_count, build_dist};
 use super::raw::{RawBackoff, RawClass, RawLimit, RawPopulation, RawRetry, Val};
-use crate::model::{ClassSpec, DurationDist, LimitSpec, PopulationSpec, RetrySpec, ReturnSpec};
+use crate::model::{
+    ClassSpec, DurationDist, LimitSpec, PopulationSpec, RetrySpec, ReturnSpec, StageWork,
+    WorkflowSpec,
+};
 use std::collections::HashMap;
 use std::ops::Range;
 use toml::Spanned;
@@ -20,6 +23,7 @@ pub(super) fn build_classes(
     pool_index: &HashMap<String, usize>,
     pool_names: &[String],
     population_index: &PopulationIndex,
+    (workflow_index, workflows): (&HashMap<String, usize>, &[Option<WorkflowSpec>]),
 ) -> Vec<Option<ClassSpec>> {
     if raw.is_empty() {
         ctx.error_hint(
@@ -55,8 +59,66 @@ pub(super) fn build_classes(
                 name.clone(),
                 c.name.as_ref().map_or(span.clone(), |v| v.span()),
             ));
-            let pool = ctx
-                .required(
+            // A workflow class: its stages say where and how long.
+            let workflow = match &c.workflow {
+                None => Some(None),
+                Some(v) => {
+                    let wkey = format!("{key}.workflow");
+                    let pool_span = c.pool.as_ref().map(|p| p.span());
+                    let service_span = c.service.as_ref().map(|s| s.span());
+                    for (present, k) in [(pool_span, "pool"), (service_span, "service")] {
+                        if let Some(span) = present {
+                            ctx.error_hint(
+                                &span,
+                                &format!("{key}.{k}"),
+                                format!("a class with a workflow takes `{k}` from its stages"),
+                                "remove it, or remove `workflow` for a one-stage class",
+                            );
+                        }
+                    }
+                    ctx.string(v, &wkey)
+                        .and_then(|name| match workflow_index.get(&name) {
+                            Some(&w) => Some(Some(w)),
+                            None => {
+                                let known: Vec<&str> =
+                                    workflow_index.keys().map(String::as_str).collect();
+                                let mut known = known;
+                                known.sort_unstable();
+                                ctx.error(
+                                    &v.span(),
+                                    &wkey,
+                                    format!(
+                                        "unknown workflow {name:?}; known: {}",
+                                        if known.is_empty() {
+                                            "none".into()
+                                        } else {
+                                            known.join(", ")
+                                        }
+                                    ),
+                                );
+                                None
+                            }
+                        })
+                }
+            };
+            // The first serving stage stands for the class where one pool
+            // is asked for (its `pool` and `service`).
+            let first_serve = workflow.flatten().and_then(|w| {
+                workflows
+                    .get(w)?
+                    .as_ref()?
+                    .stages
+                    .iter()
+                    .find_map(|s| match &s.work {
+                        StageWork::Serve { pool, service } => Some((*pool, service.clone())),
+                        StageWork::Fork { .. } => None,
+                    })
+            });
+            let in_workflow = c.workflow.is_some();
+            let pool = if in_workflow {
+                first_serve.as_ref().map(|f| f.0)
+            } else {
+                ctx.required(
                     &c.pool,
                     &span,
                     &format!("{key}.pool"),
@@ -82,7 +144,8 @@ pub(super) fn build_classes(
                             None
                         }
                     }
-                });
+                })
+            };
             let arrivals = ctx
                 .required(
                     &c.arrivals,
@@ -93,14 +156,17 @@ pub(super) fn build_classes(
                 .and_then(|a| {
                     build_arrivals(ctx, a, &format!("{key}.arrivals"), Some(population_index))
                 });
-            let service = ctx
-                .required(
+            let service = if in_workflow {
+                first_serve.map(|f| f.1)
+            } else {
+                ctx.required(
                     &c.service,
                     &span,
                     &format!("{key}.service"),
                     "e.g. service = { dist = \"exponential\", mean = \"1s\" }",
                 )
-                .and_then(|d| build_dist(ctx, d, &format!("{key}.service")));
+                .and_then(|d| build_dist(ctx, d, &format!("{key}.service")))
+            };
             let latency_target = match &c.latency_target {
                 Some(v) => ctx
                     .positive_duration(v, &format!("{key}.latency_target"))
@@ -170,6 +236,7 @@ pub(super) fn build_classes(
                 weight: weight?,
                 deferrable: deferrable?,
                 deferred_patience: deferred_patience?,
+                workflow: workflow?,
             })
         })
         .collect();

@@ -26,6 +26,7 @@ mod raw;
 mod slos;
 mod traces;
 mod validate;
+mod workflows;
 
 pub use crate::model::Scenario;
 /// Durations and rates as scenario files write them (moved to [`crate::units`]).

@@ -32,6 +32,8 @@ pub(crate) struct RawScenario {
     pub population: Vec<Spanned<RawPopulation>>,
     #[serde(default)]
     pub slo: Vec<Spanned<RawSlo>>,
+    #[serde(default)]
+    pub workflow: Vec<Spanned<RawWorkflow>>,
     pub sweep: Option<Spanned<toml::Table>>,
 }
 
@@ -160,6 +162,35 @@ pub(crate) struct RawClass {
     pub weight: Option<Val>,
     pub deferrable: Option<Val>,
     pub deferred_patience: Option<Spanned<RawDist>>,
+    pub workflow: Option<Val>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWorkflow {
+    pub name: Option<Val>,
+    pub stage: Option<Vec<Spanned<RawStage>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStage {
+    pub name: Option<Val>,
+    pub pool: Option<Val>,
+    pub service: Option<Spanned<RawDist>>,
+    pub only: Option<Val>,
+    pub timeout: Option<Val>,
+    pub retry: Option<Spanned<RawRetry>>,
+    pub route: Option<Vec<Spanned<RawRoute>>>,
+    pub fork: Option<Val>,
+    pub join: Option<Val>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRoute {
+    pub to: Option<Val>,
+    pub p: Option<Val>,
 }
 
 /// All keys of every arrival process; stage 2 checks which apply.

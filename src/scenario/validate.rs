@@ -13,6 +13,7 @@ use super::policies::resolve_shed_classes;
 use super::pools::build_pools;
 use super::raw::RawScenario;
 use super::slos::build_slo;
+use super::workflows::build_workflows;
 use crate::engine::SimDuration;
 use crate::model::{Budget, Scenario, SloSpec, StartTime};
 use std::collections::HashMap;
@@ -303,15 +304,6 @@ fn build(
         }
     }
     let (populations, population_index) = build_populations(ctx, &raw.population);
-    let classes = build_classes(
-        ctx,
-        &raw.class,
-        root_span,
-        &pool_index,
-        &pool_names,
-        &population_index,
-    );
-    let class_names: Vec<String> = classes.iter().flatten().map(|c| c.name.clone()).collect();
     let declared: Vec<String> = raw
         .class
         .iter()
@@ -324,6 +316,42 @@ fn build(
                 .map(str::to_string)
         })
         .collect();
+    // Classes by position, for a stage's `only` (a class without a
+    // readable name cannot be named there).
+    let positional: Vec<String> = raw
+        .class
+        .iter()
+        .map(|c| {
+            c.get_ref()
+                .name
+                .as_ref()
+                .and_then(|n| n.get_ref().as_str())
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    let workflows = build_workflows(ctx, &raw.workflow, &pool_index, &pool_names, &positional);
+    let workflow_index: HashMap<String, usize> = raw
+        .workflow
+        .iter()
+        .enumerate()
+        .filter_map(|(i, w)| {
+            Some((
+                w.get_ref().name.as_ref()?.get_ref().as_str()?.to_string(),
+                i,
+            ))
+        })
+        .collect();
+    let classes = build_classes(
+        ctx,
+        &raw.class,
+        root_span,
+        &pool_index,
+        &pool_names,
+        &population_index,
+        (&workflow_index, &workflows),
+    );
+    let class_names: Vec<String> = classes.iter().flatten().map(|c| c.name.clone()).collect();
     let with_target: Vec<String> = classes
         .iter()
         .flatten()
@@ -361,6 +389,7 @@ fn build(
         pools: pools.into_iter().collect::<Option<Vec<_>>>()?,
         classes: classes.into_iter().collect::<Option<Vec<_>>>()?,
         populations: populations.into_iter().collect::<Option<Vec<_>>>()?,
+        workflows: workflows.into_iter().collect::<Option<Vec<_>>>()?,
         slos: slos.into_iter().collect::<Option<Vec<_>>>()?,
     })
 }
@@ -392,7 +421,10 @@ fn warn_unstable(ctx: &mut Ctx<'_>, raw: &RawScenario, scenario: &Scenario) {
             let needed = (rho * f64::from(pool.gpus)).ceil() as u64 + 1;
             // What keeps the queue finite by construction, if anything.
             let sheds = matches!(pool.policy, crate::model::PolicySpec::Shed { .. });
-            let routed: Vec<_> = scenario.classes.iter().filter(|c| c.pool == i).collect();
+            let routed: Vec<_> = (0..scenario.classes.len())
+                .filter(|&c| scenario.demand_on(c, i) > 0.0)
+                .map(|c| &scenario.classes[c])
+                .collect();
             let patient = !routed.is_empty() && routed.iter().all(|c| c.patience.is_some());
             let consequence = if sheds {
                 "shedding turns the excess away, so the queue stays bounded"

@@ -46,7 +46,11 @@ fn wait_bounds(s: &Scenario, pool: usize, slos: &[SloArg]) -> Vec<(Option<f64>, 
         let classes: Vec<&crate::model::ClassSpec> = s
             .classes
             .iter()
-            .filter(|c| c.pool == pool && (slo.class == "all" || c.name == slo.class))
+            .filter(|c| {
+                c.workflow.is_none()
+                    && c.pool == pool
+                    && (slo.class == "all" || c.name == slo.class)
+            })
             .collect();
         if classes.is_empty() {
             continue;
@@ -125,10 +129,10 @@ pub(crate) fn hours(s: &Scenario, run: &RunResult, pool: usize, slos: &[SloArg])
             continue;
         }
         match row.scope {
-            Scope::Class(i) if s.classes[i].pool == pool => {
+            Scope::Class(i) if s.demand_on(i, pool) > 0.0 => {
                 let k = (row.arrivals + row.retries).saturating_sub(row.rejected) as f64;
                 attempts[h] += k;
-                work[h] += k * s.classes[i].service.mean() / speed;
+                work[h] += k * s.demand_on(i, pool) / speed;
             }
             Scope::Pool(p) if p == pool => {
                 let w = row.width.as_secs_f64();

@@ -357,8 +357,8 @@ pub(crate) fn least_cost(
             done[e] = true;
         }
         let active: Vec<usize> = (0..slos.len())
-            .filter(|&i| match class_pool(base, &slos[i].class) {
-                Some(p) => groups[p] == g,
+            .filter(|&i| match class_pools(base, &slos[i].class) {
+                Some(p) => p.iter().any(|&p| groups[p] == g),
                 None => true,
             })
             .collect();
@@ -379,7 +379,9 @@ pub(crate) fn least_cost(
                 .iter()
                 .copied()
                 .filter(|&i| {
-                    slos[i].class == "all" || class_pool(base, &slos[i].class) == Some(pools[dim])
+                    slos[i].class == "all"
+                        || class_pools(base, &slos[i].class)
+                            .is_some_and(|p| p.contains(&pools[dim]))
                 })
                 .collect()
         };
@@ -522,12 +524,10 @@ pub(crate) fn prices(base: &crate::model::Scenario, pools: &[usize]) -> Vec<f64>
     }
 }
 
-/// The pool of a class (`None` for `all`).
-fn class_pool(base: &crate::model::Scenario, class: &str) -> Option<usize> {
-    base.classes
-        .iter()
-        .find(|c| c.name == class)
-        .map(|c| c.pool)
+/// The pools a class's requests visit (`None` for `all`).
+fn class_pools(base: &crate::model::Scenario, class: &str) -> Option<Vec<usize>> {
+    let c = base.classes.iter().position(|c| c.name == class)?;
+    Some(base.demand(c).into_iter().map(|(p, _)| p).collect())
 }
 
 /// A group number for each pool: pools fed by one population share a
@@ -555,6 +555,13 @@ pub(crate) fn groups(base: &crate::model::Scenario, slos: &[super::SloArg]) -> V
             .map(|c| c.pool)
             .collect();
         for w in fed.windows(2) {
+            join(&mut group, w[0], w[1]);
+        }
+    }
+    // A workflow's pools are in series: each one's size moves the others' load.
+    for c in 0..base.classes.len() {
+        let visited: Vec<usize> = base.demand(c).into_iter().map(|(p, _)| p).collect();
+        for w in visited.windows(2) {
             join(&mut group, w[0], w[1]);
         }
     }

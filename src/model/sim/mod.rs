@@ -28,6 +28,7 @@
 //! sessions), [`limits`] (token buckets) and [`timeseries`] (time buckets).
 
 mod dynamics;
+mod flows;
 mod limits;
 mod pools;
 mod requests;
@@ -39,13 +40,15 @@ use super::arrivals::{ArrivalSpec, ArrivalState};
 use super::policies::{PolicyOverrides, make_policy};
 use super::progress::{PUBLISH_EVERY, Progress, Slot};
 use super::results::{
-    ClassResult, PoolResult, PopulationResult, RunResult, StopReason, Stopped, TimeSeriesRow,
+    ClassResult, PoolResult, PopulationResult, RunResult, StageSeriesRow, StopReason, Stopped,
+    TimeSeriesRow,
 };
 use super::spec::Scenario;
 use super::trace::Tracer;
 use crate::engine::{EventQueue, SimDuration, SimTime, prefetch};
 use crate::metrics::Level;
 use crate::rng::{SimRng, stream};
+use flows::{FLOW_TRACE, Flow, NO_WORKFLOW, StageState, Task};
 use limits::TokenBucket;
 use pools::PoolState;
 use rand::Rng;
@@ -84,6 +87,15 @@ enum Event {
     },
     RetryDue {
         request: u32,
+    },
+    /// The user's patience with a workflow's attempt runs out.
+    FlowPatience {
+        flow: u32,
+        generation: u32,
+    },
+    /// A workflow's client retry comes due.
+    FlowRetry {
+        flow: u32,
     },
     CapacityStep {
         pool: u32,
@@ -131,6 +143,17 @@ enum Setback {
     Failed,
 }
 
+impl Setback {
+    /// The final outcome of a request whose last attempt ended so.
+    fn outcome(self) -> super::trace::Outcome {
+        match self {
+            Setback::Rejected => super::trace::Outcome::Rejected,
+            Setback::Abandoned => super::trace::Outcome::Abandoned,
+            Setback::Failed => super::trace::Outcome::Failed,
+        }
+    }
+}
+
 /// Simulate replication `replication` of `scenario` to the end, with
 /// policies supplied from code; [`crate::Simulation::build`] has checked
 /// that every custom policy is registered.
@@ -159,12 +182,19 @@ struct Sim<'a> {
     requests: RequestSlab,
     users: Vec<User>,
     free_users: Vec<u32>,
+    /// Requests of workflow classes, across their stages.
+    flows: Vec<Flow>,
+    free_flows: Vec<u32>,
+    /// Per request slot, what a task of a workflow knows of its flow
+    /// (grown only by scenarios with workflows).
+    tasks: Vec<Task>,
     warmup: SimTime,
     arrivals_end: SimTime,
     bucket_width: SimDuration,
     bucket_start: SimTime,
     next_bucket: SimTime,
     timeseries: Vec<TimeSeriesRow>,
+    stage_series: Vec<StageSeriesRow>,
     total_arrivals: u64,
     total_finished: u64,
     last_event: SimTime,
@@ -221,8 +251,29 @@ impl<'a> Sim<'a> {
                     p.per_user_limits.push((i as u32, l.burst));
                 }
             }
+            let stages = match c.workflow {
+                Some(w) => sc.workflows[w]
+                    .stages
+                    .iter()
+                    .map(|st| StageState {
+                        service_rng: s(format!("class/{}/stage/{}/service", c.name, st.name)),
+                        retry_rng: s(format!("class/{}/stage/{}/retry", c.name, st.name)),
+                        stats: Default::default(),
+                        bucket: Default::default(),
+                    })
+                    .collect(),
+                None => Vec::new(),
+            };
             classes.push(ClassState {
-                pool: c.pool as u32,
+                // A workflow class's requests are served by its stages' pools.
+                pool: if c.workflow.is_some() {
+                    u32::MAX
+                } else {
+                    c.pool as u32
+                },
+                workflow: c.workflow.map_or(NO_WORKFLOW, |w| w as u32),
+                stages,
+                route_rng: s(format!("class/{}/routes", c.name)),
                 population: match c.arrivals {
                     ArrivalSpec::Users { population, .. } => population as u32,
                     _ => u32::MAX,
@@ -271,10 +322,19 @@ impl<'a> Sim<'a> {
                 mean_service_s: {
                     // Demand-weighted mean service of the classes routed here.
                     let (mut work, mut rate) = (0.0, 0.0);
-                    for (c, r) in sc.classes.iter().zip(&rates) {
-                        if c.pool == i {
-                            work += r * c.service.mean();
-                            rate += r;
+                    for (c, r) in rates.iter().enumerate() {
+                        let demand = sc.demand_on(c, i);
+                        if demand > 0.0 {
+                            // Per visit: a workflow may visit the pool
+                            // more than once per request.
+                            let visits = match sc.classes[c].workflow {
+                                Some(_) => {
+                                    (demand / sc.classes[c].service.mean().max(1e-12)).max(1.0)
+                                }
+                                None => 1.0,
+                            };
+                            work += r * demand;
+                            rate += r * visits;
                         }
                     }
                     if rate > 0.0 {
@@ -305,16 +365,21 @@ impl<'a> Sim<'a> {
                     .iter()
                     .any(|c| c.retry.as_ref().is_some_and(|r| r.max_attempts > 1))
                     || !sc.populations.is_empty()
+                    || !sc.workflows.is_empty()
                     || sc.pools.iter().any(|p| p.failures.is_some()),
             ),
             users: Vec::new(),
             free_users: Vec::new(),
+            flows: Vec::new(),
+            free_flows: Vec::new(),
+            tasks: Vec::new(),
             warmup,
             arrivals_end,
             bucket_width,
             bucket_start: SimTime::ZERO,
             next_bucket: SimTime::ZERO + bucket_width,
             timeseries: Vec::new(),
+            stage_series: Vec::new(),
             total_arrivals: 0,
             total_finished: 0,
             last_event: SimTime::ZERO,
@@ -399,6 +464,8 @@ impl<'a> Sim<'a> {
                 }
                 Event::PatienceExpired { request, .. } => self.abandon(request, now),
                 Event::RetryDue { request } => self.retry(request, now),
+                Event::FlowPatience { flow, .. } => self.flow_patience(flow, now),
+                Event::FlowRetry { flow } => self.flow_retry(flow, now),
                 Event::CapacityStep { pool, step } => {
                     self.capacity_step(pool as usize, step as usize, now)
                 }
@@ -509,6 +576,9 @@ impl<'a> Sim<'a> {
             Event::GpuFails { pool, generation } => {
                 self.pools[pool as usize].failure_generation != generation
             }
+            Event::FlowPatience { flow, generation } => {
+                self.flows[flow as usize].generation != generation
+            }
             _ => false,
         }
     }
@@ -535,10 +605,10 @@ impl<'a> Sim<'a> {
         };
         let window_s = (window_end.as_secs_f64() - sc.warmup.as_secs_f64()).max(0.0);
 
-        let mut in_system = vec![0u64; self.classes.len()];
-        let mut requests_in_system = 0;
+        let (mut requests_in_system, mut in_system) = self.flows_in_system();
+        let mut stages = self.stage_results();
         for r in self.requests.records() {
-            if r.state != State::Free {
+            if r.state != State::Free && self.classes[r.class as usize].workflow == NO_WORKFLOW {
                 requests_in_system += 1;
                 if r.first_arrival >= self.warmup {
                     in_system[r.class as usize] += 1;
@@ -551,7 +621,8 @@ impl<'a> Sim<'a> {
             .iter_mut()
             .zip(&sc.classes)
             .zip(in_system)
-            .map(|((c, spec), in_system)| {
+            .zip(stages.iter_mut())
+            .map(|(((c, spec), in_system), stages)| {
                 let st = std::mem::take(&mut c.stats);
                 let has_target = spec.latency_target.is_some();
                 ClassResult {
@@ -580,6 +651,7 @@ impl<'a> Sim<'a> {
                     latency: st.latency,
                     deferred: st.deferred,
                     deferred_latency: st.deferred_latency,
+                    stages: std::mem::take(stages),
                     ..ClassResult::new(&spec.name)
                 }
             })
@@ -632,8 +704,14 @@ impl<'a> Sim<'a> {
             })
             .collect();
 
-        let requests = &self.requests;
-        let trace = std::mem::take(&mut self.tracer).into_records(|slot| requests.attempt(slot));
+        let tracer = std::mem::take(&mut self.tracer);
+        let trace = tracer.into_records(|slot| {
+            if slot & FLOW_TRACE != 0 {
+                self.flow_attempts(slot)
+            } else {
+                self.requests.attempt(slot)
+            }
+        });
         let mut run = RunResult {
             replication: self.replication,
             seed: sc.seed,
@@ -643,6 +721,7 @@ impl<'a> Sim<'a> {
             pools,
             populations,
             timeseries: self.timeseries,
+            stage_series: self.stage_series,
             events: self.events.events_processed(),
             requests: self.total_arrivals,
             requests_finished: self.total_finished,

@@ -155,10 +155,14 @@ impl Sim<'_> {
             self.requests.set_slot(id, p.in_service.len() as u32);
             p.in_service.push(id);
         }
-        self.tracer.started(id, now);
-        if request.first_arrival >= self.warmup {
-            let c = &mut self.classes[request.class as usize];
-            c.stats.wait.record(now - request.first_arrival);
+        if self.classes[request.class as usize].workflow != super::flows::NO_WORKFLOW {
+            self.task_started(id, now);
+        } else {
+            self.tracer.started(id, now);
+            if request.first_arrival >= self.warmup {
+                let c = &mut self.classes[request.class as usize];
+                c.stats.wait.record(now - request.first_arrival);
+            }
         }
         self.events.schedule(
             now + request.service,
@@ -190,9 +194,12 @@ impl Sim<'_> {
             return;
         };
         let speed = self.scenario.pools[pool].speed;
-        let p = &mut self.pools[pool];
-        let busy_before = p.busy;
-        while p.busy < p.usable() && p.waiting > 0 {
+        let busy_before = self.pools[pool].busy;
+        loop {
+            let p = &mut self.pools[pool];
+            if p.busy >= p.usable() || p.waiting == 0 {
+                break;
+            }
             if p.waiting < u64::from(spec.max_batch) {
                 match p.fill_deadline {
                     None if spec.max_wait > SimDuration::ZERO => {
@@ -214,7 +221,8 @@ impl Sim<'_> {
             requests.clear();
             let mut deferred = false;
             let mut first_service = None;
-            while requests.len() < spec.max_batch as usize && p.waiting > 0 {
+            while requests.len() < spec.max_batch as usize && self.pools[pool].waiting > 0 {
+                let p = &mut self.pools[pool];
                 let view = p.view(now);
                 let Some(h) = p.policy.dequeue(&view) else {
                     break;
@@ -228,7 +236,8 @@ impl Sim<'_> {
                 }
                 request.state = State::InService;
                 let request = *request;
-                self.tracer.started(h.id, now);
+                let task =
+                    self.classes[request.class as usize].workflow != super::flows::NO_WORKFLOW;
                 let priority = self.scenario.classes[usize::from(request.class)].priority;
                 let slab = &self.requests;
                 p.policy.started(|| slab.queued(h, priority), &view);
@@ -238,8 +247,11 @@ impl Sim<'_> {
                 }
                 if requests.is_empty() {
                     deferred = request.deferred;
-                    let class = &self.scenario.classes[request.class as usize];
-                    let mean = class.service.mean() / speed;
+                    let mean = if task {
+                        self.task_mean_service_s(h.id)
+                    } else {
+                        self.scenario.classes[request.class as usize].service.mean() / speed
+                    };
                     first_service = Some(if mean > 0.0 {
                         request.service.as_secs_f64() / mean
                     } else {
@@ -250,11 +262,17 @@ impl Sim<'_> {
                 if counted {
                     c.queued.add(now, -1);
                 }
-                if request.first_arrival >= self.warmup {
-                    c.stats.wait.record(now - request.first_arrival);
+                if task {
+                    self.task_started(h.id, now);
+                } else {
+                    self.tracer.started(h.id, now);
+                    if request.first_arrival >= self.warmup {
+                        c.stats.wait.record(now - request.first_arrival);
+                    }
                 }
                 requests.push(h.id);
             }
+            let p = &mut self.pools[pool];
             let Some(noise) = first_service else {
                 if let Some(b) = slot {
                     p.batches[b as usize].requests = requests;
@@ -288,6 +306,7 @@ impl Sim<'_> {
                 },
             );
         }
+        let p = &mut self.pools[pool];
         if p.waiting == 0 {
             p.fill_deadline = None;
         }

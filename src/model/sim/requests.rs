@@ -15,7 +15,13 @@ use crate::policy::{Admission, QueuedRequest};
 use crate::rng::SimRng;
 
 pub(super) struct ClassState {
+    /// The pool of a one-stage class (`u32::MAX` for a workflow class).
     pub(super) pool: u32,
+    /// The class's workflow ([`super::flows::NO_WORKFLOW`]: none).
+    pub(super) workflow: u32,
+    /// A workflow class's stages, in workflow order.
+    pub(super) stages: Vec<super::flows::StageState>,
+    pub(super) route_rng: SimRng,
     /// The population whose users send this class's requests, if any.
     pub(super) population: u32,
     pub(super) arrivals: ArrivalState,
@@ -30,6 +36,25 @@ pub(super) struct ClassState {
     pub(super) stats: ClassStats,
     pub(super) queued: Level,
     pub(super) bucket: BucketTally,
+}
+
+impl ClassState {
+    /// An attempt of this class did not complete: the bucket's count and,
+    /// for a measured request, the attempt counts.
+    pub(super) fn attempt_setback(&mut self, how: Setback, measured: bool) {
+        let (bucket, attempts) = match how {
+            Setback::Rejected => (&mut self.bucket.rejected, &mut self.stats.rejected_attempts),
+            Setback::Abandoned => (
+                &mut self.bucket.abandoned,
+                &mut self.stats.abandoned_attempts,
+            ),
+            Setback::Failed => (&mut self.bucket.failed, &mut self.stats.failed_attempts),
+        };
+        *bucket += 1;
+        if measured {
+            *attempts += 1;
+        }
+    }
 }
 
 #[derive(Default)]
@@ -52,9 +77,24 @@ pub(super) struct ClassStats {
     pub(super) deferred_latency: DurationHistogram,
 }
 
+impl ClassStats {
+    /// A measured request's last attempt did not complete and it gives up.
+    pub(super) fn gave_up(&mut self, how: Setback) {
+        match how {
+            Setback::Rejected => self.rejected += 1,
+            Setback::Abandoned => self.abandoned += 1,
+            Setback::Failed => self.failed += 1,
+        }
+    }
+}
+
 impl Sim<'_> {
     /// A new request (first attempt) of `class` arrives.
     pub(super) fn new_request(&mut self, class: usize, now: SimTime, user: u32, remaining: u32) {
+        if self.classes[class].workflow != super::flows::NO_WORKFLOW {
+            self.new_flow(class, now, user, remaining);
+            return;
+        }
         self.total_arrivals += 1;
         let c = &mut self.classes[class];
         let service_s = self.scenario.classes[class]
@@ -80,17 +120,36 @@ impl Sim<'_> {
     pub(super) fn submit(&mut self, id: u32, now: SimTime) {
         let r = self.requests[id as usize];
         let class = r.class as usize;
+        let task = self.classes[class].workflow != super::flows::NO_WORKFLOW;
+        let (pool, measured) = if task {
+            let pool = self.task_pool(id);
+            let p = &self.pools[pool];
+            let can_start_now = p.busy < p.usable() && p.waiting == 0 && !p.batching;
+            if !can_start_now && self.task_user_gone(id) {
+                // The user gave up while a stage was in service: they
+                // leave rather than queue again.
+                self.task_user_left(id, now);
+                return;
+            }
+            (pool, self.task_measured(id))
+        } else {
+            (
+                self.classes[class].pool as usize,
+                r.first_arrival >= self.warmup,
+            )
+        };
         let spec = &self.scenario.classes[class];
         let c = &mut self.classes[class];
-        let pool = c.pool as usize;
         self.pools[pool].bucket.arrivals += 1;
-        if let (Some(limit), Some(bucket)) = (&spec.limit, c.limit_bucket.as_mut())
+        if task {
+            // Rate limits apply to the workflow, at its arrival.
+        } else if let (Some(limit), Some(bucket)) = (&spec.limit, c.limit_bucket.as_mut())
             && !bucket.take(now, limit.rate_per_s, limit.burst)
         {
             self.setback(id, now, Setback::Rejected);
             return;
         }
-        if let (Some(limit), Some(slot)) = (&spec.limit, c.user_bucket)
+        if let (false, Some(limit), Some(slot)) = (task, &spec.limit, c.user_bucket)
             && let (user, _) = self.requests.user(id)
             && user != NO_USER
             && !self.users[user as usize].buckets.get_mut(slot).take(
@@ -122,12 +181,12 @@ impl Sim<'_> {
                 p.waiting_deferred += 1;
                 p.bucket.deferred += 1;
                 c.bucket.deferred += 1;
-                if r.first_arrival >= self.warmup {
+                if measured {
                     p.deferred += 1;
                 }
             }
             Admission::Reject => {
-                if r.first_arrival >= self.warmup {
+                if measured {
                     p.shed += 1;
                 }
                 self.setback(id, now, Setback::Rejected);
@@ -138,9 +197,14 @@ impl Sim<'_> {
         req.generation = generation;
         req.state = State::Waiting { counted: false };
         req.deferred = queued.deferred;
-        if queued.deferred && r.first_arrival >= self.warmup {
-            c.stats.deferred += 1;
+        if task {
+            if queued.deferred {
+                self.task_deferred(id, now);
+            }
+        } else if queued.deferred && measured {
+            self.classes[class].stats.deferred += 1;
         }
+        let p = &mut self.pools[pool];
         // A batching pool may hold a lone request to fill a batch: its
         // patience runs from arrival like anywhere else.
         let can_start_now = p.busy < p.usable() && p.waiting == 0 && !p.batching;
@@ -157,8 +221,15 @@ impl Sim<'_> {
         } else {
             spec.patience.as_ref()
         };
-        if !can_start_now && let Some(patience) = patience {
-            let wait = patience.sample(&mut c.patience_rng);
+        // A task's timer is its stage's timeout; the user's patience with
+        // a workflow runs on the flow (see `flows`).
+        let timeout = if task { self.task_timeout(id) } else { None };
+        let wait = match (can_start_now, task) {
+            (true, _) => None,
+            (false, true) => timeout,
+            (false, false) => patience.map(|p| p.sample(&mut self.classes[class].patience_rng)),
+        };
+        if let Some(wait) = wait {
             self.events.schedule(
                 now + wait,
                 Event::PatienceExpired {
@@ -184,6 +255,10 @@ impl Sim<'_> {
     /// Completion statistics of request `id` (latency, SLO, buckets).
     #[inline]
     pub(super) fn record_completion(&mut self, pool: usize, id: u32, now: SimTime) {
+        if self.is_task(id) {
+            self.task_completed(pool, id, now);
+            return;
+        }
         let request = self.requests[id as usize];
         let latency = now - request.first_arrival;
         let class = request.class as usize;
@@ -230,7 +305,11 @@ impl Sim<'_> {
         r.state = State::Backoff;
         let class = r.class as usize;
         let deferred = r.deferred;
-        let pool = self.classes[class].pool as usize;
+        let pool = if self.is_task(id) {
+            self.task_pool(id)
+        } else {
+            self.classes[class].pool as usize
+        };
         if counted {
             self.classes[class].queued.add(now, -1);
         }
@@ -246,37 +325,24 @@ impl Sim<'_> {
 
     /// An attempt did not complete: retry after a backoff, or give up.
     pub(super) fn setback(&mut self, id: u32, now: SimTime, how: Setback) {
+        if self.is_task(id) {
+            self.task_setback(id, now, how);
+            return;
+        }
         let r = self.requests[id as usize];
         let attempt = self.requests.attempt(id);
         let class = r.class as usize;
         let measured = r.first_arrival >= self.warmup;
         let c = &mut self.classes[class];
+        c.attempt_setback(how, measured);
         match how {
-            Setback::Rejected => {
-                c.bucket.rejected += 1;
-                self.pools[c.pool as usize].bucket.rejected += 1;
-                if measured {
-                    c.stats.rejected_attempts += 1;
-                }
-            }
-            Setback::Abandoned => {
-                c.bucket.abandoned += 1;
-                if measured {
-                    c.stats.abandoned_attempts += 1;
-                }
-            }
-            Setback::Failed => {
-                c.bucket.failed += 1;
-                if measured {
-                    c.stats.failed_attempts += 1;
-                    self.pools[c.pool as usize].failures_lost += 1;
-                }
-            }
+            Setback::Rejected => self.pools[c.pool as usize].bucket.rejected += 1,
+            Setback::Failed if measured => self.pools[c.pool as usize].failures_lost += 1,
+            _ => {}
         }
         match &self.scenario.classes[class].retry {
             Some(retry) if attempt < retry.max_attempts => {
-                let d = retry.backoff_s(attempt);
-                let delay = d * (1.0 - retry.jitter * unit(&mut c.retry_rng));
+                let delay = retry.delay_s(attempt, unit(&mut c.retry_rng));
                 self.requests[id as usize].state = State::Backoff;
                 self.events.schedule(
                     now + SimDuration::from_secs_f64(delay),
@@ -285,24 +351,19 @@ impl Sim<'_> {
             }
             _ => {
                 if measured {
-                    match how {
-                        Setback::Rejected => c.stats.rejected += 1,
-                        Setback::Abandoned => c.stats.abandoned += 1,
-                        Setback::Failed => c.stats.failed += 1,
-                    }
+                    c.stats.gave_up(how);
                 }
-                let outcome = match how {
-                    Setback::Rejected => Outcome::Rejected,
-                    Setback::Abandoned => Outcome::Abandoned,
-                    Setback::Failed => Outcome::Failed,
-                };
-                self.tracer.finished(id, now, outcome, attempt);
+                self.tracer.finished(id, now, how.outcome(), attempt);
                 self.release(id, now);
             }
         }
     }
 
     pub(super) fn retry(&mut self, id: u32, now: SimTime) {
+        if self.is_task(id) {
+            self.task_retry(id, now);
+            return;
+        }
         self.requests.next_attempt(id);
         let r = self.requests[id as usize];
         let c = &mut self.classes[r.class as usize];
@@ -315,6 +376,10 @@ impl Sim<'_> {
 
     /// Request `id` reached its final outcome: free its slot, tell its user.
     pub(super) fn release(&mut self, id: u32, now: SimTime) {
+        if self.is_task(id) {
+            self.task_done(id, now);
+            return;
+        }
         let (user, remaining) = self.requests.user(id);
         let class = self.requests[id as usize].class;
         self.requests.remove(id);

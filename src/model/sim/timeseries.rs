@@ -98,8 +98,11 @@ impl Sim<'_> {
             });
             p.bucket_signups = 0;
         }
-        for c in &mut self.classes {
+        for (i, c) in self.classes.iter_mut().enumerate() {
             c.bucket.clear();
+            for (k, st) in c.stages.iter_mut().enumerate() {
+                self.stage_series.push(st.bucket.close(start, width, i, k));
+            }
         }
         self.bucket_start = end;
         self.buckets_closed += 1;

@@ -11,6 +11,7 @@
 
 mod overview;
 mod scope;
+mod stages;
 
 use super::{
     Area, Axis, BLUE, Chart, ChartFile, ChartFormat, FONT, GREEN, GREY, LegendEntry, Mark, ORANGE,
@@ -45,6 +46,28 @@ impl Frame<'_> {
             (true, None) => "time since the start".to_string(),
         };
         time_axis(desc, self.end, self.start)
+    }
+
+    /// Veil the warm-up and the drain over a stacked chart's opaque bands.
+    fn veil_spans<'b, DB: DrawingBackend + 'b>(
+        &self,
+        root: &Area<DB>,
+        c: &mut plotters::chart::ChartContext<'b, DB, super::Coords>,
+        x: &Axis,
+        (ylo, yhi): (f64, f64),
+    ) -> Result<(), String> {
+        for m in &self.spans {
+            if let Mark::Span { from, to, label } = m {
+                let (from, to) = (x.clamp(*from), x.clamp(*to));
+                c.draw_series(std::iter::once(Rectangle::new(
+                    [(from, ylo), (to, yhi)],
+                    WHITE.mix(0.45).filled(),
+                )))
+                .map_err(err)?;
+                super::span_label(root, c, label, from, to, yhi)?;
+            }
+        }
+        Ok(())
     }
 
     /// " — mean of 4 replications, band: min–max", or nothing for one.
@@ -368,17 +391,7 @@ impl Chart for OutcomeChart<'_> {
                 .map_err(err)?;
         }
         // The warm-up and the drain, over the bands (translucent).
-        for m in &f.spans {
-            if let Mark::Span { from, to, label } = m {
-                let (from, to) = (x.clamp(*from), x.clamp(*to));
-                c.draw_series(std::iter::once(Rectangle::new(
-                    [(from, ylo), (to, yhi)],
-                    WHITE.mix(0.45).filled(),
-                )))
-                .map_err(err)?;
-                super::span_label(root, &c, label, from, to, yhi)?;
-            }
-        }
+        f.veil_spans(root, &mut c, &x, (ylo, yhi))?;
         let hidden: Vec<String> = (1..layers.len())
             .filter(|&k| !visible(k) && count(k) > 0.0)
             .map(|k| {
@@ -434,17 +447,23 @@ fn ordered<'a>(scopes: &'a Scopes, kind: &str, order: &[String]) -> Vec<(&'a str
 }
 
 /// Draw the run charts from `timeseries.csv` bytes (and the folder's
-/// `scenario.json`, if any) into `dir`; returns the files written, in the
-/// order the report shows them: the overview, each class's latency and
-/// outcomes (scenario order), then each pool.
+/// `stage_series.csv` and `scenario.json`, if any) into `dir`; returns the
+/// files written, in the order the report shows them: the overview, each
+/// class's latency, outcomes and (workflow classes) stages, in scenario
+/// order, then each pool.
 pub fn run_charts(
     timeseries_csv: &[u8],
+    stage_series_csv: Option<&[u8]>,
     info: Option<&RunInfo>,
     dir: &Path,
     format: ChartFormat,
 ) -> Result<Vec<ChartFile>, String> {
     prepare(dir)?;
     let scopes = read(timeseries_csv)?;
+    let stage_lines = match stage_series_csv {
+        Some(csv) => stages::read(csv)?,
+        None => Default::default(),
+    };
     let frame = run_frame(&scopes, info);
     let class_order: Vec<String> = info
         .map(|i| i.classes.iter().map(|c| c.name.clone()).collect())
@@ -487,6 +506,26 @@ pub fn run_charts(
                 &chart,
                 dir,
                 &format!("outcomes-{}", slug(name)),
+                format,
+            )?);
+        }
+        if let Some(lines) = stage_lines.get(name) {
+            let mut pools: Vec<&str> = Vec::new();
+            for l in lines.iter().filter(|l| !l.pool.is_empty()) {
+                if !pools.contains(&l.pool.as_str()) {
+                    pools.push(&l.pool);
+                }
+            }
+            let chart = stages::StageChart {
+                class: name,
+                stages: lines,
+                saturation: stages::first_saturation(&scopes, &pools),
+                frame: &frame,
+            };
+            written.push(save(
+                &chart,
+                dir,
+                &format!("stages-{}", slug(name)),
                 format,
             )?);
         }
@@ -570,6 +609,7 @@ mod tests {
         run_charts(
             crate::rows::complete::<SeriesRow>(csv).as_bytes(),
             None,
+            None,
             dir.path(),
             ChartFormat::Svg,
         )
@@ -579,7 +619,14 @@ mod tests {
     #[test]
     fn draws_overview_latency_outcomes_and_pool_charts_from_a_synthetic_series() {
         let dir = tempfile::TempDir::new().unwrap();
-        let files = run_charts(series().as_bytes(), None, dir.path(), ChartFormat::Png).unwrap();
+        let files = run_charts(
+            series().as_bytes(),
+            None,
+            None,
+            dir.path(),
+            ChartFormat::Png,
+        )
+        .unwrap();
         let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
         assert_eq!(
             names,
@@ -587,8 +634,14 @@ mod tests {
             "one class on one pool: no overview"
         );
         let two = tempfile::TempDir::new().unwrap();
-        let files =
-            run_charts(two_classes().as_bytes(), None, two.path(), ChartFormat::Png).unwrap();
+        let files = run_charts(
+            two_classes().as_bytes(),
+            None,
+            None,
+            two.path(),
+            ChartFormat::Png,
+        )
+        .unwrap();
         assert_eq!(files[0].0, "overview.png");
         assert!(
             count(two.path(), "overview.png", PALETTE[1]) > 300,
@@ -652,6 +705,7 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         let files = run_charts(
             series().as_bytes(),
+            None,
             Some(&info),
             dir.path(),
             ChartFormat::Svg,
@@ -705,7 +759,14 @@ mod tests {
     #[test]
     fn constant_capacity_draws_no_gpu_panel() {
         let dir = tempfile::TempDir::new().unwrap();
-        let files = run_charts(series().as_bytes(), None, dir.path(), ChartFormat::Svg).unwrap();
+        let files = run_charts(
+            series().as_bytes(),
+            None,
+            None,
+            dir.path(),
+            ChartFormat::Svg,
+        )
+        .unwrap();
         let pool = String::from_utf8(files[2].1.clone()).unwrap();
         assert!(pool.contains("utilization (busy ÷ 8 online GPUs throughout)"));
         assert!(!pool.contains("pool gpu: GPUs"));
@@ -715,7 +776,14 @@ mod tests {
     #[test]
     fn svg_text_is_drawn_in_the_embedded_font() {
         let dir = tempfile::TempDir::new().unwrap();
-        let files = run_charts(series().as_bytes(), None, dir.path(), ChartFormat::Svg).unwrap();
+        let files = run_charts(
+            series().as_bytes(),
+            None,
+            None,
+            dir.path(),
+            ChartFormat::Svg,
+        )
+        .unwrap();
         let svg = String::from_utf8(files[0].1.clone()).unwrap();
         // No text left to the viewer's fonts: glyph outlines, placed by
         // <use>, each text's words kept for search and screen readers.
@@ -730,6 +798,7 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         let e = run_charts(
             b"time_s,arrivals\n0,1\n",
+            None,
             None,
             dir.path(),
             ChartFormat::Svg,

@@ -1,0 +1,408 @@
+//! Workflows (a request as a pipeline of stages across pools) against
+//! queueing-network theory: a tandem of M/M/c stations (Burke), an open
+//! Jackson network with feedback, a two-way fork-join of M/M/1 stations
+//! (Nelson–Tantawi), and conservation of every request, per stage and per
+//! workflow.
+
+mod common;
+
+use common::{assert_matches, run_all};
+use std::path::Path;
+use surge::model::{RunResult, Scenario, StageResult};
+use surge::scenario::load_str;
+use surge::theory;
+
+fn scenario(toml: &str) -> Scenario {
+    load_str(toml, "<test>", Path::new("."), "test", &[])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .scenario
+}
+
+fn stage<'r>(r: &'r RunResult, class: usize, name: &str) -> &'r StageResult {
+    r.classes[class]
+        .stages
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no stage {name}"))
+}
+
+fn stage_wait(name: &'static str) -> impl Fn(&RunResult) -> f64 {
+    move |r| stage(r, 0, name).wait.mean_s().unwrap_or(0.0)
+}
+
+fn latency_mean(r: &RunResult) -> f64 {
+    r.classes[0].latency.mean_s().unwrap_or(0.0)
+}
+
+/// Relative precision of the duration histograms (3 significant digits),
+/// as slack on checks of means near their resolution.
+const HDR_SLACK_S: f64 = 1e-3;
+
+/// A request as two stations in series: by Burke's theorem the departures
+/// of an M/M/c queue are Poisson, so each station is its own M/M/c and its
+/// mean wait is Erlang C's; the mean end-to-end latency is the sum of both
+/// stations' waits and services.
+#[test]
+fn a_tandem_of_mmc_stations_waits_as_two_independent_erlang_c_queues() {
+    let s = scenario(
+        r#"
+        name = "tandem"
+        duration = "24h"
+        warmup = "10m"
+        seed = 11
+        replications = 8
+
+        [[pool]]
+        name = "a"
+        gpus = 4
+
+        [[pool]]
+        name = "b"
+        gpus = 2
+
+        [[workflow]]
+        name = "two"
+        [[workflow.stage]]
+        name = "first"
+        pool = "a"
+        service = { dist = "exponential", mean = "500ms" }
+        [[workflow.stage]]
+        name = "second"
+        pool = "b"
+        service = { dist = "exponential", mean = "250ms" }
+
+        [[class]]
+        name = "jobs"
+        workflow = "two"
+        arrivals = { process = "poisson", rate = "6/s" }
+        "#,
+    );
+    let runs = run_all(&s);
+    let wa = theory::mmc_mean_wait(4, 6.0, 0.5);
+    let wb = theory::mmc_mean_wait(2, 6.0, 0.25);
+    assert_matches(
+        "tandem: station a wait",
+        &runs,
+        wa,
+        HDR_SLACK_S,
+        0.05,
+        stage_wait("first"),
+    );
+    assert_matches(
+        "tandem: station b wait",
+        &runs,
+        wb,
+        HDR_SLACK_S,
+        0.05,
+        stage_wait("second"),
+    );
+    assert_matches(
+        "tandem: end-to-end latency",
+        &runs,
+        wa + 0.5 + wb + 0.25,
+        HDR_SLACK_S,
+        0.02,
+        latency_mean,
+    );
+    // The workflow's wait is its time queueing: the two waits together.
+    assert_matches(
+        "tandem: workflow wait",
+        &runs,
+        wa + wb,
+        HDR_SLACK_S,
+        0.05,
+        |r| r.classes[0].wait.mean_s().unwrap_or(0.0),
+    );
+}
+
+/// An open Jackson network with feedback: a → b, then 30% back to a.
+/// The traffic equations give each station λ/(1 − 0.3) arrivals per
+/// second; each behaves as an M/M/c queue at that rate (Jackson's
+/// theorem), and by Little's law a request's mean sojourn is the visits
+/// times each station's wait plus service.
+#[test]
+fn an_open_jackson_network_with_feedback_matches_the_traffic_equations() {
+    let s = scenario(
+        r#"
+        name = "jackson"
+        duration = "32h"
+        warmup = "10m"
+        seed = 12
+        replications = 8
+
+        [[pool]]
+        name = "a"
+        gpus = 2
+
+        [[pool]]
+        name = "b"
+        gpus = 1
+
+        [[workflow]]
+        name = "loop"
+        [[workflow.stage]]
+        name = "work"
+        pool = "a"
+        service = { dist = "exponential", mean = "400ms" }
+        [[workflow.stage]]
+        name = "check"
+        pool = "b"
+        service = { dist = "exponential", mean = "200ms" }
+        route = [{ to = "work", p = 0.3 }]
+
+        [[class]]
+        name = "jobs"
+        workflow = "loop"
+        arrivals = { process = "poisson", rate = "2/s" }
+        "#,
+    );
+    let runs = run_all(&s);
+    let visits = 1.0 / (1.0 - 0.3);
+    let lambda = 2.0 * visits;
+    let wa = theory::mmc_mean_wait(2, lambda, 0.4);
+    let wb = theory::mmc_mean_wait(1, lambda, 0.2);
+    assert_matches(
+        "jackson: station a wait",
+        &runs,
+        wa,
+        HDR_SLACK_S,
+        0.05,
+        stage_wait("work"),
+    );
+    assert_matches(
+        "jackson: station b wait",
+        &runs,
+        wb,
+        HDR_SLACK_S,
+        0.05,
+        stage_wait("check"),
+    );
+    assert_matches(
+        "jackson: visits per request",
+        &runs,
+        visits,
+        0.0,
+        0.01,
+        |r| stage(r, 0, "work").arrivals as f64 / r.classes[0].arrivals as f64,
+    );
+    assert_matches(
+        "jackson: mean sojourn (Little)",
+        &runs,
+        visits * (wa + 0.4 + wb + 0.2),
+        HDR_SLACK_S,
+        0.02,
+        latency_mean,
+    );
+    // The offered load the loader reports follows the same equations.
+    let rho = s.offered_load();
+    assert!((rho[0] - lambda * 0.4 / 2.0).abs() < 1e-9, "{rho:?}");
+    assert!((rho[1] - lambda * 0.2).abs() < 1e-9, "{rho:?}");
+}
+
+/// A request forked to two identical M/M/1 stations and joined when both
+/// are done: Nelson and Tantawi (1988) give the mean response time exactly
+/// for two servers, R = (12 − ρ)/8 · 1/(μ − λ).
+#[test]
+fn a_two_way_fork_join_matches_nelson_tantawi() {
+    let s = scenario(
+        r#"
+        name = "fork-join"
+        duration = "160h"
+        warmup = "1h"
+        seed = 13
+        replications = 8
+
+        [[pool]]
+        name = "left"
+        gpus = 1
+
+        [[pool]]
+        name = "right"
+        gpus = 1
+
+        [[workflow]]
+        name = "split"
+        [[workflow.stage]]
+        name = "both"
+        fork = ["l", "r"]
+        join = "all"
+        [[workflow.stage]]
+        name = "l"
+        pool = "left"
+        service = { dist = "exponential", mean = "1s" }
+        [[workflow.stage]]
+        name = "r"
+        pool = "right"
+        service = { dist = "exponential", mean = "1s" }
+
+        [[class]]
+        name = "jobs"
+        workflow = "split"
+        arrivals = { process = "poisson", rate = "0.5/s" }
+        "#,
+    );
+    let runs = run_all(&s);
+    let (lambda, mu) = (0.5, 1.0);
+    let rho: f64 = lambda / mu;
+    let response = (12.0 - rho) / 8.0 / (mu - lambda);
+    assert_matches(
+        "fork-join: mean response",
+        &runs,
+        response,
+        HDR_SLACK_S,
+        0.02,
+        latency_mean,
+    );
+    // Each branch alone is an M/M/1 queue.
+    assert_matches(
+        "fork-join: branch wait",
+        &runs,
+        rho / (mu - lambda),
+        HDR_SLACK_S,
+        0.04,
+        stage_wait("l"),
+    );
+}
+
+/// A pipeline with every setback: a moderation stage that sheds, a
+/// generation stage on a failing pool with timeouts and retries, a
+/// safety stage that loops back or refuses, a `first` join of hedged
+/// branches, impatient users who retry, a stage only some classes run.
+const EVERYTHING: &str = r#"
+    name = "everything"
+    duration = "30m"
+    warmup = "2m"
+    seed = 14
+    replications = 2
+
+    [[pool]]
+    name = "cpu"
+    gpus = 2
+    policy = { kind = "shed", max_queue = 20 }
+
+    [[pool]]
+    name = "gpu"
+    gpus = 6
+    policy = "priority"
+    failures = { mtbf = "5m", mttr = "30s" }
+
+    [[pool]]
+    name = "small"
+    gpus = 1
+    batching = { max_batch = 4, base = "100ms", per_item = "50ms", max_wait = "200ms" }
+
+    [[workflow]]
+    name = "image"
+    [[workflow.stage]]
+    name = "moderate"
+    pool = "cpu"
+    service = { dist = "exponential", mean = "150ms" }
+    retry = { max_attempts = 2, backoff = { base = "1s" } }
+    [[workflow.stage]]
+    name = "generate"
+    pool = "gpu"
+    service = { dist = "gamma", mean = "1s", cv = 0.5 }
+    timeout = "20s"
+    retry = { max_attempts = 3, backoff = { base = "500ms" } }
+    [[workflow.stage]]
+    name = "checks"
+    fork = ["safety", "watermark"]
+    join = "first"
+    route = [{ to = "generate", p = 0.1 }, { to = "refuse", p = 0.05 }]
+    [[workflow.stage]]
+    name = "safety"
+    pool = "small"
+    service = { dist = "exponential", mean = "100ms" }
+    [[workflow.stage]]
+    name = "watermark"
+    pool = "cpu"
+    service = { dist = "exponential", mean = "100ms" }
+    [[workflow.stage]]
+    name = "upscale"
+    pool = "gpu"
+    service = { dist = "exponential", mean = "500ms" }
+    only = ["paid"]
+
+    [[class]]
+    name = "free"
+    workflow = "image"
+    priority = 2
+    arrivals = { process = "poisson", rate = "4/s" }
+    patience = { dist = "exponential", mean = "15s" }
+    retry = { max_attempts = 2, backoff = { base = "2s" } }
+
+    [[class]]
+    name = "paid"
+    workflow = "image"
+    priority = 1
+    arrivals = { process = "poisson", rate = "1/s" }
+
+    [[class]]
+    name = "chat"
+    pool = "gpu"
+    arrivals = { process = "poisson", rate = "1/s" }
+    service = { dist = "exponential", mean = "200ms" }
+"#;
+
+fn conserved(r: &RunResult) {
+    for c in &r.classes {
+        assert_eq!(
+            c.arrivals,
+            c.completed + c.rejected + c.abandoned + c.failed + c.in_system,
+            "class {} in replication {}",
+            c.name,
+            r.replication
+        );
+        for s in &c.stages {
+            assert_eq!(
+                s.arrivals,
+                s.completed + s.rejected + s.timed_out + s.failed + s.cancelled + s.in_system,
+                "stage {} of class {}: {s:?}",
+                s.name,
+                c.name
+            );
+            assert!(s.attempts >= s.arrivals);
+        }
+    }
+}
+
+#[test]
+fn every_request_and_every_stage_visit_is_accounted_for() {
+    let s = scenario(EVERYTHING);
+    let runs = run_all(&s);
+    for r in &runs {
+        conserved(r);
+        let free = &r.classes[0];
+        // Every setback happened, so the accounting above was exercised.
+        let generate = stage(r, 0, "generate");
+        assert!(generate.arrivals > generate.completed, "{generate:?}");
+        assert!(free.abandoned_attempts + free.rejected_attempts + free.failed_attempts > 0);
+        assert!(stage(r, 0, "safety").cancelled + stage(r, 0, "watermark").cancelled > 0);
+        assert_eq!(
+            stage(r, 0, "upscale").arrivals,
+            0,
+            "free users skip upscaling"
+        );
+        assert!(stage(r, 1, "upscale").completed > 0);
+        assert!(r.classes[2].stages.is_empty());
+    }
+    // A run cut short mid-stream accounts for everything too.
+    let mut short = s.clone();
+    short.drain = Some(surge::engine::SimDuration::ZERO);
+    for r in run_all(&short) {
+        conserved(&r);
+        assert!(r.classes.iter().any(|c| c.in_system > 0));
+    }
+}
+
+#[test]
+fn workflow_runs_are_deterministic() {
+    let s = scenario(EVERYTHING);
+    let a = run_all(&s);
+    let b = run_all(&s);
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(format!("{:?}", x.classes), format!("{:?}", y.classes));
+        assert_eq!(format!("{:?}", x.pools), format!("{:?}", y.pools));
+        assert_eq!(x.events, y.events);
+    }
+}
