@@ -7,7 +7,7 @@
 //! cannot tell; more replications will), **pass** otherwise.
 
 use crate::metric::Metric;
-use crate::model::{ClassResult, RunResult};
+use crate::model::{ClassResult, RunResult, StageResult};
 use crate::rows::SummaryRow;
 pub use crate::stats::welch_p_greater;
 use crate::stats::{Estimate, estimate};
@@ -16,6 +16,54 @@ use crate::stats::{Estimate, estimate};
 /// exist (e.g. a percentile of no completions).
 pub fn metric(c: &ClassResult, metric: Metric) -> Option<f64> {
     SummaryRow::of_class(c).metric(metric)
+}
+
+/// The value of `metric` for `scope` of a run: a class name, `all`, or
+/// `CLASS/STAGE` for a stage of a workflow class (see [`stage_metric`]).
+pub fn value(run: &RunResult, scope: &str, metric: Metric) -> Option<f64> {
+    match scope.split_once('/') {
+        Some((c, stage)) => {
+            let s = class(run, c)?.stages.iter().find(|s| s.name == stage)?;
+            stage_metric(s, metric)
+        }
+        None => class(run, scope).and_then(|c| self::metric(c, metric)),
+    }
+}
+
+/// The metrics a stage has: its visits' wait, and counts and shares of
+/// its visits' outcomes.
+pub const STAGE_METRICS: [Metric; 11] = [
+    Metric::WaitMean,
+    Metric::WaitP50,
+    Metric::WaitP95,
+    Metric::WaitP99,
+    Metric::Arrivals,
+    Metric::Completed,
+    Metric::Rejected,
+    Metric::Failed,
+    Metric::InSystem,
+    Metric::CompletedFraction,
+    Metric::RejectedFraction,
+];
+
+/// The value of `metric` for one stage (`None` for a metric a stage does
+/// not have, or a percentile of no visits).
+pub fn stage_metric(s: &StageResult, metric: Metric) -> Option<f64> {
+    let share = |n: u64| (s.arrivals > 0).then(|| n as f64 / s.arrivals as f64);
+    match metric {
+        Metric::WaitMean => s.wait.mean_s(),
+        Metric::WaitP50 => s.wait.quantile_s(0.5),
+        Metric::WaitP95 => s.wait.quantile_s(0.95),
+        Metric::WaitP99 => s.wait.quantile_s(0.99),
+        Metric::Arrivals => Some(s.arrivals as f64),
+        Metric::Completed => Some(s.completed as f64),
+        Metric::Rejected => Some(s.rejected as f64),
+        Metric::Failed => Some(s.failed as f64),
+        Metric::InSystem => Some(s.in_system as f64),
+        Metric::CompletedFraction => share(s.completed),
+        Metric::RejectedFraction => share(s.rejected),
+        _ => None,
+    }
 }
 
 /// Class `name` (or `all`) of a run.
@@ -73,11 +121,11 @@ pub fn judge(e: Option<Estimate>, max: Option<f64>, min: Option<f64>) -> Verdict
     verdict
 }
 
-/// The estimate of `metric` for `class` over replications.
+/// The estimate of `metric` for `class` (a scope, see [`value`]) over replications.
 pub fn estimate_metric(runs: &[RunResult], class_name: &str, name: Metric) -> Option<Estimate> {
     let values: Vec<f64> = runs
         .iter()
-        .filter_map(|r| class(r, class_name).and_then(|c| metric(c, name)))
+        .filter_map(|r| value(r, class_name, name))
         .collect();
     estimate(&values)
 }

@@ -4,18 +4,11 @@
 
 mod common;
 
-use assert_cmd::Command;
+use common::cli::{assert_rejected, repo, surge};
+
 use predicates::prelude::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tempfile::TempDir;
-
-fn surge() -> Command {
-    Command::cargo_bin("surge").expect("binary builds")
-}
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
 
 const MINIMAL: &str = r#"name = "t"
 duration = "10m"
@@ -32,40 +25,6 @@ pool = "gpu"
 arrivals = { process = "poisson", rate = "3/s" }
 service = { dist = "exponential", mean = "1s" }
 "#;
-
-/// Write `text` as `bad.toml` in a fresh folder; run `surge run` on it with
-/// `--out` inside that folder; assert exit 2, that stderr names the file,
-/// line and key (none for TOML syntax errors), and that no output folder
-/// appeared.
-fn assert_rejected(text: &str, line: usize, key: &str) -> String {
-    let dir = TempDir::new().unwrap();
-    let file = dir.path().join("bad.toml");
-    std::fs::write(&file, text).unwrap();
-    let out = dir.path().join("out");
-    let assert = surge()
-        .arg("run")
-        .arg(&file)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .code(2)
-        .stdout(predicate::str::is_empty());
-    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
-    let location = format!("bad.toml:{line}:");
-    assert!(
-        stderr.contains(&location),
-        "expected {location} in:\n{stderr}"
-    );
-    if !key.is_empty() {
-        assert!(
-            stderr.contains(&format!(": {key}: ")),
-            "expected key {key} in:\n{stderr}"
-        );
-    }
-    assert!(!out.exists(), "no output may be written for a bad scenario");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    stderr
-}
 
 #[test]
 fn run_writes_the_three_csvs_with_the_spec_columns() {

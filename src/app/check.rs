@@ -125,15 +125,14 @@ pub fn check(paths: &[PathBuf], opts: &CheckOptions) -> Result<bool, AppError> {
         write_run_outputs(staged.dir(), s, &runs, &info)?;
         staged.commit()?;
         for slo_spec in &s.slos {
-            let e = slo::estimate_metric(&runs, &slo_spec.class, slo_spec.metric);
+            let scope = slo_spec.scope();
+            let e = slo::estimate_metric(&runs, &scope, slo_spec.metric);
             let mut verdict = slo::judge(e, slo_spec.max, slo_spec.min);
             // A gross violation cannot hide in a wide interval: when every
             // replication is beyond the bound, the bound fails.
             let values: Vec<f64> = runs
                 .iter()
-                .filter_map(|r| {
-                    slo::class(r, &slo_spec.class).and_then(|c| slo::metric(c, slo_spec.metric))
-                })
+                .filter_map(|r| slo::value(r, &scope, slo_spec.metric))
                 .collect();
             let beyond = |v: &f64| {
                 slo_spec.max.is_some_and(|m| *v > m) || slo_spec.min.is_some_and(|m| *v < m)
@@ -155,16 +154,11 @@ pub fn check(paths: &[PathBuf], opts: &CheckOptions) -> Result<bool, AppError> {
             if let Some(m) = slo_spec.max {
                 bound.push(format!("≤ {}", show(slo_spec.metric, m)));
             }
-            let name = format!(
-                "{} {} {}",
-                slo_spec.class,
-                slo_spec.metric,
-                bound.join(" and ")
-            );
+            let name = format!("{} {} {}", scope, slo_spec.metric, bound.join(" and "));
             outcomes.push(outcome(
                 &s.name,
                 name,
-                &slo_spec.class,
+                &scope,
                 slo_spec.metric,
                 e,
                 verdict,
@@ -185,7 +179,12 @@ pub fn check(paths: &[PathBuf], opts: &CheckOptions) -> Result<bool, AppError> {
                 ))
             })?;
             let mut metrics: Vec<(String, Metric)> =
-                s.slos.iter().map(|x| (x.class.clone(), x.metric)).collect();
+                // Stage SLOs have no baseline in summary.csv.
+                s.slos
+                    .iter()
+                    .filter(|x| x.stage.is_none())
+                    .map(|x| (x.class.clone(), x.metric))
+                    .collect();
             for c in s
                 .classes
                 .iter()
@@ -201,7 +200,7 @@ pub fn check(paths: &[PathBuf], opts: &CheckOptions) -> Result<bool, AppError> {
                 let before = baseline_values(&file, &class, metric)?;
                 let now: Vec<f64> = runs
                     .iter()
-                    .filter_map(|r| slo::class(r, &class).and_then(|c| slo::metric(c, metric)))
+                    .filter_map(|r| slo::value(r, &class, metric))
                     .collect();
                 let (Some(eb), Some(en)) = (estimate(&before), estimate(&now)) else {
                     continue;
@@ -517,8 +516,8 @@ pub fn paired_rows(ra: &[RunResult], rb: &[RunResult]) -> Vec<PairedRow> {
             let mut b = Vec::new();
             let mut d = Vec::new();
             for (x, y) in ra.iter().zip(rb) {
-                let vx = slo::class(x, class).and_then(|c| slo::metric(c, metric));
-                let vy = slo::class(y, class).and_then(|c| slo::metric(c, metric));
+                let vx = slo::value(x, class, metric);
+                let vy = slo::value(y, class, metric);
                 if let (Some(vx), Some(vy)) = (vx, vy) {
                     a.push(vx);
                     b.push(vy);

@@ -318,7 +318,7 @@ pub(crate) fn run_info(
             .slos
             .iter()
             .map(|slo| SloInfo {
-                class: slo.class.clone(),
+                class: slo.scope(),
                 metric: slo.metric.name().to_string(),
                 min: slo.min,
                 max: slo.max,
@@ -801,7 +801,7 @@ pub fn describe(s: &Scenario) -> String {
         }
         out.push_str(&format!(
             "  slo           {} {} {}\n",
-            slo.class,
+            slo.scope(),
             slo.metric,
             bounds.join(" and ")
         ));

@@ -189,7 +189,12 @@ pub struct Watched {
 /// What a run with `--precision` watches: the scenario's SLO metrics, or,
 /// without SLOs, every class's mean and p99 latency.
 pub fn watched(scenario: &crate::model::Scenario) -> Vec<Watched> {
-    let mut w = watched_of(scenario.slos.iter().map(|s| (s.class.as_str(), s.metric)));
+    let scopes: Vec<(String, Metric)> = scenario
+        .slos
+        .iter()
+        .map(|s| (s.scope(), s.metric))
+        .collect();
+    let mut w = watched_of(scopes.iter().map(|(s, m)| (s.as_str(), *m)));
     if w.is_empty() {
         for c in &scenario.classes {
             for metric in [Metric::LatencyMean, Metric::LatencyP99] {
@@ -229,7 +234,7 @@ pub(crate) fn precise(runs: &[RunResult], watched: &[Watched], width: Width) -> 
 
 fn values(runs: &[RunResult], w: &Watched) -> Vec<f64> {
     runs.iter()
-        .filter_map(|r| slo::class(r, &w.class).and_then(|c| slo::metric(c, w.metric)))
+        .filter_map(|r| slo::value(r, &w.class, w.metric))
         .collect()
 }
 

@@ -428,17 +428,30 @@ pub struct ReturnSpec {
     pub after: DurationDist,
 }
 
-/// A service-level objective on one metric of a class.
+/// A service-level objective on one metric of a class (or of one stage
+/// of a workflow class).
 #[derive(Clone, Debug)]
 pub struct SloSpec {
     /// Class name, or `all`.
     pub class: String,
+    /// A stage of the class's workflow, if the bound is on that stage.
+    pub stage: Option<String>,
     /// The bounded metric, e.g. [`Metric::LatencyP99`].
     pub metric: Metric,
     /// Upper bound, if any (seconds for time metrics).
     pub max: Option<f64>,
     /// Lower bound, if any.
     pub min: Option<f64>,
+}
+
+impl SloSpec {
+    /// What the bound is on: the class (or `all`), or `CLASS/STAGE`.
+    pub fn scope(&self) -> String {
+        match &self.stage {
+            Some(stage) => format!("{}/{stage}", self.class),
+            None => self.class.clone(),
+        }
+    }
 }
 
 impl Scenario {

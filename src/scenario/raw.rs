@@ -239,6 +239,7 @@ pub(crate) struct RawDist {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSlo {
     pub class: Option<Val>,
+    pub stage: Option<Val>,
     pub metric: Option<Val>,
     pub max: Option<Val>,
     pub min: Option<Val>,

@@ -4,6 +4,7 @@ use super::ctx::Ctx;
 use super::raw::{RawSlo, Val};
 use crate::metric::{Metric, Unit};
 use crate::model::SloSpec;
+use std::collections::HashMap;
 use toml::Spanned;
 
 pub(super) fn build_slo(
@@ -14,6 +15,8 @@ pub(super) fn build_slo(
     // error is not "unknown" here (no cascade of errors).
     classes: &[String],
     with_target: &[String],
+    // The stage names of each workflow class.
+    stages: &HashMap<String, Option<Vec<String>>>,
 ) -> Option<SloSpec> {
     let s = ss.get_ref();
     let span = ss.span();
@@ -59,6 +62,54 @@ pub(super) fn build_slo(
             }
             metric
         });
+    let stage = match &s.stage {
+        None => Some(None),
+        Some(v) => {
+            let k = format!("{key}.stage");
+            let name = ctx.string(v, &k);
+            match (name, &class) {
+                (Some(name), Some(c)) => match stages.get(c) {
+                    Some(None) => Some(Some(name)),
+                    Some(Some(known)) if known.contains(&name) => Some(Some(name)),
+                    Some(Some(known)) => {
+                        ctx.error(
+                            &v.span(),
+                            &k,
+                            format!(
+                                "unknown stage {name:?} of class {c:?}; known: {}",
+                                known.join(", ")
+                            ),
+                        );
+                        None
+                    }
+                    None => {
+                        ctx.error_hint(
+                            &v.span(),
+                            &k,
+                            format!("class {c:?} has no workflow, so no stages"),
+                            "bound the class's own metric: remove `stage`",
+                        );
+                        None
+                    }
+                },
+                _ => None,
+            }
+        }
+    };
+    if let (Some(Some(_)), Some(m), Some(v)) = (&stage, metric, &s.metric)
+        && !crate::slo::STAGE_METRICS.contains(&m)
+    {
+        let names: Vec<&str> = crate::slo::STAGE_METRICS.iter().map(|m| m.name()).collect();
+        ctx.error(
+            &v.span(),
+            &format!("{key}.metric"),
+            format!(
+                "a stage has no {}; a stage SLO bounds one of: {}",
+                m.name(),
+                names.join(", ")
+            ),
+        );
+    }
     let is_time = metric.is_some_and(|m| m.unit() == Unit::Seconds);
     let known_metric = metric.is_some();
     let bound = |ctx: &mut Ctx<'_>, v: &Option<Val>, name: &str| -> Option<Option<f64>> {
@@ -111,6 +162,7 @@ pub(super) fn build_slo(
     }
     Some(SloSpec {
         class: class?,
+        stage: stage?,
         metric: metric?,
         max: max?,
         min: min?,

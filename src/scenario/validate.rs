@@ -364,11 +364,27 @@ fn build(
             resolve_shed_classes(ctx, pool.as_mut(), v, &raw.class, &class_names);
         }
     }
+    // Per workflow class, its stages (`None` when its workflow has errors
+    // of its own: no second error about its stages).
+    let stage_names: HashMap<String, Option<Vec<String>>> = raw
+        .class
+        .iter()
+        .filter_map(|c| {
+            let c = c.get_ref();
+            let name = c.name.as_ref()?.get_ref().as_str()?;
+            let workflow = c.workflow.as_ref()?.get_ref().as_str()?;
+            let w = workflows.get(*workflow_index.get(workflow)?)?.as_ref();
+            Some((
+                name.to_string(),
+                w.map(|w| w.stages.iter().map(|s| s.name.clone()).collect()),
+            ))
+        })
+        .collect();
     let slos: Vec<Option<SloSpec>> = raw
         .slo
         .iter()
         .enumerate()
-        .map(|(i, s)| build_slo(ctx, s, i, &declared, &with_target))
+        .map(|(i, s)| build_slo(ctx, s, i, &declared, &with_target, &stage_names))
         .collect();
 
     Some(Scenario {

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use surge::engine::SimDuration;
 use surge::model::{DurationDist, RunResult, Scenario};
 use surge::report::{Estimate, estimate};

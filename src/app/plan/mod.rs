@@ -219,7 +219,7 @@ pub fn plan(path: &Path, opts: &PlanOptions) -> Result<Option<Vec<u64>>, AppErro
         .slos
         .iter()
         .map(|s| SloArg {
-            class: s.class.clone(),
+            class: s.scope(),
             metric: s.metric,
             max: s.max,
             min: s.min,
@@ -232,6 +232,27 @@ pub fn plan(path: &Path, opts: &PlanOptions) -> Result<Option<Vec<u64>>, AppErro
         ));
     }
     for s in &slos {
+        if let Some((class, stage)) = s.class.split_once('/') {
+            let stages = base
+                .classes
+                .iter()
+                .find(|c| c.name == class)
+                .and_then(|c| c.workflow)
+                .map(|w| &base.workflows[w].stages);
+            if !stages.is_some_and(|st| st.iter().any(|x| x.name == stage)) {
+                return Err(AppError::Input(format!(
+                    "--slo: {:?} is not a stage of a workflow class (CLASS/STAGE)",
+                    s.class
+                )));
+            }
+            if !crate::slo::STAGE_METRICS.contains(&s.metric) {
+                return Err(AppError::Input(format!(
+                    "--slo {}: a stage has no {}",
+                    s.class, s.metric
+                )));
+            }
+            continue;
+        }
         if s.class != "all" && !base.classes.iter().any(|c| c.name == s.class) {
             return Err(AppError::Input(format!(
                 "--slo: unknown class {:?}",

@@ -65,7 +65,7 @@ impl Rep {
         Rep {
             slo: slos
                 .iter()
-                .map(|a| slo::class(run, &a.class).and_then(|c| slo::metric(c, a.metric)))
+                .map(|a| slo::value(run, &a.class, a.metric))
                 .collect(),
             cost: run.pools.iter().map(|p| p.cost_usd).sum(),
             peak: vary

@@ -525,7 +525,24 @@ pub(crate) fn prices(base: &crate::model::Scenario, pools: &[usize]) -> Vec<f64>
 }
 
 /// The pools a class's requests visit (`None` for `all`).
+/// For a stage's SLO (`CLASS/STAGE`), the pool that serves the stage.
 fn class_pools(base: &crate::model::Scenario, class: &str) -> Option<Vec<usize>> {
+    if let Some((class, stage)) = class.split_once('/') {
+        let c = base.classes.iter().find(|c| c.name == class)?;
+        let w = &base.workflows[c.workflow?];
+        let st = w.stages.iter().find(|s| s.name == stage)?;
+        let pools = match &st.work {
+            crate::model::StageWork::Serve { pool, .. } => vec![*pool],
+            crate::model::StageWork::Fork { branches, .. } => branches
+                .iter()
+                .filter_map(|&b| match &w.stages[b].work {
+                    crate::model::StageWork::Serve { pool, .. } => Some(*pool),
+                    crate::model::StageWork::Fork { .. } => None,
+                })
+                .collect(),
+        };
+        return Some(pools);
+    }
     let c = base.classes.iter().position(|c| c.name == class)?;
     Some(base.demand(c).into_iter().map(|(p, _)| p).collect())
 }
