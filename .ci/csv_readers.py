@@ -95,6 +95,9 @@ def main():
             "retry": ["scenarios/retry-storm.toml"],
             "launch": ["scenarios/launch-day.toml", "--set", "duration=2h", "--trace", "20"],
             "shared": ["scenarios/shared-pool.toml", "--replications", "2"],
+            "pipeline": ["scenarios/launch-pipeline.toml", "--set", "duration=2h",
+                         "--replications", "2"],
+            "pipeline-short": ["scenarios/launch-pipeline.toml", "--set", "duration=1h"],
         }
         for name, args in runs.items():
             surge_run("run", *args, "--out", str(tmp / name), *quiet)
@@ -134,7 +137,8 @@ def main():
             frames.setdefault(stem, []).append((path, frame, pframe))
             checked += 1
 
-        for stem in ("summary", "pools", "timeseries", "sweep", "requests"):
+        for stem in ("summary", "pools", "timeseries", "sweep", "requests", "stages",
+                     "stage_series"):
             parts = frames.get(stem, [])
             if len(parts) < 2:
                 fail(f"expected {stem}.csv from two runs, found {len(parts)}")

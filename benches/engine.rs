@@ -6,12 +6,14 @@
 //!
 //! Each M/M/8 iteration simulates ~200k customers (≈ 400k events: one
 //! arrival and one completion each); criterion reports elements/s =
-//! customers/s.
+//! customers/s. The same queue with each customer a workflow of 1 or 3
+//! stages in series reports stage visits/s: what a stage costs against a
+//! request of one service.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use surge::engine::{EventQueue, SimDuration, SimTime};
-use surge::model::{DurationDist, Scenario};
+use surge::model::{DurationDist, Scenario, StageSpec, StageWork, Target, WorkflowSpec};
 use surge::simulate;
 
 fn mmc(gpus: u32, rho: f64, duration_s: u64) -> Scenario {
@@ -33,6 +35,56 @@ fn bench_mmc(c: &mut Criterion) {
     group.bench_function("customers", |b| {
         b.iter(|| black_box(simulate(black_box(&scenario), 0).unwrap()).events)
     });
+    group.finish();
+}
+
+/// The same M/M/8 at ρ = 0.9 with each request a workflow of `stages`
+/// stages in series on the one pool (each 1/`stages` of the service):
+/// what a stage visit costs against a request of one service.
+fn workflow_mmc(stages: usize) -> Scenario {
+    let mut s = mmc(8, 0.9, 27_778);
+    let service = DurationDist::exponential(1.0 / stages as f64).expect("valid");
+    s.workflows = vec![WorkflowSpec {
+        name: "pipeline".into(),
+        stages: (0..stages)
+            .map(|k| StageSpec {
+                name: format!("s{k}"),
+                work: StageWork::Serve {
+                    pool: 0,
+                    service: service.clone(),
+                },
+                only: None,
+                timeout: None,
+                retry: None,
+                routes: Vec::new(),
+                next: if k + 1 < stages {
+                    Target::Stage(k + 1)
+                } else {
+                    Target::Done
+                },
+                fork: None,
+            })
+            .collect(),
+    }];
+    s.classes[0].workflow = Some(0);
+    s
+}
+
+fn bench_workflows(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mm8_rho0.9_workflow");
+    group.sample_size(20);
+    for stages in [1, 3] {
+        let scenario = workflow_mmc(stages);
+        let visits: u64 = simulate(&scenario, 0).unwrap().classes[0]
+            .stages
+            .iter()
+            .map(|s| s.arrivals)
+            .sum();
+        group.throughput(Throughput::Elements(visits));
+        group.bench_function(format!("stage_visits_{stages}_stages"), |b| {
+            b.iter(|| black_box(simulate(black_box(&scenario), 0).unwrap()).events)
+        });
+    }
     group.finish();
 }
 
@@ -140,5 +192,11 @@ fn bench_custom_policy(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_mmc, bench_queue, bench_custom_policy);
+criterion_group!(
+    benches,
+    bench_mmc,
+    bench_workflows,
+    bench_queue,
+    bench_custom_policy
+);
 criterion_main!(benches);

@@ -10,7 +10,7 @@
 //!
 //! Then, once each:
 //! - the whole launch day (24 h), one replication: seconds, events/s,
-//!   peak RSS;
+//!   peak RSS; the same for launch-pipeline, with its time per stage visit;
 //! - `mmc` for 24 h, 96 h and 384 h, first of all (while the process is
 //!   small): peak RSS stays flat (memory is bounded by what is in the
 //!   system, not by the requests simulated);
@@ -122,6 +122,33 @@ fn launch_day_full() -> Option<String> {
     ))
 }
 
+/// The whole launch day as a pipeline, once: wall time, events/s, peak
+/// RSS, and the time per stage visit (every visit of every workflow and
+/// every one-stage request counted as one unit of work).
+fn launch_pipeline_full() -> Option<String> {
+    let scenario = load("scenarios/launch-pipeline.toml", &[]);
+    let started = std::time::Instant::now();
+    let (run, mb) = peak_rss_mb(|| simulate(&scenario, 0).unwrap())?;
+    let secs = started.elapsed().as_secs_f64();
+    let visits: u64 = run
+        .classes
+        .iter()
+        .map(|c| {
+            if c.stages.is_empty() {
+                c.attempts
+            } else {
+                c.stages.iter().map(|s| s.attempts).sum()
+            }
+        })
+        .sum();
+    Some(format!(
+        "launch-pipeline (24 h, one replication): {secs:.1} s, {:.1} M events/s, {:.1} M stage visits and one-stage attempts (measured), {:.2} µs each, peak RSS {mb:.0} MB",
+        run.events as f64 / secs / 1e6,
+        visits as f64 / 1e6,
+        secs * 1e6 / visits as f64
+    ))
+}
+
 /// Peak RSS of one replication of a stable M/M/8 1×, 4× and 16× as long:
 /// memory is bounded by what is in the system, not by the requests
 /// simulated.
@@ -183,6 +210,11 @@ fn bench_scenarios(c: &mut Criterion) {
             "scenarios/launch-day.toml",
             &["duration=10h"][..],
         ),
+        (
+            "launch-pipeline-10h",
+            "scenarios/launch-pipeline.toml",
+            &["duration=10h"][..],
+        ),
         ("shared-pool", "scenarios/shared-pool.toml", &[][..]),
         ("retry-storm", "scenarios/retry-storm.toml", &[][..]),
         ("mmc", "scenarios/mmc.toml", &[][..]),
@@ -212,6 +244,7 @@ fn bench_scenarios(c: &mut Criterion) {
     };
     let reports = [
         launch_day_full(),
+        launch_pipeline_full(),
         memory,
         sweep_scaling(out.path()),
         backlog_bytes_per_request(out.path()).map(|bytes| {

@@ -77,6 +77,10 @@ const CASES: &[(&str, &[&str])] = &[
             "class.jobs.patience={ dist = \"exponential\", mean = \"30s\" }",
         ],
     ),
+    (
+        "launch-pipeline",
+        &["--set", "duration=90m", "--set", "warmup=15m"],
+    ),
 ];
 
 /// `timeseries.csv` too: it is small at these lengths and guards the
@@ -105,6 +109,11 @@ fn check_case(index: usize, scenario: &str, args: &[&str]) {
     for name in FILES {
         let actual = std::fs::read(out.path().join(name)).unwrap();
         compare_or_bless(&golden.join(name), &actual);
+    }
+    // Workflows: each stage's table too.
+    let stages = out.path().join("stages.csv");
+    if stages.exists() {
+        compare_or_bless(&golden.join("stages.csv"), &std::fs::read(stages).unwrap());
     }
 }
 

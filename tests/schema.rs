@@ -72,3 +72,19 @@ fn requests_columns_are_pinned() {
         "scenario,point,replication,id,class,arrival_s,start_s,end_s,outcome,attempts"
     );
 }
+
+#[test]
+fn stage_columns_are_pinned() {
+    use surge::rows::{Row, StageRow, StageTimeRow};
+    assert_eq!(
+        StageRow::COLUMNS.join(","),
+        "scenario,point,replication,seed,class,stage,pool,arrivals,attempts,completed,rejected,\
+timed_out,failed,cancelled,in_system,wait_mean_s,wait_p50_s,wait_p95_s,wait_p99_s,\
+service_mean_s,service_p50_s,service_p95_s,service_p99_s"
+    );
+    assert_eq!(
+        StageTimeRow::COLUMNS.join(","),
+        "scenario,point,replication,seed,time_s,bucket_s,class,stage,pool,arrivals,started,\
+completed,wait_mean_s,service_mean_s"
+    );
+}

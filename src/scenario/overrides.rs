@@ -2,7 +2,8 @@
 //! validation so that an overridden value is checked like any other.
 //!
 //! Paths are dotted and go by name: `pool.gpu.gpus`, `class.jobs.arrivals.rate`,
-//! `duration`. After `pool` or `class` comes the entry's `name`; a number
+//! `workflow.image.stage.safety.service.mean`, `duration`. After `pool`,
+//! `class` or any array of named tables comes the entry's `name`; a number
 //! indexes an array (`slo.0.max`). The value is read as a TOML value
 //! (`12`, `0.5`, `true`, `"x"`, `{ … }`); anything that is not one is taken
 //! as a string, so `9/s` and `fifo` need no quotes.
@@ -180,7 +181,13 @@ fn walk<'i>(
                 ));
             };
             let child = child.get_mut();
-            if pos == 0 && (seg == "pool" || seg == "class") {
+            // Arrays of named tables go by name: [[pool]], [[class]],
+            // [[population]], [[workflow]] and a workflow's [[workflow.stage]].
+            let by_name = (pos == 0 && (seg == "pool" || seg == "class"))
+                || (matches!(child, DeValue::Array(items) if !items.is_empty()
+                    && items.iter().all(|it| it.get_ref().get("name").is_some()))
+                    && segments[pos + 1].parse::<usize>().is_err());
+            if by_name {
                 let DeValue::Array(items) = child else {
                     return Err(format!("{seg} is not an array of tables [[{seg}]]"));
                 };
@@ -291,6 +298,21 @@ arrivals = { process = "poisson", rate = "1/s" }
         assert!(out.contains("duration = \"2h\""), "{out}");
         let out = set(DOC, "pool.gpu.speed=1.5").unwrap();
         assert!(out.contains("speed = 1.5"), "{out}");
+    }
+
+    #[test]
+    fn stages_of_a_workflow_go_by_name_too() {
+        let doc = "[[workflow]]\nname = \"image\"\n[[workflow.stage]]\nname = \"a\"\npool = \"gpu\"\n[[workflow.stage]]\nname = \"safety\"\npool = \"gpu\"\n";
+        let out = set(doc, "workflow.image.stage.safety.pool=small").unwrap();
+        assert!(out.contains("pool = \"small\""), "{out}");
+        let err = set(doc, "workflow.image.stage.safty.pool=small").unwrap_err();
+        assert!(
+            err.contains("unknown stage \"safty\"; known: a, safety"),
+            "{err}"
+        );
+        // A number still indexes.
+        let out = set(doc, "workflow.0.stage.1.pool=small").unwrap();
+        assert!(out.contains("pool = \"small\""), "{out}");
     }
 
     #[test]

@@ -136,6 +136,14 @@ pub(super) struct StageStats {
     service: DurationHistogram,
 }
 
+impl Task {
+    /// The flow of the task.
+    #[inline]
+    pub(super) fn flow(&self) -> u32 {
+        self.flow
+    }
+}
+
 impl StageStats {
     /// The stage's results, with `in_system` visits still live.
     pub(super) fn into_result(self, name: &str, pool: &str, in_system: u64) -> StageResult {

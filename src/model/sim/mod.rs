@@ -540,11 +540,19 @@ impl<'a> Sim<'a> {
         let user = match event {
             Event::ServiceCompleted { request, .. } | Event::PatienceExpired { request, .. } => {
                 self.requests.prefetch(request);
+                self.prefetch_task(request, near);
+                return;
+            }
+            Event::FlowPatience { flow, .. } | Event::FlowRetry { flow } => {
+                if let Some(f) = self.flows.get(flow as usize) {
+                    prefetch(f);
+                }
                 return;
             }
             Event::RetryDue { request } if near => self.requests.user(request).0,
             Event::RetryDue { request } => {
                 self.requests.prefetch(request);
+                self.prefetch_task(request, near);
                 return;
             }
             Event::UserNext { user, .. } => user,
@@ -552,6 +560,19 @@ impl<'a> Sim<'a> {
         };
         if let Some(u) = self.users.get(user as usize) {
             prefetch(u);
+        }
+    }
+
+    /// Workflows: start fetching what a task's event touches besides its
+    /// request, its task record and (for the nearest events, whose task
+    /// records were fetched earlier) its flow.
+    #[inline(always)]
+    fn prefetch_task(&self, request: u32, near: bool) {
+        if let Some(t) = self.tasks.get(request as usize) {
+            prefetch(t);
+            if near && let Some(f) = self.flows.get(t.flow() as usize) {
+                prefetch(f);
+            }
         }
     }
 

@@ -180,12 +180,13 @@ impl Chart for StageChart<'_> {
         };
         let (xs, ys) = c.plotting_area().get_pixel_range();
         let base = root.get_base_pixel();
+        // Right-aligned above the plot: clear of the legend inside it.
         let style = TextStyle::from((FONT, 14).into_font())
             .color(&GREY)
-            .pos(Pos::new(HPos::Left, VPos::Top));
+            .pos(Pos::new(HPos::Right, VPos::Bottom));
         root.draw(&Text::new(
             note,
-            (xs.start - base.0 + 8, ys.start - base.1 + 22),
+            (xs.end - base.0, ys.start - base.1 - 4),
             style,
         ))
         .map_err(err)?;
