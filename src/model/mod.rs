@@ -11,6 +11,7 @@ mod policies;
 mod profile;
 mod progress;
 mod results;
+mod retry;
 mod sim;
 mod spec;
 mod trace;
@@ -31,9 +32,10 @@ pub use results::{
     ClassResult, PoolResult, PopulationResult, RunResult, Scope, StageResult, StageSeriesRow,
     StopReason, Stopped, TimeSeriesRow,
 };
+pub use retry::RetrySpec;
 pub(crate) use sim::simulate_with;
 pub use spec::{
     AutoscaleSpec, BatchingSpec, Budget, CapacityChange, CapacityStep, ClassSpec, CountDist,
-    FailureSpec, LimitSpec, PolicySpec, PoolSpec, PopulationSpec, RetrySpec, ReturnSpec,
-    ScaleTrigger, Scenario, SloSpec, StartTime, days_in_month,
+    FailureSpec, LimitSpec, PolicySpec, PoolSpec, PopulationSpec, ReturnSpec, ScaleTrigger,
+    Scenario, SloSpec, StartTime, days_in_month,
 };

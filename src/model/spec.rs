@@ -4,6 +4,7 @@
 //! a TOML file (after validation), a library user may build one in code, and
 //! each replication builds its own simulation from it.
 
+use super::retry::RetrySpec;
 use super::workflow::WorkflowSpec;
 use super::{ArrivalSpec, DurationDist};
 use crate::engine::SimDuration;
@@ -334,36 +335,6 @@ pub struct ClassSpec {
     pub deferrable: bool,
     /// Patience of deferred requests ("we'll notify you"); default: `patience`.
     pub deferred_patience: Option<DurationDist>,
-}
-
-/// Client behaviour after a rejected, abandoned or failed attempt: try
-/// again after an exponential backoff with jitter.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RetrySpec {
-    /// Attempts in all, the first included (1 = never retry).
-    pub max_attempts: u32,
-    /// Backoff before the first retry, seconds.
-    pub base_s: f64,
-    /// Growth of the backoff per retry.
-    pub factor: f64,
-    /// Largest backoff, seconds.
-    pub max_s: f64,
-    /// Share of the backoff that is random, in [0, 1]: the delay is uniform
-    /// on [d·(1 − jitter), d] where d = min(max, base · factor^(retry − 1)).
-    pub jitter: f64,
-}
-
-impl RetrySpec {
-    /// The backoff before retry number `retry` (1-based), seconds, given
-    /// a uniform draw `u` in [0, 1): d·(1 − jitter·u).
-    pub fn delay_s(&self, retry: u32, u: f64) -> f64 {
-        self.backoff_s(retry) * (1.0 - self.jitter * u)
-    }
-
-    /// The deterministic part of the backoff before retry number `retry` (1-based).
-    pub fn backoff_s(&self, retry: u32) -> f64 {
-        (self.base_s * self.factor.powi(retry.saturating_sub(1) as i32)).min(self.max_s)
-    }
 }
 
 /// A token-bucket rate limit: tokens refill continuously at `rate_per_s` up

@@ -17,7 +17,7 @@
 //! tells the loader whether the routes end with probability one.
 
 use super::DurationDist;
-use super::spec::RetrySpec;
+use super::retry::RetrySpec;
 use crate::engine::SimDuration;
 
 /// A named workflow, shared by the classes that name it.

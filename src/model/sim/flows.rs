@@ -24,9 +24,8 @@
 //! A task of a flow that ended (cancelled) leaves its queue at once; one in
 //! service runs to its end and is discarded.
 
-use super::requests::ClassStats;
 use super::slab::{Request, State};
-use super::{Event, NO_USER, Setback, Sim, unit};
+use super::{Event, NO_USER, NO_WORKFLOW, Setback, Sim, unit};
 use crate::engine::{SimDuration, SimTime};
 use crate::metrics::DurationHistogram;
 use crate::model::trace::Outcome;
@@ -36,8 +35,6 @@ use crate::rng::SimRng;
 
 /// No task (the end of a flow's list).
 pub(super) const NO_TASK: u32 = u32::MAX;
-/// No workflow: the class's requests are served once, on its pool.
-pub(super) const NO_WORKFLOW: u32 = u32::MAX;
 /// Set in the trace key of a flow, to keep it apart from request slots.
 pub(super) const FLOW_TRACE: u32 = 1 << 31;
 
@@ -518,7 +515,7 @@ impl<'a> Sim<'a> {
         let target = self.scenario.classes[class].latency_target;
         let c = &mut self.classes[class];
         if flow.arrival >= self.warmup {
-            let st: &mut ClassStats = &mut c.stats;
+            let st = &mut c.stats;
             st.completed += 1;
             st.latency.record(latency);
             st.wait.record(latency.saturating_sub(flow.served));

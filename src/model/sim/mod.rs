@@ -48,7 +48,7 @@ use super::trace::Tracer;
 use crate::engine::{EventQueue, SimDuration, SimTime, prefetch};
 use crate::metrics::Level;
 use crate::rng::{SimRng, stream};
-use flows::{FLOW_TRACE, Flow, NO_WORKFLOW, StageState, Task};
+use flows::{FLOW_TRACE, Flow, StageState, Task};
 use limits::TokenBucket;
 use pools::PoolState;
 use rand::Rng;
@@ -134,6 +134,9 @@ const PREFETCH_FROM: usize = 16_384;
 
 /// No user: the request came from a class's own arrival process.
 const NO_USER: u32 = u32::MAX;
+
+/// No workflow: the class's requests are served once, on its pool.
+const NO_WORKFLOW: u32 = u32::MAX;
 
 /// How an attempt ended, when it did not complete.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -155,7 +155,7 @@ impl Sim<'_> {
             self.requests.set_slot(id, p.in_service.len() as u32);
             p.in_service.push(id);
         }
-        if self.classes[request.class as usize].workflow != super::flows::NO_WORKFLOW {
+        if self.classes[request.class as usize].workflow != super::NO_WORKFLOW {
             self.task_started(id, now);
         } else {
             self.tracer.started(id, now);
@@ -236,8 +236,7 @@ impl Sim<'_> {
                 }
                 request.state = State::InService;
                 let request = *request;
-                let task =
-                    self.classes[request.class as usize].workflow != super::flows::NO_WORKFLOW;
+                let task = self.classes[request.class as usize].workflow != super::NO_WORKFLOW;
                 let priority = self.scenario.classes[usize::from(request.class)].priority;
                 let slab = &self.requests;
                 p.policy.started(|| slab.queued(h, priority), &view);

@@ -17,7 +17,7 @@ use crate::rng::SimRng;
 pub(super) struct ClassState {
     /// The pool of a one-stage class (`u32::MAX` for a workflow class).
     pub(super) pool: u32,
-    /// The class's workflow ([`super::flows::NO_WORKFLOW`]: none).
+    /// The class's workflow ([`super::NO_WORKFLOW`]: none).
     pub(super) workflow: u32,
     /// A workflow class's stages, in workflow order.
     pub(super) stages: Vec<super::flows::StageState>,
@@ -91,7 +91,7 @@ impl ClassStats {
 impl Sim<'_> {
     /// A new request (first attempt) of `class` arrives.
     pub(super) fn new_request(&mut self, class: usize, now: SimTime, user: u32, remaining: u32) {
-        if self.classes[class].workflow != super::flows::NO_WORKFLOW {
+        if self.classes[class].workflow != super::NO_WORKFLOW {
             self.new_flow(class, now, user, remaining);
             return;
         }
@@ -120,7 +120,7 @@ impl Sim<'_> {
     pub(super) fn submit(&mut self, id: u32, now: SimTime) {
         let r = self.requests[id as usize];
         let class = r.class as usize;
-        let task = self.classes[class].workflow != super::flows::NO_WORKFLOW;
+        let task = self.classes[class].workflow != super::NO_WORKFLOW;
         let (pool, measured) = if task {
             let pool = self.task_pool(id);
             let p = &self.pools[pool];
