@@ -131,6 +131,10 @@ fn a_workflow_run_writes_stage_tables_and_the_where_time_goes_chart() {
         report.contains("stages-free"),
         "the report shows the stage chart"
     );
+    assert!(
+        report.contains("Class free: where the time goes"),
+        "with a caption"
+    );
     // `surge chart` redraws them from the folder alone.
     std::fs::remove_dir_all(out.join("charts")).unwrap();
     surge().arg("chart").arg(&out).assert().success();

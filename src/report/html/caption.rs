@@ -47,6 +47,10 @@ pub(super) fn caption(file: &str) -> String {
         format!(
             "Class {c}: what became of its attempts each second, stacked — completed, rejected (rate limit or shedding), abandoned (patience ran out), failed (GPU failure); deferred requests as a line."
         )
+    } else if let Some(c) = stem.strip_prefix("stages-") {
+        format!(
+            "Class {c}: where the time goes — each workflow stage's mean wait (light) and service (dark) per visit, stacked in stage order, and which stage's pool saturated first (busy ≥ 95% with a queue)."
+        )
     } else if let Some(p) = stem.strip_prefix("pool-") {
         format!(
             "Pool {p}: waiting requests, and utilization (busy ÷ online GPUs); online and busy GPUs too when capacity changes."
