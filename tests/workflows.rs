@@ -406,3 +406,142 @@ fn workflow_runs_are_deterministic() {
         assert_eq!(x.events, y.events);
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+
+    /// On random workflows — a loop back, a refusal, a fork joined by all
+    /// or the first branch, stage timeouts and retries, users who give up
+    /// and retry the whole workflow, rate limits, failing and batching
+    /// pools under every policy, a population of users, a drain cut short
+    /// — every request and every stage visit is accounted for, and the
+    /// same inputs give the same outputs.
+    #[test]
+    fn workflows_conserve_requests_and_stage_visits(
+        seed in 0u64..1000,
+        gpus in 1u32..5,
+        load in 0.3f64..1.5,
+        loop_p in 0.0f64..0.3,
+        refuse_p in 0.0f64..0.1,
+        first in proptest::bool::ANY,
+        timeout_s in proptest::option::of(1u64..20),
+        stage_attempts in 1u32..3,
+        patience_s in proptest::option::of(1u64..30),
+        attempts in 1u32..3,
+        limit in proptest::option::of(1u32..5),
+        policy in 0usize..5,
+        dynamics in 0usize..3,
+        drain_s in proptest::option::of(0u64..30),
+    ) {
+        let policy = [
+            "\"fifo\"",
+            "\"priority\"",
+            "\"fair\"",
+            "{ kind = \"shed\", max_queue = 4 }",
+            "{ kind = \"deferral\", threshold = \"2s\", reserved = 0.3 }",
+        ][policy];
+        let dynamics = [
+            "",
+            "failures = { mtbf = \"60s\", mttr = \"5s\" }",
+            "batching = { max_batch = 3, base = \"300ms\", per_item = \"200ms\", max_wait = \"500ms\" }",
+        ][dynamics];
+        let routes = format!(
+            "route = [{{ to = \"gen\", p = {loop_p} }}, {{ to = \"refuse\", p = {refuse_p} }}]"
+        );
+        let timeout = timeout_s.map_or(String::new(), |t| format!("timeout = \"{t}s\""));
+        let client = format!(
+            "{}retry = {{ max_attempts = {attempts}, backoff = {{ base = \"1s\" }} }}\n{}",
+            patience_s.map_or(String::new(), |p| format!("patience = {{ dist = \"exponential\", mean = \"{p}s\" }}\n")),
+            limit.map_or(String::new(), |l| format!("limit = {{ rate = \"{l}/s\", burst = 3 }}\n")),
+        );
+        let text = format!(r#"
+            duration = "300s"
+            warmup = "20s"
+            seed = {seed}
+            [[pool]]
+            name = "a"
+            gpus = {gpus}
+            policy = {policy}
+            {dynamics}
+            [[pool]]
+            name = "b"
+            gpus = 2
+            policy = {policy}
+            [[workflow]]
+            name = "w"
+            [[workflow.stage]]
+            name = "gen"
+            pool = "a"
+            service = {{ dist = "exponential", mean = "1s" }}
+            {timeout}
+            retry = {{ max_attempts = {stage_attempts}, backoff = {{ base = "500ms" }} }}
+            [[workflow.stage]]
+            name = "check"
+            fork = ["x", "y"]
+            join = "{join}"
+            {routes}
+            [[workflow.stage]]
+            name = "x"
+            pool = "b"
+            service = {{ dist = "exponential", mean = "300ms" }}
+            {timeout}
+            [[workflow.stage]]
+            name = "y"
+            pool = "a"
+            service = {{ dist = "exponential", mean = "200ms" }}
+            only = ["paid"]
+            [[workflow.stage]]
+            name = "up"
+            pool = "b"
+            service = {{ dist = "exponential", mean = "200ms" }}
+            only = ["paid"]
+            [[class]]
+            name = "free"
+            workflow = "w"
+            priority = 1
+            deferrable = true
+            arrivals = {{ process = "poisson", rate = "{rate}/s" }}
+            {client}
+            [[population]]
+            name = "users"
+            signups = {{ process = "poisson", rate = "0.3/s" }}
+            requests = {{ dist = "geometric", mean = 3 }}
+            think = {{ dist = "exponential", mean = "2s" }}
+            [[class]]
+            name = "paid"
+            workflow = "w"
+            arrivals = {{ process = "users", population = "users" }}
+            {client}
+            [[class]]
+            name = "plain"
+            pool = "a"
+            arrivals = {{ process = "poisson", rate = "0.5/s" }}
+            service = {{ dist = "exponential", mean = "500ms" }}
+        "#, join = if first { "first" } else { "all" }, rate = load * f64::from(gpus) * 0.6);
+        let mut s = scenario(&text);
+        s.drain = drain_s.map(surge::engine::SimDuration::from_secs);
+        let r = surge::simulate(&s, 0).unwrap();
+        for c in r.classes.iter().chain(std::iter::once(&r.all)) {
+            proptest::prop_assert_eq!(c.arrivals, c.completed + c.rejected + c.abandoned + c.failed + c.in_system, "class {}", c.name);
+            proptest::prop_assert!(c.attempts >= c.arrivals && c.attempts <= c.arrivals * u64::from(attempts));
+            for st in &c.stages {
+                proptest::prop_assert_eq!(
+                    st.arrivals,
+                    st.completed + st.rejected + st.timed_out + st.failed + st.cancelled + st.in_system,
+                    "stage {} of {}", &st.name, &c.name
+                );
+                proptest::prop_assert!(st.attempts >= st.arrivals && st.attempts <= st.arrivals * u64::from(stage_attempts));
+            }
+        }
+        proptest::prop_assert_eq!(r.requests, r.requests_finished + r.requests_in_system);
+        if drain_s.is_none() {
+            proptest::prop_assert_eq!(r.requests_in_system, 0);
+            for c in &r.classes {
+                proptest::prop_assert!(c.stages.iter().all(|st| st.in_system == 0));
+            }
+        }
+        let again = surge::simulate(&s, 0).unwrap();
+        proptest::prop_assert_eq!(format!("{:?}", r.classes), format!("{:?}", again.classes));
+        proptest::prop_assert_eq!(r.events, again.events);
+    }
+}
