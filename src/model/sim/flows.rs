@@ -27,11 +27,8 @@
 use super::slab::{Request, State};
 use super::{Event, NO_USER, NO_WORKFLOW, Setback, Sim, unit};
 use crate::engine::{SimDuration, SimTime};
-use crate::metrics::DurationHistogram;
 use crate::model::trace::Outcome;
 use crate::model::workflow::{Join, StageWork, Target, WorkflowSpec};
-use crate::model::{StageResult, StageSeriesRow};
-use crate::rng::SimRng;
 
 /// No task (the end of a flow's list).
 pub(super) const NO_TASK: u32 = u32::MAX;
@@ -76,88 +73,17 @@ pub(super) struct Task {
     orphan: bool,
 }
 
-/// A stage's running state, per class.
-pub(super) struct StageState {
-    pub(super) service_rng: SimRng,
-    pub(super) retry_rng: SimRng,
-    pub(super) stats: StageStats,
-    pub(super) bucket: StageTally,
-}
-
-/// A stage's counts in the current time bucket (of every visit, warm-up
-/// and drain included, as the time series covers the whole run).
-#[derive(Default)]
-pub(super) struct StageTally {
-    arrivals: u64,
-    started: u64,
-    wait_nanos: u128,
-    completed: u64,
-    service_nanos: u128,
-}
-
-impl StageTally {
-    /// The bucket's row, and a fresh tally.
-    pub(super) fn close(
-        &mut self,
-        start: SimTime,
-        width: SimDuration,
-        class: usize,
-        stage: usize,
-    ) -> StageSeriesRow {
-        let t = std::mem::take(self);
-        let mean = |nanos: u128, n: u64| (n > 0).then(|| nanos as f64 / n as f64 / 1e9);
-        StageSeriesRow {
-            start,
-            width,
-            class,
-            stage,
-            arrivals: t.arrivals,
-            started: t.started,
-            completed: t.completed,
-            wait_mean_s: mean(t.wait_nanos, t.started),
-            service_mean_s: mean(t.service_nanos, t.completed),
-        }
-    }
-}
-
-#[derive(Default)]
-pub(super) struct StageStats {
-    arrivals: u64,
-    attempts: u64,
-    completed: u64,
-    rejected: u64,
-    timed_out: u64,
-    failed: u64,
-    cancelled: u64,
-    wait: DurationHistogram,
-    service: DurationHistogram,
-}
-
 impl Task {
     /// The flow of the task.
     #[inline]
     pub(super) fn flow(&self) -> u32 {
         self.flow
     }
-}
 
-impl StageStats {
-    /// The stage's results, with `in_system` visits still live.
-    pub(super) fn into_result(self, name: &str, pool: &str, in_system: u64) -> StageResult {
-        StageResult {
-            name: name.to_string(),
-            pool: pool.to_string(),
-            arrivals: self.arrivals,
-            attempts: self.attempts,
-            completed: self.completed,
-            rejected: self.rejected,
-            timed_out: self.timed_out,
-            failed: self.failed,
-            cancelled: self.cancelled,
-            in_system,
-            wait: self.wait,
-            service: self.service,
-        }
+    /// The stage of a live visit of a measured flow (`None` for a task
+    /// whose flow ended, or arrived in the warm-up).
+    pub(super) fn live_measured_stage(&self) -> Option<usize> {
+        (self.measured && !self.orphan).then_some(self.stage as usize)
     }
 }
 
@@ -747,48 +673,6 @@ impl<'a> Sim<'a> {
     /// Attempts made so far by the flow traced as `key`.
     pub(super) fn flow_attempts(&self, key: u32) -> u32 {
         self.flows[(key & !FLOW_TRACE) as usize].attempt
-    }
-
-    /// Each workflow class's stage results at the end of the run: live
-    /// visits of measured flows count as in the system.
-    pub(super) fn stage_results(&mut self) -> Vec<Vec<StageResult>> {
-        let sc = self.scenario;
-        let mut live: Vec<Vec<u64>> = self
-            .classes
-            .iter()
-            .map(|c| vec![0; c.stages.len()])
-            .collect();
-        for (id, r) in self.requests.records().iter().enumerate() {
-            if r.state == State::Free || self.classes[r.class as usize].workflow == NO_WORKFLOW {
-                continue;
-            }
-            let t = self.tasks[id];
-            if t.measured && !t.orphan {
-                live[r.class as usize][t.stage as usize] += 1;
-            }
-        }
-        self.classes
-            .iter_mut()
-            .enumerate()
-            .map(|(class, c)| {
-                if c.workflow == NO_WORKFLOW {
-                    return Vec::new();
-                }
-                let wf = &sc.workflows[c.workflow as usize];
-                std::mem::take(&mut c.stages)
-                    .into_iter()
-                    .zip(&wf.stages)
-                    .zip(&live[class])
-                    .map(|((s, spec), &n)| {
-                        let pool = match &spec.work {
-                            StageWork::Serve { pool, .. } => sc.pools[*pool].name.as_str(),
-                            StageWork::Fork { .. } => "",
-                        };
-                        s.stats.into_result(&spec.name, pool, n)
-                    })
-                    .collect()
-            })
-            .collect()
     }
 
     /// Flows in the system at the end, and those of them measured, per class.

@@ -25,7 +25,9 @@
 //! [`requests`] (an attempt's life: limits, queue, patience, retries),
 //! [`pools`] (dispatch to GPUs, batching), [`dynamics`] (capacity
 //! schedules, the autoscaler, failures), [`users`] (populations and
-//! sessions), [`limits`] (token buckets) and [`timeseries`] (time buckets).
+//! sessions), [`flows`] (workflows: a flow per request, a task per stage
+//! visit), [`stages`] (their statistics), [`limits`] (token buckets) and
+//! [`timeseries`] (time buckets).
 
 mod dynamics;
 mod flows;
@@ -33,6 +35,7 @@ mod limits;
 mod pools;
 mod requests;
 mod slab;
+mod stages;
 mod timeseries;
 mod users;
 
@@ -48,12 +51,13 @@ use super::trace::Tracer;
 use crate::engine::{EventQueue, SimDuration, SimTime, prefetch};
 use crate::metrics::Level;
 use crate::rng::{SimRng, stream};
-use flows::{FLOW_TRACE, Flow, StageState, Task};
+use flows::{FLOW_TRACE, Flow, Task};
 use limits::TokenBucket;
 use pools::PoolState;
 use rand::Rng;
 use requests::{ClassState, ClassStats};
 use slab::{RequestSlab, State};
+use stages::StageState;
 use timeseries::BucketTally;
 use users::{PopulationState, User};
 

@@ -20,7 +20,7 @@ pub(super) struct ClassState {
     /// The class's workflow ([`super::NO_WORKFLOW`]: none).
     pub(super) workflow: u32,
     /// A workflow class's stages, in workflow order.
-    pub(super) stages: Vec<super::flows::StageState>,
+    pub(super) stages: Vec<super::stages::StageState>,
     pub(super) route_rng: SimRng,
     /// The population whose users send this class's requests, if any.
     pub(super) population: u32,
