@@ -97,7 +97,7 @@ def main():
             "shared": ["scenarios/shared-pool.toml", "--replications", "2"],
             "pipeline": ["scenarios/launch-pipeline.toml", "--set", "duration=2h",
                          "--replications", "2"],
-            "pipeline-short": ["scenarios/launch-pipeline.toml", "--set", "duration=1h"],
+            "pipeline-short": ["scenarios/launch-pipeline.toml", "--set", "duration=90m"],
         }
         for name, args in runs.items():
             surge_run("run", *args, "--out", str(tmp / name), *quiet)
