@@ -9,169 +9,22 @@
 //! a bucket's latency percentiles are drawn only when it has enough
 //! completions to mean something (see [`MIN_COMPLETIONS`]).
 
+mod frame;
 mod overview;
 mod scope;
 mod stages;
 
 use super::{
     Area, Axis, BLUE, Chart, ChartFile, ChartFormat, FONT, GREEN, GREY, LegendEntry, Mark, ORANGE,
-    PURPLE, RED, SIZE, Series, draw_panel, err, frame, legend, prepare, save, slug, time_axis,
+    PURPLE, RED, SIZE, Series, draw_panel, err, frame, legend, prepare, save, slug,
 };
-use crate::metric::Metric;
-use crate::model::StartTime;
 use crate::report::RunInfo;
+use frame::{Frame, run_frame};
 use overview::Overview;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use scope::{Row, Scope, Scopes, read};
 use std::path::Path;
-
-/// What every run chart shares: the time axis, the shaded spans, the
-/// replication count and the scenario's targets.
-struct Frame<'a> {
-    end: f64,
-    start: Option<StartTime>,
-    spans: Vec<Mark>,
-    /// Arrivals stop here: arrival lines end at it.
-    duration: f64,
-    replications: usize,
-    info: Option<&'a RunInfo>,
-}
-
-impl Frame<'_> {
-    fn x(&self, labelled: bool) -> Axis {
-        let desc = match (labelled, self.start) {
-            (false, _) => String::new(),
-            (true, Some(s)) => format!("time of day (the run starts {s})"),
-            (true, None) => "time since the start".to_string(),
-        };
-        time_axis(desc, self.end, self.start)
-    }
-
-    /// Veil the warm-up and the drain over a stacked chart's opaque bands.
-    fn veil_spans<'b, DB: DrawingBackend + 'b>(
-        &self,
-        root: &Area<DB>,
-        c: &mut plotters::chart::ChartContext<'b, DB, super::Coords>,
-        x: &Axis,
-        (ylo, yhi): (f64, f64),
-    ) -> Result<(), String> {
-        for m in &self.spans {
-            if let Mark::Span { from, to, label } = m {
-                let (from, to) = (x.clamp(*from), x.clamp(*to));
-                c.draw_series(std::iter::once(Rectangle::new(
-                    [(from, ylo), (to, yhi)],
-                    WHITE.mix(0.45).filled(),
-                )))
-                .map_err(err)?;
-                super::span_label(root, c, label, from, to, yhi)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// " — mean of 4 replications, band: min–max", or nothing for one.
-    fn reps_note(&self) -> String {
-        if self.replications > 1 {
-            format!(
-                " — mean of {} replications (band: min–max)",
-                self.replications
-            )
-        } else {
-            String::new()
-        }
-    }
-
-    /// Dashed levels on a latency panel: the class's latency target and
-    /// its SLO bounds on latency percentiles.
-    fn latency_marks(&self, class: &str) -> Vec<Mark> {
-        let mut marks = self.spans.clone();
-        let Some(info) = self.info else {
-            return marks;
-        };
-        if let Some(t) = info
-            .classes
-            .iter()
-            .find(|c| c.name == class)
-            .and_then(|c| c.latency_target_s)
-        {
-            marks.push(Mark::Level {
-                y: t,
-                color: BLACK,
-                label: format!("latency target {}", super::seconds_label(t)),
-            });
-        }
-        for slo in info.slos.iter().filter(|s| s.class == class) {
-            let color = match Metric::parse(&slo.metric) {
-                Some(Metric::LatencyP50) => GREEN,
-                Some(Metric::LatencyP95) => ORANGE,
-                Some(Metric::LatencyP99) => RED,
-                _ => continue,
-            };
-            if let Some(max) = slo.max {
-                marks.push(Mark::Level {
-                    y: max,
-                    color,
-                    label: format!(
-                        "SLO: {} over the run ≤ {}",
-                        slo.metric.replace('_', " "),
-                        super::seconds_label(max)
-                    ),
-                });
-            }
-        }
-        marks
-    }
-}
-
-/// The frame of a run: the time axis ends where activity ends (the rest
-/// of a long drain is empty).
-fn run_frame<'a>(scopes: &Scopes, info: Option<&'a RunInfo>) -> Frame<'a> {
-    let active = |r: &Row| {
-        r.arrivals + r.completions + r.queue_mean.unwrap_or(0.0) + r.busy.unwrap_or(0.0) > 0.0
-    };
-    let rows = || scopes.values().flat_map(Scope::rows);
-    let end = rows()
-        .filter(|r| active(r))
-        .map(|r| r.t + r.width)
-        .fold(0.0, f64::max)
-        .max(rows().next().map_or(1.0, |r| r.width));
-    let last_arrival = rows()
-        .filter(|r| r.arrivals > 0.0)
-        .map(|r| r.t + r.width)
-        .fold(0.0, f64::max);
-    let duration = info
-        .map(|i| i.duration_s)
-        .filter(|d| *d > 0.0)
-        .unwrap_or(last_arrival);
-    let warmup = info.map_or(0.0, |i| i.warmup_s);
-    let mut spans = Vec::new();
-    if warmup > 0.0 {
-        spans.push(Mark::Span {
-            from: 0.0,
-            to: warmup,
-            label: "warm-up".into(),
-        });
-    }
-    if end > duration * (1.0 + 1e-9) {
-        spans.push(Mark::Span {
-            from: duration,
-            to: end,
-            label: "drain".into(),
-        });
-    }
-    let replications = scopes.values().map(|s| s.reps.len()).max().unwrap_or(1);
-    Frame {
-        end,
-        start: info
-            .and_then(|i| i.start.as_deref())
-            .and_then(StartTime::parse),
-        spans,
-        duration,
-        replications,
-        info,
-    }
-}
 
 /// A panel of lines with a y axis fitted to them (and their bands).
 #[allow(clippy::too_many_arguments)]
