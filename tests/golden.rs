@@ -8,7 +8,7 @@
 //! of results is intended, re-bless and say why in the commit:
 //!
 //! ```sh
-//! SURGE_BLESS=1 cargo test --test golden
+//! SURGE_BLESS=1 cargo test --release --test golden
 //! ```
 
 use assert_cmd::Command;
@@ -125,7 +125,7 @@ fn compare_or_bless(path: &Path, actual: &[u8]) {
     }
     let expected = std::fs::read(path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e}; create it with `SURGE_BLESS=1 cargo test --test golden`",
+            "{}: {e}; create it with `SURGE_BLESS=1 cargo test --release --test golden`",
             path.display()
         )
     });
@@ -141,7 +141,7 @@ fn compare_or_bless(path: &Path, actual: &[u8]) {
             .unwrap_or(e.lines().count().min(a.lines().count()));
         panic!(
             "{} differs from this run at line {}:\n  golden: {}\n  now:    {}\n\
-             If the change is intended, re-bless with `SURGE_BLESS=1 cargo test --test golden` \
+             If the change is intended, re-bless with `SURGE_BLESS=1 cargo test --release --test golden` \
              and give the reason in the commit.",
             path.display(),
             first + 1,

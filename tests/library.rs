@@ -2,7 +2,7 @@
 //! no charts): every bundled scenario loads and runs through
 //! [`surge::Simulation`], and every request is accounted for.
 //!
-//! CI runs this file with `cargo test --no-default-features --test library`.
+//! CI runs this file with `cargo test --release --no-default-features --test library`.
 
 use surge::Simulation;
 use surge::scenario::{Override, load_file};
