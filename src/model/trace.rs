@@ -91,6 +91,13 @@ impl Tracer {
         }
     }
 
+    /// Whether some request is being traced now (a request that arrives
+    /// later may be; one that arrived earlier and is not, never will be).
+    #[inline]
+    pub(crate) fn is_tracing(&self) -> bool {
+        !self.live.is_empty()
+    }
+
     /// The request in `slot` started service.
     #[inline]
     pub(crate) fn started(&mut self, slot: u32, now: SimTime) {

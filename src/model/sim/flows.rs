@@ -7,7 +7,12 @@
 //! - the user's patience (the class's `patience`) is one timer per attempt
 //!   of the workflow, from its arrival. When it runs out the user leaves if
 //!   no stage of theirs is in service; otherwise they wait for it and leave
-//!   the next time the workflow would have to queue. Once a stage is
+//!   the next time the workflow would have to queue. (The timer's deadline
+//!   is drawn when the attempt starts, but its event is scheduled only
+//!   when a stage first has to wait — in a queue or a stage retry's
+//!   backoff — as a one-stage request's is: an attempt served at once
+//!   everywhere costs no event, and one whose deadline passed in service
+//!   leaves at its next queue, exactly as if the timer had fired.) Once a stage is
 //!   deferred ("we'll notify you"), the timer restarts with the class's
 //!   `deferred_patience`. A user who leaves ends the attempt `abandoned`;
 //!   the class's `retry` may send the workflow again from its first stage.
@@ -46,6 +51,9 @@ pub(super) struct Flow {
     head: u32,
     user: u32,
     remaining: u32,
+    /// When the user's patience with this attempt runs out (`SimTime::MAX`:
+    /// never).
+    deadline: SimTime,
     /// Bumped when an attempt starts or ends: older patience timers are stale.
     pub(super) generation: u32,
     attempt: u32,
@@ -57,6 +65,16 @@ pub(super) struct Flow {
     deferred: bool,
     impatient: bool,
     started: bool,
+    /// The patience timer of this attempt is scheduled.
+    armed: bool,
+}
+
+impl Flow {
+    /// The user who sent the flow ([`NO_USER`] for a class's own arrivals).
+    #[inline]
+    pub(super) fn user(&self) -> u32 {
+        self.user
+    }
 }
 
 /// What a task (a request of a workflow class) knows of its flow.
@@ -133,10 +151,37 @@ impl<'a> Sim<'a> {
         self.tasks[id as usize].measured
     }
 
-    /// Whether the user of task `id`'s flow has run out of patience.
-    pub(super) fn task_user_gone(&self, id: u32) -> bool {
+    /// Whether the user of task `id`'s flow has run out of patience (the
+    /// timer fired while a stage was in service, or would have: its
+    /// deadline passed before any stage had to wait).
+    pub(super) fn task_user_gone(&self, id: u32, now: SimTime) -> bool {
         let t = self.tasks[id as usize];
-        !t.orphan && self.flows[t.flow as usize].impatient
+        let flow = &self.flows[t.flow as usize];
+        !t.orphan && (flow.impatient || flow.deadline < now)
+    }
+
+    /// A stage of task `id`'s flow has to wait: schedule the user's
+    /// patience timer for this attempt, if it is not yet.
+    pub(super) fn arm_patience(&mut self, id: u32, now: SimTime) {
+        let t = self.tasks[id as usize];
+        let flow = &mut self.flows[t.flow as usize];
+        if t.orphan || flow.armed || flow.deadline == SimTime::MAX {
+            return;
+        }
+        if flow.deadline < now {
+            // Past while a stage was in service: as if it had fired then.
+            flow.impatient = true;
+            return;
+        }
+        flow.armed = true;
+        let generation = flow.generation;
+        self.events.schedule(
+            flow.deadline,
+            Event::FlowPatience {
+                flow: t.flow,
+                generation,
+            },
+        );
     }
 
     /// A new request (first attempt) of workflow class `class` arrives.
@@ -152,6 +197,7 @@ impl<'a> Sim<'a> {
         let flow = Flow {
             arrival: now,
             served: SimDuration::ZERO,
+            deadline: SimTime::MAX,
             head: NO_TASK,
             user,
             remaining,
@@ -163,6 +209,7 @@ impl<'a> Sim<'a> {
             deferred: false,
             impatient: false,
             started: false,
+            armed: false,
         };
         let f = match self.free_flows.pop() {
             Some(f) => {
@@ -191,7 +238,9 @@ impl<'a> Sim<'a> {
         flow.started = false;
         flow.deferred = false;
         flow.pending = 0;
-        let (class, generation, user) = (flow.class as usize, flow.generation, flow.user);
+        flow.deadline = SimTime::MAX;
+        flow.armed = false;
+        let (class, user) = (flow.class as usize, flow.user);
         let spec = &self.scenario.classes[class];
         let c = &mut self.classes[class];
         if let (Some(limit), Some(bucket)) = (&spec.limit, c.limit_bucket.as_mut())
@@ -213,13 +262,8 @@ impl<'a> Sim<'a> {
         }
         if let Some(patience) = &spec.patience {
             let wait = patience.sample(&mut self.classes[class].patience_rng);
-            self.events.schedule(
-                now + wait,
-                Event::FlowPatience {
-                    flow: f,
-                    generation,
-                },
-            );
+            // Scheduled when a stage first has to wait (`arm_patience`).
+            self.flows[f as usize].deadline = now + wait;
         }
         self.enter_stage(f, 0, now);
     }
@@ -314,7 +358,8 @@ impl<'a> Sim<'a> {
         }
         st.bucket.started += 1;
         st.bucket.wait_nanos += u128::from(wait.0);
-        if !t.orphan {
+        // The flow's record is touched only for the trace (its first start).
+        if !t.orphan && self.tracer.is_tracing() {
             let flow = &mut self.flows[t.flow as usize];
             if !flow.started {
                 flow.started = true;
@@ -353,10 +398,12 @@ impl<'a> Sim<'a> {
             self.classes[class].stats.deferred += 1;
         }
         if let Some(patience) = &self.scenario.classes[class].deferred_patience {
+            let wait = patience.sample(&mut self.classes[class].patience_rng);
             let flow = &mut self.flows[t.flow as usize];
             flow.generation = flow.generation.wrapping_add(1);
+            flow.deadline = now + wait;
+            flow.armed = true;
             let generation = flow.generation;
-            let wait = patience.sample(&mut self.classes[class].patience_rng);
             self.events.schedule(
                 now + wait,
                 Event::FlowPatience {
@@ -578,6 +625,7 @@ impl<'a> Sim<'a> {
                     now + SimDuration::from_secs_f64(delay),
                     Event::RetryDue { request: id },
                 );
+                self.arm_patience(id, now);
             }
             _ => {
                 if t.measured {

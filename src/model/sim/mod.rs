@@ -550,6 +550,12 @@ impl<'a> Sim<'a> {
                 self.prefetch_task(request, near);
                 return;
             }
+            // A retry starts an attempt, whose rate limit reads the user:
+            // the flow's record, fetched earlier, says which.
+            Event::FlowRetry { flow } if near => match self.flows.get(flow as usize) {
+                Some(f) => f.user(),
+                None => return,
+            },
             Event::FlowPatience { flow, .. } | Event::FlowRetry { flow } => {
                 if let Some(f) = self.flows.get(flow as usize) {
                     prefetch(f);

@@ -125,7 +125,7 @@ impl Sim<'_> {
             let pool = self.task_pool(id);
             let p = &self.pools[pool];
             let can_start_now = p.busy < p.usable() && p.waiting == 0 && !p.batching;
-            if !can_start_now && self.task_user_gone(id) {
+            if !can_start_now && self.task_user_gone(id, now) {
                 // The user gave up while a stage was in service: they
                 // leave rather than queue again.
                 self.task_user_left(id, now);
@@ -216,6 +216,9 @@ impl Sim<'_> {
         }
         p.policy.enqueue(queued, &view);
         p.waiting += 1;
+        if task {
+            self.arm_patience(id, now);
+        }
         let patience = if queued.deferred {
             spec.deferred_patience.as_ref().or(spec.patience.as_ref())
         } else {
