@@ -10,7 +10,12 @@
 //!
 //! Then, once each:
 //! - the whole launch day (24 h), one replication: seconds, events/s,
-//!   peak RSS; the same for launch-pipeline, with its time per stage visit;
+//!   peak RSS and µs per unit of work (an attempt of a one-stage request,
+//!   of a workflow stage, or of a workflow turned away before its first
+//!   stage); the same for launch day with its images as one-stage
+//!   workflows, and for launch-pipeline (five stages), each with its cost
+//!   per unit against launch day's: what a stage visit costs against a
+//!   request;
 //! - `mmc` for 24 h, 96 h and 384 h, first of all (while the process is
 //!   small): peak RSS stays flat (memory is bounded by what is in the
 //!   system, not by the requests simulated);
@@ -108,45 +113,85 @@ fn backlog_bytes_per_request(out: &Path) -> Option<f64> {
     Some((large - small) * 1024.0 / 6e6)
 }
 
-/// The whole launch day, once: wall time, events per second and peak RSS
-/// of one replication (in this process: a child's peak would include
-/// this process's memory at the fork).
-fn launch_day_full() -> Option<String> {
-    let scenario = load("scenarios/launch-day.toml", &[]);
-    let started = std::time::Instant::now();
-    let (events, mb) = peak_rss_mb(|| simulate(&scenario, 0).unwrap().events)?;
-    let secs = started.elapsed().as_secs_f64();
-    Some(format!(
-        "launch-day (24 h, one replication): {secs:.1} s, {:.1} M events/s, peak RSS {mb:.0} MB",
-        events as f64 / secs / 1e6
-    ))
-}
-
-/// The whole launch day as a pipeline, once: wall time, events/s, peak
-/// RSS, and the time per stage visit (every visit of every workflow and
-/// every one-stage request counted as one unit of work).
-fn launch_pipeline_full() -> Option<String> {
-    let scenario = load("scenarios/launch-pipeline.toml", &[]);
-    let started = std::time::Instant::now();
-    let (run, mb) = peak_rss_mb(|| simulate(&scenario, 0).unwrap())?;
-    let secs = started.elapsed().as_secs_f64();
-    let visits: u64 = run
-        .classes
+/// Units of work of a run: every attempt of a one-stage class, every
+/// attempt of a workflow stage, and every workflow attempt turned away
+/// before its first stage (a rate limit) — what a one-stage request's
+/// attempt costs, if a stage visit costs as much.
+fn units(run: &surge::model::RunResult) -> u64 {
+    run.classes
         .iter()
-        .map(|c| {
-            if c.stages.is_empty() {
-                c.attempts
-            } else {
-                c.stages.iter().map(|s| s.attempts).sum()
+        .map(|c| match c.stages.first() {
+            None => c.attempts,
+            Some(first) => {
+                let visits: u64 = c.stages.iter().map(|s| s.attempts).sum();
+                visits + c.attempts.saturating_sub(first.arrivals)
             }
         })
-        .sum();
-    Some(format!(
-        "launch-pipeline (24 h, one replication): {secs:.1} s, {:.1} M events/s, {:.1} M stage visits and one-stage attempts (measured), {:.2} µs each, peak RSS {mb:.0} MB",
+        .sum()
+}
+
+/// One replication of `scenario`, once: wall time, events/s, peak RSS
+/// and µs per unit of work (see [`units`]); the line, and µs per unit.
+fn once(what: &str, scenario: &Scenario) -> Option<(String, f64)> {
+    let started = std::time::Instant::now();
+    let (run, mb) = peak_rss_mb(|| simulate(scenario, 0).unwrap())?;
+    let secs = started.elapsed().as_secs_f64();
+    let units = units(&run);
+    let us = secs * 1e6 / units as f64;
+    let line = format!(
+        "{what} (24 h, one replication): {secs:.1} s, {:.1} M events/s, {:.1} M units of work (attempts and stage visits), {us:.3} µs each, peak RSS {mb:.0} MB",
         run.events as f64 / secs / 1e6,
-        visits as f64 / 1e6,
-        secs * 1e6 / visits as f64
-    ))
+        units as f64 / 1e6,
+    );
+    Some((line, us))
+}
+
+/// Launch day with each image request a one-stage workflow on the same
+/// pool: the same load, through the workflow machinery.
+fn launch_day_as_workflows() -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/launch-day.toml");
+    let text = std::fs::read_to_string(&path).expect("launch-day.toml is readable");
+    let service = "service = { dist = \"lognormal\", mean = \"20s\", cv = 0.6 }\n";
+    assert_eq!(
+        text.matches(service).count(),
+        2,
+        "launch-day's image service"
+    );
+    let text = text
+        .replace(service, "")
+        .replace("pool = \"gpu-image\"", "workflow = \"image\"")
+        + "\n[[workflow]]\nname = \"image\"\n[[workflow.stage]]\nname = \"generate\"\n\
+           pool = \"gpu-image\"\n"
+        + service;
+    surge::scenario::load_str(&text, "launch-day (workflows)", Path::new("."), "x", &[])
+        .expect("launch-day with one-stage workflows is valid")
+        .scenario
+}
+
+/// The whole launch day, once, three ways: as written; with each image
+/// request a one-stage workflow; and as the launch-pipeline (five stages).
+/// What a stage visit costs against a request: µs per unit of work.
+fn launch_days() -> Vec<String> {
+    let mut lines = Vec::new();
+    let Some((line, day)) = once("launch-day", &load("scenarios/launch-day.toml", &[])) else {
+        return lines;
+    };
+    lines.push(line);
+    for (what, scenario) in [
+        (
+            "launch-day, images as 1-stage workflows",
+            launch_day_as_workflows(),
+        ),
+        (
+            "launch-pipeline",
+            load("scenarios/launch-pipeline.toml", &[]),
+        ),
+    ] {
+        if let Some((line, us)) = once(what, &scenario) {
+            lines.push(format!("{line}: {:.2}× launch-day's", us / day));
+        }
+    }
+    lines
 }
 
 /// Peak RSS of one replication of a stable M/M/8 1×, 4× and 16× as long:
@@ -242,15 +287,13 @@ fn bench_scenarios(c: &mut Criterion) {
     let Ok(out) = tempfile::tempdir() else {
         return;
     };
-    let reports = [
-        launch_day_full(),
-        launch_pipeline_full(),
+    let reports = launch_days().into_iter().map(Some).chain([
         memory,
         sweep_scaling(out.path()),
         backlog_bytes_per_request(out.path()).map(|bytes| {
             format!("backlog: {bytes:.1} bytes of peak RSS per queued request (mmc at 1G/s)")
         }),
-    ];
+    ]);
     for line in reports.into_iter().flatten() {
         eprintln!("{line}");
     }

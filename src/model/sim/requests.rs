@@ -216,7 +216,7 @@ impl Sim<'_> {
         }
         p.policy.enqueue(queued, &view);
         p.waiting += 1;
-        if task {
+        if task && spec.patience.is_some() {
             self.arm_patience(id, now);
         }
         let patience = if queued.deferred {
