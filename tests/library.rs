@@ -2,7 +2,11 @@
 //! no charts): every bundled scenario loads and runs through
 //! [`surge::Simulation`], and every request is accounted for.
 //!
-//! CI runs this file with `cargo test --release --no-default-features --test library`.
+//! CI builds it with `cargo clippy --no-default-features --all-targets`
+//! and runs it with the rest of the tests (features gate only whole modules,
+//! so the library's code is the same either way; `.ci/run` checks that).
+//! To run it without the features: `cargo test --release
+//! --no-default-features --test library`.
 
 use surge::Simulation;
 use surge::scenario::{Override, load_file};
