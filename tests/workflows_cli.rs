@@ -135,6 +135,11 @@ fn a_workflow_run_writes_stage_tables_and_the_where_time_goes_chart() {
         report.contains("Class free: where the time goes"),
         "with a caption"
     );
+    assert!(
+        report.contains("<h2>Workflow stages</h2>")
+            && report.contains("<td>upscale</td><td>gpu</td>"),
+        "and a table of the stages"
+    );
     // `surge chart` redraws them from the folder alone.
     std::fs::remove_dir_all(out.join("charts")).unwrap();
     surge().arg("chart").arg(&out).assert().success();

@@ -206,7 +206,7 @@ pub fn run(paths: &[PathBuf], opts: &RunOptions) -> Result<(), AppError> {
         let mut info = run_info("run", path, l, &opts.overrides);
         info.replications = scenario.replications;
         info.replications_stop = stop.clone();
-        let [summary, pools, timeseries, stage_series] =
+        let [summary, pools, timeseries, stages, stage_series] =
             write_run_outputs(staged.dir(), scenario, &runs, &info)?;
         if let Some(format) = opts.charts {
             // From the bytes just written, not read back.
@@ -214,6 +214,7 @@ pub fn run(paths: &[PathBuf], opts: &RunOptions) -> Result<(), AppError> {
                 summary: &summary,
                 pools: &pools,
                 timeseries: Some(&timeseries),
+                stages: (!stages.is_empty()).then_some(&stages[..]),
                 stage_series: (!stage_series.is_empty()).then_some(&stage_series[..]),
                 sweep: None,
                 info: Some(&info),
@@ -346,7 +347,7 @@ pub fn write_run_outputs(
     scenario: &Scenario,
     runs: &[RunResult],
     info: &RunInfo,
-) -> Result<[Vec<u8>; 4], AppError> {
+) -> Result<[Vec<u8>; 5], AppError> {
     let io = |e: std::io::Error, what: &Path| {
         AppError::Output(format!("cannot write {}: {e}", what.display()))
     };
@@ -363,11 +364,11 @@ pub fn write_run_outputs(
         let path = out.join(name);
         write_atomic(&path, bytes).map_err(|e| io(e, &path))?;
     }
-    let mut stage_series = Vec::new();
+    let (mut stages, mut stage_series) = (Vec::new(), Vec::new());
     if !scenario.workflows.is_empty() {
         let path = out.join("stages.csv");
-        let table = crate::report::stages_table(scenario, 0, runs);
-        write_atomic(&path, &table.to_csv()).map_err(|e| io(e, &path))?;
+        stages = crate::report::stages_table(scenario, 0, runs).to_csv();
+        write_atomic(&path, &stages).map_err(|e| io(e, &path))?;
         let path = out.join("stage_series.csv");
         stage_series = crate::report::stage_series_table(scenario, 0, runs).to_csv();
         write_atomic(&path, &stage_series).map_err(|e| io(e, &path))?;
@@ -379,7 +380,7 @@ pub fn write_run_outputs(
     }
     write_info(out, info)?;
     let [(_, summary), (_, pools), (_, timeseries)] = files;
-    Ok([summary, pools, timeseries, stage_series])
+    Ok([summary, pools, timeseries, stages, stage_series])
 }
 
 /// `surge chart DIR`: redraw the charts and report of an output folder,
@@ -425,7 +426,8 @@ pub(crate) struct Drawn<'a> {
     pub(crate) pools: &'a [u8],
     /// A run's time series (None for a sweep).
     pub(crate) timeseries: Option<&'a [u8]>,
-    /// A run's stage time series (scenarios with workflows).
+    /// A run's stage table and time series (scenarios with workflows).
+    pub(crate) stages: Option<&'a [u8]>,
     pub(crate) stage_series: Option<&'a [u8]>,
     /// A sweep's table (None for a run).
     pub(crate) sweep: Option<&'a [u8]>,
@@ -455,9 +457,13 @@ pub fn draw_charts(out: &Path, format: ChartFormat) -> Result<Vec<PathBuf>, AppE
         Some(_) => None,
         None => Some(read("timeseries.csv")?),
     };
-    let stage_series = (sweep.is_none() && out.join("stage_series.csv").is_file())
-        .then(|| read("stage_series.csv"))
-        .transpose()?;
+    let stage_file = |name: &str| {
+        (sweep.is_none() && out.join(name).is_file())
+            .then(|| read(name))
+            .transpose()
+    };
+    let stages = stage_file("stages.csv")?;
+    let stage_series = stage_file("stage_series.csv")?;
     let info: Option<RunInfo> = match std::fs::read(out.join("scenario.json")) {
         Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
             AppError::Input(format!(
@@ -474,6 +480,7 @@ pub fn draw_charts(out: &Path, format: ChartFormat) -> Result<Vec<PathBuf>, AppE
             summary: &summary,
             pools: &pools,
             timeseries: timeseries.as_deref(),
+            stages: stages.as_deref(),
             stage_series: stage_series.as_deref(),
             sweep: sweep.as_deref(),
             info: info.as_ref(),
@@ -506,6 +513,7 @@ pub(crate) fn draw_from(
         info: tables.info,
         summary_csv: tables.summary,
         pools_csv: tables.pools,
+        stages_csv: tables.stages,
         sweep_csv: tables.sweep,
         charts,
     })

@@ -6,7 +6,7 @@
 use super::csvdata::Csv;
 use super::text::{format_secs, group};
 use crate::metric::Metric;
-use crate::rows::{self, PoolRow, SummaryRow};
+use crate::rows::{self, PoolRow, StageRow, SummaryRow};
 use crate::stats::{Estimate, estimate};
 mod caption;
 mod slo;
@@ -113,6 +113,8 @@ pub struct ReportInput<'a> {
     pub summary_csv: &'a [u8],
     /// `pools.csv`.
     pub pools_csv: &'a [u8],
+    /// A run's `stages.csv` (scenarios with workflows).
+    pub stages_csv: Option<&'a [u8]>,
     /// `sweep.csv`, for a sweep.
     pub sweep_csv: Option<&'a [u8]>,
     /// Charts: file name and bytes (PNG or SVG).
@@ -269,30 +271,54 @@ fn class_table(out: &mut String, summary: &[SummaryRow], order: &[String]) {
             .collect();
         estimate(&values)
     };
-    // Columns that are all empty (e.g. no SLO targets) are left out.
-    let columns: Vec<&(Metric, &str, Kind)> = CLASS_COLUMNS
+    let columns: Vec<(&str, Kind, Metric)> = CLASS_COLUMNS
         .iter()
-        .filter(|(m, _, _)| classes.iter().any(|k| of(k, *m).is_some()))
+        .map(|&(m, name, kind)| (name, kind, m))
         .collect();
-    let mut header = vec!["class"];
-    header.extend(columns.iter().map(|c| c.1));
-    // One unit per column of durations, from its largest value.
+    estimate_table(
+        out,
+        &["class"],
+        &classes,
+        |k| vec![esc(k)],
+        &columns,
+        |k, m| of(k, *m),
+    );
+}
+
+/// A table of one row per key (`label` its first cells, under `lead`) and
+/// one column per entry of `columns` (name, kind, what `of` reads), each
+/// cell a mean ± its 95% half-width. Columns empty in every row are left
+/// out, and each column of durations gets one unit, from its largest value.
+fn estimate_table<K, C>(
+    out: &mut String,
+    lead: &[&str],
+    keys: &[K],
+    label: impl Fn(&K) -> Vec<String>,
+    columns: &[(&str, Kind, C)],
+    of: impl Fn(&K, &C) -> Option<Estimate>,
+) {
+    let columns: Vec<&(&str, Kind, C)> = columns
+        .iter()
+        .filter(|(_, _, c)| keys.iter().any(|k| of(k, c).is_some()))
+        .collect();
     let kinds: Vec<Kind> = columns
         .iter()
-        .map(|(m, _, kind)| match kind {
-            Kind::Seconds => column_unit(classes.iter().filter_map(|k| of(k, *m)).map(|e| e.mean)),
+        .map(|(_, kind, c)| match kind {
+            Kind::Seconds => column_unit(keys.iter().filter_map(|k| of(k, c)).map(|e| e.mean)),
             k => *k,
         })
         .collect();
-    let rows: Vec<Vec<String>> = classes
+    let mut header = lead.to_vec();
+    header.extend(columns.iter().map(|c| c.0));
+    let rows: Vec<Vec<String>> = keys
         .iter()
         .map(|k| {
-            let mut row = vec![esc(k)];
+            let mut row = label(k);
             row.extend(
                 columns
                     .iter()
                     .zip(&kinds)
-                    .map(|((m, _, _), kind)| cell(of(k, *m), *kind)),
+                    .map(|((_, _, c), kind)| cell(of(k, c), *kind)),
             );
             row
         })
@@ -350,6 +376,47 @@ fn pool_table(out: &mut String, pools: &[PoolRow], order: &[String]) -> Vec<(Str
     unstable
 }
 
+/// The stages table: one row per (class, stage), in workflow order, each
+/// number the mean over replications (± its 95% half-width).
+fn stage_table(out: &mut String, stages: &[StageRow]) {
+    let mut keys: Vec<(&str, &str, &str)> = Vec::new();
+    for r in stages {
+        let key = (r.class.as_str(), r.stage.as_str(), r.pool.as_str());
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    type Field = fn(&StageRow) -> Option<f64>;
+    const COLUMNS: [(&str, Kind, Field); 8] = [
+        ("visits", Kind::Count, |r| Some(r.arrivals as f64)),
+        ("completed", Kind::Count, |r| Some(r.completed as f64)),
+        ("cancelled", Kind::Count, |r| Some(r.cancelled as f64)),
+        ("wait mean", Kind::Seconds, |r| r.wait_mean_s),
+        ("wait p99", Kind::Seconds, |r| r.wait_p99_s),
+        ("service mean", Kind::Seconds, |r| r.service_mean_s),
+        ("service p99", Kind::Seconds, |r| r.service_p99_s),
+        ("lost", Kind::Count, |r| {
+            Some((r.rejected + r.timed_out + r.failed) as f64)
+        }),
+    ];
+    let of = |key: &(&str, &str, &str), f: Field| {
+        let values: Vec<f64> = stages
+            .iter()
+            .filter(|r| (r.class.as_str(), r.stage.as_str(), r.pool.as_str()) == *key)
+            .filter_map(f)
+            .collect();
+        estimate(&values)
+    };
+    estimate_table(
+        out,
+        &["class", "stage", "pool"],
+        &keys,
+        |k| vec![esc(k.0), esc(k.1), esc(k.2)],
+        &COLUMNS,
+        |k, f| of(k, *f),
+    );
+}
+
 const SWEEP_ROWS: usize = 300;
 
 /// How a metric's values read in the report.
@@ -387,6 +454,10 @@ pre.scenario { background: #f6f6f6; padding: 12px; font-size: 13px;
 pub fn report_html(input: &ReportInput<'_>) -> Result<String, String> {
     let summary: Vec<SummaryRow> = rows::read("summary.csv", input.summary_csv)?;
     let pools: Vec<PoolRow> = rows::read("pools.csv", input.pools_csv)?;
+    let stages: Vec<StageRow> = match input.stages_csv {
+        Some(bytes) => rows::read("stages.csv", bytes)?,
+        None => Vec::new(),
+    };
     let sweep = input
         .sweep_csv
         .map(|b| Csv::parse("sweep.csv", b))
@@ -470,6 +541,16 @@ pub fn report_html(input: &ReportInput<'_>) -> Result<String, String> {
             class_table(&mut tables, &summary, &class_order);
             tables.push_str("<h2>Pools</h2>\n");
             unstable = pool_table(&mut tables, &pools, &pool_order);
+            if !stages.is_empty() {
+                tables.push_str("<h2>Workflow stages</h2>\n");
+                tables.push_str(
+                    "<p>Stage visits of requests that arrived after warm-up (a loop back is a new visit); \
+                     wait = stage arrival to start of service, per attempt; service, per completed visit; \
+                     lost = rejected, timed out or failed on the visit's last attempt. \
+                     The chart of where the time goes, per class, is below.</p>\n",
+                );
+                stage_table(&mut tables, &stages);
+            }
             slo_section(&mut tables, &summary, slos);
         }
     }
@@ -559,9 +640,46 @@ mod tests {
             summary_csv: crate::rows::complete::<SummaryRow>(SUMMARY).as_bytes(),
             pools_csv: crate::rows::complete::<PoolRow>(POOLS).as_bytes(),
             sweep_csv: sweep.map(str::as_bytes),
+            stages_csv: None,
             charts: Vec::new(),
         })
         .unwrap()
+    }
+
+    #[test]
+    fn workflow_stages_get_a_table_in_workflow_order() {
+        let stages = crate::rows::complete::<StageRow>(
+            "scenario,point,replication,seed,class,stage,pool,arrivals,completed,timed_out,wait_p99_s\n\
+             s,0,0,1,jobs,moderate,cpu,100,98,2,0.5\n\
+             s,0,0,1,jobs,generate,gpu,98,90,0,40\n\
+             s,0,1,1,jobs,moderate,cpu,110,110,0,0.7\n\
+             s,0,1,1,jobs,generate,gpu,110,100,0,80\n",
+        );
+        let html = report_html(&ReportInput {
+            info: Some(&RunInfo::default()),
+            summary_csv: crate::rows::complete::<SummaryRow>(SUMMARY).as_bytes(),
+            pools_csv: crate::rows::complete::<PoolRow>(POOLS).as_bytes(),
+            stages_csv: Some(stages.as_bytes()),
+            ..ReportInput::default()
+        })
+        .unwrap();
+        let table = &html[html
+            .find("<h2>Workflow stages</h2>")
+            .expect("a stages section")..];
+        let moderate = table
+            .find("<td>moderate</td><td>cpu</td>")
+            .expect("{table}");
+        let generate = table
+            .find("<td>generate</td><td>gpu</td>")
+            .expect("{table}");
+        assert!(moderate < generate, "workflow order: {table}");
+        // Visits: the mean of 100 and 110; the wait p99 column in seconds
+        // (60 s ± its half-width); columns with no value anywhere left out.
+        assert!(table.contains("<td>105 <span class=\"ci\">±"), "{table}");
+        assert!(table.contains("<td>60.00s <span class=\"ci\">±"), "{table}");
+        assert!(table.contains("<th>wait p99</th>") && !table.contains("service mean"));
+        // No stages section without workflows.
+        assert!(!report_of(&RunInfo::default(), None).contains("Workflow stages"));
     }
 
     #[test]
@@ -578,6 +696,7 @@ mod tests {
             summary_csv: crate::rows::complete::<SummaryRow>(SUMMARY).as_bytes(),
             pools_csv: crate::rows::complete::<PoolRow>(POOLS).as_bytes(),
             sweep_csv: None,
+            stages_csv: None,
             charts: vec![("latency-jobs.png".into(), vec![1, 2, 3])],
         })
         .unwrap();
