@@ -38,6 +38,65 @@ fn latency_mean(r: &RunResult) -> f64 {
 /// as slack on checks of means near their resolution.
 const HDR_SLACK_S: f64 = 1e-3;
 
+/// The user's patience with a workflow of one stage is Erlang A's
+/// (M/M/c+M): the user leaves iff the stage's queue wait outlasts their
+/// patience. The timer is scheduled only when the stage has to wait (its
+/// deadline drawn at the attempt's start), so this checks that lazy timer
+/// against the closed form: P(abandon) and E[wait | served].
+#[test]
+fn a_one_stage_workflow_with_impatient_users_is_erlang_a() {
+    let s = {
+        let mut s = scenario(
+            r#"
+            duration = "8h"
+            warmup = "20m"
+            replications = 10
+            seed = 11
+            [[pool]]
+            name = "gpu"
+            gpus = 8
+            [[class]]
+            name = "jobs"
+            workflow = "one"
+            arrivals = { process = "poisson", rate = "9/s" }
+            patience = { dist = "exponential", mean = "2s" }
+            [[workflow]]
+            name = "one"
+            [[workflow.stage]]
+            name = "serve"
+            pool = "gpu"
+            service = { dist = "exponential", mean = "1s" }
+        "#,
+        );
+        s.drain = None;
+        s
+    };
+    let runs = run_all(&s);
+    let (p_abandon, served_wait) = theory::erlang_a(8, 9.0, 1.0, 0.5);
+    assert_matches("Erlang-A P(abandon)", &runs, p_abandon, 0.0, 0.05, |r| {
+        let c = &r.classes[0];
+        c.abandoned as f64 / c.arrivals as f64
+    });
+    assert_matches(
+        "Erlang-A E[wait | served]",
+        &runs,
+        served_wait,
+        HDR_SLACK_S,
+        0.05,
+        |r| r.classes[0].wait.mean_s().unwrap(),
+    );
+    for r in &runs {
+        let c = &r.classes[0];
+        assert_eq!(c.arrivals, c.completed + c.abandoned + c.in_system);
+        let st = stage(r, 0, "serve");
+        assert_eq!(st.arrivals, st.completed + st.cancelled + st.in_system);
+        assert_eq!(
+            st.cancelled, c.abandoned,
+            "each user who left withdrew one visit"
+        );
+    }
+}
+
 /// A request as two stations in series: by Burke's theorem the departures
 /// of an M/M/c queue are Poisson, so each station is its own M/M/c and its
 /// mean wait is Erlang C's; the mean end-to-end latency is the sum of both
