@@ -10,6 +10,7 @@ use common::{assert_matches, run_all};
 use std::path::Path;
 use surge::model::{RunResult, Scenario, StageResult};
 use surge::scenario::load_str;
+use surge::simulate;
 use surge::theory;
 
 fn scenario(toml: &str) -> Scenario {
@@ -95,6 +96,61 @@ fn a_one_stage_workflow_with_impatient_users_is_erlang_a() {
             "each user who left withdrew one visit"
         );
     }
+}
+
+/// A fork whose first branch is deferred ("we'll notify you") still sends
+/// the other branches: deferral restarts the user's timer, it does not end
+/// the attempt. (It once did as far as the fork could tell: the other
+/// branches were never sent and the join waited until the user gave up.)
+#[test]
+fn a_fork_whose_first_branch_is_deferred_sends_every_branch() {
+    let s = scenario(
+        r#"
+        duration = "1h"
+        warmup = "10m"
+        seed = 3
+        [[pool]]
+        name = "a"
+        gpus = 4
+        policy = { kind = "deferral", threshold = "1s", reserved = 0.25 }
+        [[pool]]
+        name = "b"
+        gpus = 50
+        [[class]]
+        name = "jobs"
+        workflow = "w"
+        deferrable = true
+        arrivals = { process = "poisson", rate = "3.8/s" }
+        patience = { dist = "exponential", mean = "10m" }
+        deferred_patience = { dist = "exponential", mean = "30m" }
+        [[workflow]]
+        name = "w"
+        [[workflow.stage]]
+        name = "split"
+        fork = ["left", "right"]
+        [[workflow.stage]]
+        name = "left"
+        pool = "a"
+        service = { dist = "exponential", mean = "1s" }
+        [[workflow.stage]]
+        name = "right"
+        pool = "b"
+        service = { dist = "exponential", mean = "1s" }
+    "#,
+    );
+    let r = simulate(&s, 0).unwrap();
+    let c = &r.classes[0];
+    assert!(c.deferred > 1000, "the scenario defers: {}", c.deferred);
+    let (left, right) = (stage(&r, 0, "left"), stage(&r, 0, "right"));
+    assert_eq!(left.arrivals, c.arrivals);
+    assert_eq!(right.arrivals, c.arrivals, "every fork sent both branches");
+    assert!(
+        c.abandoned * 100 < c.arrivals,
+        "users leave only when their deferred patience runs out: {} of {}",
+        c.abandoned,
+        c.arrivals
+    );
+    conserved(&r);
 }
 
 /// A request as two stations in series: by Burke's theorem the departures

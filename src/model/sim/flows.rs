@@ -54,8 +54,11 @@ pub(super) struct Flow {
     /// When the user's patience with this attempt runs out (`SimTime::MAX`:
     /// never).
     deadline: SimTime,
-    /// Bumped when an attempt starts or ends: older patience timers are stale.
+    /// Bumped when an attempt starts or ends, or its user's patience timer
+    /// restarts (deferral): older patience timers are stale.
     pub(super) generation: u32,
+    /// Bumped when an attempt starts or ends (not when its timer restarts).
+    run: u32,
     attempt: u32,
     class: u16,
     /// The fork whose join the flow waits at.
@@ -202,6 +205,7 @@ impl<'a> Sim<'a> {
             user,
             remaining,
             generation: 0,
+            run: 0,
             attempt: 1,
             class: class as u16,
             fork: 0,
@@ -213,8 +217,13 @@ impl<'a> Sim<'a> {
         };
         let f = match self.free_flows.pop() {
             Some(f) => {
-                let generation = self.flows[f as usize].generation.wrapping_add(1);
-                self.flows[f as usize] = Flow { generation, ..flow };
+                let old = &self.flows[f as usize];
+                let (generation, run) = (old.generation.wrapping_add(1), old.run.wrapping_add(1));
+                self.flows[f as usize] = Flow {
+                    generation,
+                    run,
+                    ..flow
+                };
                 f
             }
             None => {
@@ -233,6 +242,7 @@ impl<'a> Sim<'a> {
     fn start_attempt(&mut self, f: u32, now: SimTime) {
         let flow = &mut self.flows[f as usize];
         flow.generation = flow.generation.wrapping_add(1);
+        flow.run = flow.run.wrapping_add(1);
         flow.served = SimDuration::ZERO;
         flow.impatient = false;
         flow.started = false;
@@ -301,11 +311,13 @@ impl<'a> Sim<'a> {
                         self.after_stage(f, s, now);
                         return;
                     }
-                    let generation = flow.generation;
+                    // A branch may end the attempt at once (a rejection);
+                    // one deferred only restarts the user's timer.
+                    let run = flow.run;
                     for &b in branches.iter().filter(|&&b| wf.stages[b].runs(class)) {
                         self.spawn_task(f, b, now);
-                        if self.flows[f as usize].generation != generation {
-                            return; // a branch ended the attempt at once
+                        if self.flows[f as usize].run != run {
+                            return;
                         }
                     }
                 }
@@ -514,6 +526,7 @@ impl<'a> Sim<'a> {
         self.cancel_tasks(f, now, false);
         let flow = &mut self.flows[f as usize];
         flow.generation = flow.generation.wrapping_add(1);
+        flow.run = flow.run.wrapping_add(1);
         let (user, remaining, class) = (flow.user, flow.remaining, flow.class);
         self.free_flows.push(f);
         self.total_finished += 1;
@@ -529,6 +542,7 @@ impl<'a> Sim<'a> {
         self.cancel_tasks(f, now, how == Setback::Abandoned);
         let flow = &mut self.flows[f as usize];
         flow.generation = flow.generation.wrapping_add(1);
+        flow.run = flow.run.wrapping_add(1);
         let flow = *flow;
         let class = flow.class as usize;
         let measured = flow.arrival >= self.warmup;
