@@ -73,19 +73,7 @@ fn a_one_stage_workflow_with_impatient_users_is_erlang_a() {
         s
     };
     let runs = run_all(&s);
-    let (p_abandon, served_wait) = theory::erlang_a(8, 9.0, 1.0, 0.5);
-    assert_matches("Erlang-A P(abandon)", &runs, p_abandon, 0.0, 0.05, |r| {
-        let c = &r.classes[0];
-        c.abandoned as f64 / c.arrivals as f64
-    });
-    assert_matches(
-        "Erlang-A E[wait | served]",
-        &runs,
-        served_wait,
-        HDR_SLACK_S,
-        0.05,
-        |r| r.classes[0].wait.mean_s().unwrap(),
-    );
+    common::assert_erlang_a(&runs, 8, 9.0, 1.0, 0.5, HDR_SLACK_S);
     for r in &runs {
         let c = &r.classes[0];
         assert_eq!(c.arrivals, c.completed + c.abandoned + c.in_system);

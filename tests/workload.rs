@@ -9,7 +9,6 @@ use std::path::Path;
 use surge::model::{ArrivalSpec, RunResult, Scenario, Scope};
 use surge::scenario::load_str;
 use surge::simulate;
-use surge::theory;
 
 fn scenario(toml: &str) -> Scenario {
     load_str(toml, "<test>", Path::new("."), "test", &[])
@@ -159,19 +158,7 @@ fn erlang_a_abandonment_and_served_wait_match_theory() {
         s
     };
     let runs = common::run_all(&s);
-    let (p_abandon, served_wait) = theory::erlang_a(8, 9.0, 1.0, 0.5);
-    assert_matches("Erlang-A P(abandon)", &runs, p_abandon, 0.0, 0.05, |r| {
-        let c = &r.classes[0];
-        c.abandoned as f64 / c.arrivals as f64
-    });
-    assert_matches(
-        "Erlang-A E[wait | served]",
-        &runs,
-        served_wait,
-        0.0,
-        0.05,
-        |r| r.classes[0].wait.mean_s().unwrap(),
-    );
+    common::assert_erlang_a(&runs, 8, 9.0, 1.0, 0.5, 0.0);
     for r in &runs {
         let c = &r.classes[0];
         assert_eq!(c.arrivals, c.completed + c.abandoned + c.in_system);

@@ -83,6 +83,34 @@ pub fn assert_matches(
     }
 }
 
+/// Assert class 0 of `runs` (an M/M/c+M queue: `c` servers, Poisson
+/// arrivals at `lambda`/s, exponential service at rate `mu` and patience
+/// at rate `theta`) abandons and waits as Erlang A says: P(abandon) and
+/// E[wait | served] within their 99.9% CIs (± `wait_slack` s for the wait),
+/// each CI narrower than 5% of theory.
+pub fn assert_erlang_a(
+    runs: &[RunResult],
+    c: u32,
+    lambda: f64,
+    mu: f64,
+    theta: f64,
+    wait_slack: f64,
+) {
+    let (p_abandon, served_wait) = surge::theory::erlang_a(c, lambda, mu, theta);
+    assert_matches("Erlang-A P(abandon)", runs, p_abandon, 0.0, 0.05, |r| {
+        let c = &r.classes[0];
+        c.abandoned as f64 / c.arrivals as f64
+    });
+    assert_matches(
+        "Erlang-A E[wait | served]",
+        runs,
+        served_wait,
+        wait_slack,
+        0.05,
+        |r| r.classes[0].wait.mean_s().unwrap(),
+    );
+}
+
 /// The names of the files in `dir`, sorted.
 pub fn file_names(dir: &std::path::Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
