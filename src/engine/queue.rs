@@ -114,8 +114,8 @@ const INSERTION_UP_TO: usize = 16;
 /// latest first), then each sub-slot is sorted by the whole key. Launch
 /// day holds hundreds to thousands of events a slot: a comparison sort of
 /// them cost 15% of the run, a three-pass radix sort with 1,024 digits
-/// (each pass clearing, scanning and summing its counts) 13% of the
-/// instructions, this about 4%.
+/// (each pass clearing, scanning and summing its counts) 13.6% of the
+/// instructions (callgrind, 10 h), this with the slot buffers' upkeep 8.6%.
 fn sort_slot<'a, E: Copy + 'a>(
     sources: impl Iterator<Item = &'a [Entry<E>]> + Clone,
     n: usize,
