@@ -13,7 +13,10 @@ import random
 import sys
 import time
 
-import simpy
+try:
+    import simpy
+except ModuleNotFoundError:
+    sys.exit("SimPy is not installed: pip install simpy==4.1.2")
 
 SERVERS = 8
 ARRIVAL_RATE = 7.2  # per second
