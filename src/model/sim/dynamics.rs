@@ -43,7 +43,7 @@ impl Sim<'_> {
             return;
         }
         let online = f64::from(p.usable().max(1));
-        let utilization = f64::from(p.busy) / online;
+        let utilization = f64::from(p.server.busy()) / online;
         let up = match a.trigger {
             ScaleTrigger::Utilization(u) => utilization >= u,
             ScaleTrigger::QueuePerGpu(q) => p.waiting as f64 / online >= q,
@@ -108,23 +108,25 @@ impl Sim<'_> {
         };
         let p = &mut self.pools[pool];
         let working = p.usable();
-        let busy_working = p.busy.min(working);
+        let busy_working = p.server.busy().min(working);
         let victim_busy = unit(&mut p.failure_rng) * f64::from(working) < f64::from(busy_working);
         p.failed += 1;
         let repair = f.mttr.sample(&mut p.failure_rng);
         self.events
             .schedule(now + repair, Event::GpuRepaired { pool: pool as u32 });
-        if victim_busy && !p.in_service.is_empty() {
-            let k = (unit(&mut p.failure_rng) * p.in_service.len() as f64) as usize;
-            let id = p.in_service[k.min(p.in_service.len() - 1)];
-            let deferred = self.requests[id as usize].deferred;
-            p.leave_service(&mut self.requests, id);
-            if deferred {
-                p.busy_deferred -= 1;
-            }
-            p.busy_level.set(now, u64::from(p.busy));
+        let victim = if victim_busy {
+            let rng = &mut p.failure_rng;
+            p.server.victim(|| unit(rng))
+        } else {
+            None
+        };
+        if let Some(id) = victim {
+            self.end_service(pool, id);
+            let p = &mut self.pools[pool];
+            p.busy_level.set(now, u64::from(p.server.busy()));
             self.requests[id as usize].state = State::Backoff;
-            self.setback(id, now, Setback::Failed);
+            let route = self.route_of(id);
+            self.setback(route, pool, id, now, Setback::Failed);
         }
         self.capacity_changed(pool, now);
     }

@@ -30,7 +30,7 @@
 //! service runs to its end and is discarded.
 
 use super::slab::{Request, State};
-use super::{Event, NO_USER, NO_WORKFLOW, Setback, Sim, unit};
+use super::{Event, NO_USER, Route, Setback, Sim, unit};
 use crate::engine::{SimDuration, SimTime};
 use crate::model::trace::Outcome;
 use crate::model::workflow::{Join, StageWork, Target, WorkflowSpec};
@@ -73,10 +73,10 @@ pub(super) struct Flow {
 }
 
 impl Flow {
-    /// The user who sent the flow ([`NO_USER`] for a class's own arrivals).
+    /// The user who sent the flow (`None`: a class's own arrival).
     #[inline]
-    pub(super) fn user(&self) -> u32 {
-        self.user
+    pub(super) fn user(&self) -> Option<u32> {
+        (self.user != NO_USER).then_some(self.user)
     }
 }
 
@@ -109,15 +109,13 @@ impl Task {
 }
 
 impl<'a> Sim<'a> {
-    #[inline]
-    pub(super) fn is_task(&self, id: u32) -> bool {
-        let class = self.requests[id as usize].class as usize;
-        self.classes[class].workflow != NO_WORKFLOW
-    }
-
+    /// The workflow of workflow class `class`.
     fn workflow_of(&self, class: usize) -> &'a WorkflowSpec {
         let sc: &'a crate::model::Scenario = self.scenario;
-        &sc.workflows[self.classes[class].workflow as usize]
+        match self.classes[class].route {
+            Route::Workflow(w) => &sc.workflows[w as usize],
+            Route::Pool(_) => unreachable!("only a workflow class has flows and tasks"),
+        }
     }
 
     /// The pool that serves task `id`.
@@ -188,7 +186,8 @@ impl<'a> Sim<'a> {
     }
 
     /// A new request (first attempt) of workflow class `class` arrives.
-    pub(super) fn new_flow(&mut self, class: usize, now: SimTime, user: u32, remaining: u32) {
+    pub(super) fn new_flow(&mut self, class: usize, now: SimTime, user: Option<(u32, u32)>) {
+        let (user, remaining) = user.unwrap_or((NO_USER, 0));
         self.total_arrivals += 1;
         let measured = now >= self.warmup;
         let c = &mut self.classes[class];
@@ -344,7 +343,7 @@ impl<'a> Sim<'a> {
         }
         st.bucket.arrivals += 1;
         let request = Request::new(class, now, SimDuration::from_secs_f64(secs));
-        let id = self.requests.insert(request, NO_USER, 0);
+        let id = self.requests.insert(request, None);
         if self.tasks.len() <= id as usize {
             self.tasks.resize(id as usize + 1, Task::default());
         }
@@ -356,7 +355,7 @@ impl<'a> Sim<'a> {
             orphan: false,
         };
         self.flows[f as usize].head = id;
-        self.submit(id, now);
+        self.submit(self.classes[class].route, id, now);
     }
 
     /// Task `id` started service: its stage's wait, the flow's trace.
@@ -531,8 +530,7 @@ impl<'a> Sim<'a> {
         self.free_flows.push(f);
         self.total_finished += 1;
         if user != NO_USER {
-            let population = self.classes[usize::from(class)].population;
-            self.user_request_done(user, population, remaining, now);
+            self.user_request_done(user, self.population_of(class), remaining, now);
         }
     }
 
@@ -674,7 +672,7 @@ impl<'a> Sim<'a> {
         }
         let pool = self.task_pool(id);
         self.pools[pool].bucket.retries += 1;
-        self.submit(id, now);
+        self.submit(self.route_of(id), id, now);
     }
 
     /// Withdraw every live task of flow `f`: a waiting one leaves its

@@ -23,7 +23,8 @@
 //! This file holds the loop (events, the simulation's state, `run`, the
 //! results at the end); each subject's handlers live beside it:
 //! [`requests`] (an attempt's life: limits, queue, patience, retries),
-//! [`pools`] (dispatch to GPUs, batching), [`dynamics`] (capacity
+//! [`pools`] (a pool's queue and dispatch), [`server`] (the server model
+//! of each pool: one request per GPU, or batches), [`dynamics`] (capacity
 //! schedules, the autoscaler, failures), [`users`] (populations and
 //! sessions), [`flows`] (workflows: a flow per request, a task per stage
 //! visit), [`stages`] (their statistics), [`limits`] (token buckets) and
@@ -34,6 +35,7 @@ mod flows;
 mod limits;
 mod pools;
 mod requests;
+mod server;
 mod slab;
 mod stages;
 mod timeseries;
@@ -56,6 +58,7 @@ use limits::TokenBucket;
 use pools::PoolState;
 use rand::Rng;
 use requests::{ClassState, ClassStats};
+use server::Server;
 use slab::{RequestSlab, State};
 use stages::StageState;
 use timeseries::BucketTally;
@@ -136,11 +139,20 @@ const PREFETCH_AHEAD: usize = 4;
 /// pays: below, their records stay in the caches anyway.
 const PREFETCH_FROM: usize = 16_384;
 
-/// No user: the request came from a class's own arrival process.
+/// No user, in a flow's record: the request came from a class's own
+/// arrival process (the record's methods say it as `None`).
 const NO_USER: u32 = u32::MAX;
 
-/// No workflow: the class's requests are served once, on its pool.
-const NO_WORKFLOW: u32 = u32::MAX;
+/// Where a class's requests go, chosen once per event that starts or ends
+/// an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    /// One visit of this pool.
+    Pool(u32),
+    /// This workflow's stages, across pools: each request is a flow, and
+    /// each visit of a stage a task (see [`flows`]).
+    Workflow(u32),
+}
 
 /// How an attempt ended, when it did not complete.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -273,17 +285,15 @@ impl<'a> Sim<'a> {
             };
             classes.push(ClassState {
                 // A workflow class's requests are served by its stages' pools.
-                pool: if c.workflow.is_some() {
-                    u32::MAX
-                } else {
-                    c.pool as u32
+                route: match c.workflow {
+                    Some(w) => Route::Workflow(w as u32),
+                    None => Route::Pool(c.pool as u32),
                 },
-                workflow: c.workflow.map_or(NO_WORKFLOW, |w| w as u32),
                 stages,
                 route_rng: s(format!("class/{}/routes", c.name)),
                 population: match c.arrivals {
-                    ArrivalSpec::Users { population, .. } => population as u32,
-                    _ => u32::MAX,
+                    ArrivalSpec::Users { population, .. } => Some(population as u32),
+                    _ => None,
                 },
                 arrivals: ArrivalState::new(&c.arrivals, sc.duration),
                 arrival_rng: s(format!("class/{}/arrivals", c.name)),
@@ -313,17 +323,10 @@ impl<'a> Sim<'a> {
                 provisioning: 0,
                 failure_generation: 0,
                 last_scale: None,
-                in_service: Vec::new(),
-                tracks_in_service: p.failures.is_some(),
-                batching: p.batching.is_some(),
                 failure_rng: s(format!("pool/{}/failures", p.name)),
                 failures_lost: 0,
-                fill_deadline: None,
-                batches: Vec::new(),
-                free_batches: Vec::new(),
+                server: Server::new(p),
                 billed: Level::new(u64::from(p.gpus), warmup, arrivals_end),
-                busy: 0,
-                busy_deferred: 0,
                 waiting: 0,
                 waiting_deferred: 0,
                 mean_service_s: {
@@ -455,7 +458,7 @@ impl<'a> Sim<'a> {
                 Event::ClassArrival { class } => {
                     let class = class as usize;
                     self.schedule_class_arrival(class, now);
-                    self.new_request(class, now, NO_USER, 0);
+                    self.new_request(class, now, None);
                 }
                 Event::Signup { population } => self.signup(population as usize, now),
                 Event::UserNext {
@@ -490,8 +493,9 @@ impl<'a> Sim<'a> {
                 }
                 Event::BatchDone { pool, batch } => self.batch_done(pool as usize, batch, now),
                 Event::BatchFill { pool } => {
-                    let p = &self.pools[pool as usize];
-                    if p.fill_deadline.is_some_and(|d| d <= now) {
+                    if let server::Model::Batches(b) = &self.pools[pool as usize].server.model
+                        && b.fill_deadline.is_some_and(|d| d <= now)
+                    {
                         self.dispatch(pool as usize, now);
                     }
                 }
@@ -553,7 +557,10 @@ impl<'a> Sim<'a> {
             // A retry starts an attempt, whose rate limit reads the user:
             // the flow's record, fetched earlier, says which.
             Event::FlowRetry { flow } if near => match self.flows.get(flow as usize) {
-                Some(f) => f.user(),
+                Some(f) => match f.user() {
+                    Some(user) => user,
+                    None => return,
+                },
                 None => return,
             },
             Event::FlowPatience { flow, .. } | Event::FlowRetry { flow } => {
@@ -562,7 +569,10 @@ impl<'a> Sim<'a> {
                 }
                 return;
             }
-            Event::RetryDue { request } if near => self.requests.user(request).0,
+            Event::RetryDue { request } if near => match self.requests.user(request) {
+                Some((user, _)) => user,
+                None => return,
+            },
             Event::RetryDue { request } => {
                 self.requests.prefetch(request);
                 self.prefetch_task(request, near);
@@ -642,7 +652,9 @@ impl<'a> Sim<'a> {
         let (mut requests_in_system, mut in_system) = self.flows_in_system();
         let mut stages = self.stage_results();
         for r in self.requests.records() {
-            if r.state != State::Free && self.classes[r.class as usize].workflow == NO_WORKFLOW {
+            if r.state != State::Free
+                && matches!(self.classes[r.class as usize].route, Route::Pool(_))
+            {
                 requests_in_system += 1;
                 if r.first_arrival >= self.warmup {
                     in_system[r.class as usize] += 1;

@@ -1,7 +1,15 @@
 //! A pool's state and dispatch: free GPUs take waiting requests in the
-//! order the pool's queue policy decides, one at a time or in batches.
+//! order the pool's queue policy decides, handed to the pool's server
+//! model (see [`super::server`]).
+//!
+//! The pool owns its capacity (installed, failed, provisioning GPUs), its
+//! queue (the policy, with the live waiting counts a policy's view shows)
+//! and its time-weighted levels; its server model owns what is in service.
+//! [`Sim::take_waiting`] is the one place a request leaves a queue for
+//! service; each server model's dispatch calls it.
 
-use super::slab::{RequestSlab, State};
+use super::server::{Model, Server};
+use super::slab::State;
 use super::timeseries::BucketTally;
 use super::{Event, Sim};
 use crate::engine::{SimDuration, SimTime};
@@ -20,21 +28,12 @@ pub(super) struct PoolState {
     /// Changes the failure clock: a failure event of another generation is stale.
     pub(super) failure_generation: u32,
     pub(super) last_scale: Option<SimTime>,
-    /// Requests in service (kept only when the pool has failures).
-    pub(super) in_service: Vec<u32>,
-    /// Whether the pool has failures, i.e. keeps `in_service`.
-    pub(super) tracks_in_service: bool,
-    /// Whether the pool batches requests.
-    pub(super) batching: bool,
     pub(super) failure_rng: SimRng,
     pub(super) failures_lost: u64,
-    /// Batching pools: when a free GPU stops waiting to fill a batch.
-    pub(super) fill_deadline: Option<SimTime>,
-    pub(super) batches: Vec<Batch>,
-    pub(super) free_batches: Vec<u32>,
+    /// What serves the pool's requests.
+    pub(super) server: Server,
     pub(super) billed: Level,
-    pub(super) busy: u32,
-    pub(super) busy_deferred: u32,
+    /// Live requests waiting (regular and deferred).
     pub(super) waiting: u64,
     pub(super) waiting_deferred: u64,
     pub(super) mean_service_s: f64,
@@ -54,91 +53,107 @@ impl PoolState {
         self.installed.saturating_sub(self.failed)
     }
 
-    /// Request `id` leaves service (completed or lost): one GPU less busy.
-    pub(super) fn leave_service(&mut self, requests: &mut RequestSlab, id: u32) {
-        self.busy -= 1;
-        if !self.in_service.is_empty() {
-            let slot = requests.slot(id) as usize;
-            self.in_service.swap_remove(slot);
-            if let Some(&moved) = self.in_service.get(slot) {
-                requests.set_slot(moved, slot as u32);
-            }
-        }
+    /// Whether a GPU is free.
+    #[inline]
+    pub(super) fn has_free_gpu(&self) -> bool {
+        self.server.has_free_gpu(self.usable())
     }
 
     /// Update the online and billed levels after a change of capacity or
     /// of busy GPUs. A GPU removed or failed while busy stays online until
     /// its work is done (removal drains).
     pub(super) fn refresh_levels(&mut self, now: SimTime) {
-        let online = u64::from(self.usable().max(self.busy));
+        let busy = self.server.busy();
+        let online = u64::from(self.usable().max(busy));
         if online != self.online.value() {
             self.online.set(now, online);
         }
-        let billed = u64::from(self.installed.max(self.busy) + self.provisioning);
+        let billed = u64::from(self.installed.max(busy) + self.provisioning);
         if billed != self.billed.value() {
             self.billed.set(now, billed);
         }
+    }
+
+    /// The busy level changed: it and the levels that follow it.
+    #[inline]
+    pub(super) fn busy_changed(&mut self, now: SimTime) {
+        self.busy_level.set(now, u64::from(self.server.busy()));
+        self.refresh_levels(now);
     }
 
     pub(super) fn view(&self, now: SimTime) -> PoolView {
         PoolView {
             now,
             gpus_online: self.usable(),
-            gpus_busy: self.busy,
-            gpus_busy_deferred: self.busy_deferred,
+            gpus_busy: self.server.busy(),
+            gpus_busy_deferred: self.server.busy_deferred(),
             waiting: self.waiting,
             waiting_deferred: self.waiting_deferred,
             mean_service_s: self.mean_service_s,
         }
     }
-}
 
-/// Requests served together on one GPU.
-#[derive(Default)]
-pub(super) struct Batch {
-    pub(super) requests: Vec<u32>,
-    pub(super) deferred: bool,
+    /// A completed service of `service_s` seconds, into the running mean.
+    #[inline]
+    pub(super) fn observe_service(&mut self, service_s: f64) {
+        self.mean_service_s += SERVICE_EWMA_WEIGHT * (service_s - self.mean_service_s);
+    }
 }
 
 /// Weight of a new observation in the pool's running mean service time.
-pub(super) const SERVICE_EWMA_WEIGHT: f64 = 1.0 / 64.0;
+const SERVICE_EWMA_WEIGHT: f64 = 1.0 / 64.0;
 
 impl Sim<'_> {
     /// Start service on free GPUs while requests wait.
     pub(super) fn dispatch(&mut self, pool: usize, now: SimTime) {
-        if self.pools[pool].batching {
-            self.dispatch_batches(pool, now);
-            return;
+        match self.pools[pool].server.model {
+            Model::Gpus(_) => self.dispatch_gpus(pool, now),
+            Model::Batches(_) => self.dispatch_batches(pool, now),
         }
+    }
+
+    /// The next live request out of `pool`'s queue, in the policy's order,
+    /// with the pool's and its class's waiting counts updated; `None` when
+    /// nobody live waits. Entries left behind by abandoned attempts are
+    /// skipped (lazy deletion).
+    #[inline(always)]
+    pub(super) fn take_waiting(&mut self, pool: usize, now: SimTime) -> Option<u32> {
         loop {
             let p = &mut self.pools[pool];
-            if p.busy >= p.usable() || p.waiting == 0 {
-                break;
+            if p.waiting == 0 {
+                return None;
             }
             let view = p.view(now);
-            let Some(h) = p.policy.dequeue(&view) else {
-                break;
-            };
+            let h = p.policy.dequeue(&view)?;
             let request = &self.requests[h.id as usize];
             let State::Waiting { counted } = request.state else {
-                continue; // left behind by an abandoned attempt
+                continue;
             };
             if request.generation != h.ticket {
-                continue; // left behind by an abandoned attempt
+                continue;
             }
-            let request = *request;
-            let priority = self.scenario.classes[usize::from(request.class)].priority;
+            let (class, deferred) = (usize::from(request.class), request.deferred);
+            let priority = self.scenario.classes[class].priority;
             let slab = &self.requests;
             p.policy.started(|| slab.queued(h, priority), &view);
             p.waiting -= 1;
-            if request.deferred {
-                p.busy_deferred += 1;
+            if deferred {
                 p.waiting_deferred -= 1;
             }
             if counted {
-                self.classes[request.class as usize].queued.add(now, -1);
+                self.classes[class].queued.add(now, -1);
             }
-            self.begin_service(pool, h.id, now);
+            return Some(h.id);
+        }
+    }
+
+    /// One request per GPU: free GPUs take the next waiting requests.
+    fn dispatch_gpus(&mut self, pool: usize, now: SimTime) {
+        while self.pools[pool].has_free_gpu() {
+            let Some(id) = self.take_waiting(pool, now) else {
+                break;
+            };
+            self.begin_service(pool, id, now);
         }
         self.pool_levels(pool, now);
     }
@@ -149,21 +164,10 @@ impl Sim<'_> {
         let request = &mut self.requests[id as usize];
         request.state = State::InService;
         let request = *request;
-        let p = &mut self.pools[pool];
-        p.busy += 1;
-        if p.tracks_in_service {
-            self.requests.set_slot(id, p.in_service.len() as u32);
-            p.in_service.push(id);
-        }
-        if self.classes[request.class as usize].workflow != super::NO_WORKFLOW {
-            self.task_started(id, now);
-        } else {
-            self.tracer.started(id, now);
-            if request.first_arrival >= self.warmup {
-                let c = &mut self.classes[request.class as usize];
-                c.stats.wait.record(now - request.first_arrival);
-            }
-        }
+        self.pools[pool]
+            .server
+            .start_one(&mut self.requests, id, request.deferred);
+        self.service_started(id, now);
         self.events.schedule(
             now + request.service,
             Event::ServiceCompleted {
@@ -174,6 +178,15 @@ impl Sim<'_> {
         );
     }
 
+    /// Request `id` left the GPU it held on `pool` (completed or lost).
+    #[inline(always)]
+    pub(super) fn end_service(&mut self, pool: usize, id: u32) {
+        let deferred = self.requests[id as usize].deferred;
+        self.pools[pool]
+            .server
+            .finish_one(&mut self.requests, id, deferred);
+    }
+
     /// Bring the pool's queue, busy, online and billed levels up to date.
     #[inline]
     pub(super) fn pool_levels(&mut self, pool: usize, now: SimTime) {
@@ -181,30 +194,28 @@ impl Sim<'_> {
         if p.waiting != p.queue.value() {
             p.queue.set(now, p.waiting);
         }
-        if u64::from(p.busy) != p.busy_level.value() {
-            p.busy_level.set(now, u64::from(p.busy));
-            p.refresh_levels(now);
+        if u64::from(p.server.busy()) != p.busy_level.value() {
+            p.busy_changed(now);
         }
     }
 
     /// Batching pools: start full batches on free GPUs, or partial ones
     /// once a free GPU has waited `max_wait` to fill one.
-    pub(super) fn dispatch_batches(&mut self, pool: usize, now: SimTime) {
-        let Some(spec) = self.scenario.pools[pool].batching.clone() else {
-            return;
-        };
-        let speed = self.scenario.pools[pool].speed;
-        let busy_before = self.pools[pool].busy;
+    fn dispatch_batches(&mut self, pool: usize, now: SimTime) {
+        let busy_before = self.pools[pool].server.busy();
         loop {
             let p = &mut self.pools[pool];
-            if p.busy >= p.usable() || p.waiting == 0 {
+            if !p.has_free_gpu() || p.waiting == 0 {
                 break;
             }
-            if p.waiting < u64::from(spec.max_batch) {
-                match p.fill_deadline {
-                    None if spec.max_wait > SimDuration::ZERO => {
-                        let deadline = now + spec.max_wait;
-                        p.fill_deadline = Some(deadline);
+            let waiting = p.waiting;
+            let b = p.server.batches();
+            let max_batch = b.spec.max_batch;
+            if waiting < u64::from(max_batch) {
+                match b.fill_deadline {
+                    None if b.spec.max_wait > SimDuration::ZERO => {
+                        let deadline = now + b.spec.max_wait;
+                        b.fill_deadline = Some(deadline);
                         self.events
                             .schedule(deadline, Event::BatchFill { pool: pool as u32 });
                         break;
@@ -213,90 +224,37 @@ impl Sim<'_> {
                     _ => {}
                 }
             }
-            let slot = p.free_batches.pop();
-            let mut requests = match slot {
-                Some(b) => std::mem::take(&mut p.batches[b as usize].requests),
-                None => Vec::with_capacity(spec.max_batch as usize),
-            };
-            requests.clear();
+            let (slot, mut requests) = b.open();
             let mut deferred = false;
             let mut first_service = None;
-            while requests.len() < spec.max_batch as usize && self.pools[pool].waiting > 0 {
-                let p = &mut self.pools[pool];
-                let view = p.view(now);
-                let Some(h) = p.policy.dequeue(&view) else {
+            while requests.len() < max_batch as usize {
+                let Some(id) = self.take_waiting(pool, now) else {
                     break;
                 };
-                let request = &mut self.requests[h.id as usize];
-                let State::Waiting { counted } = request.state else {
-                    continue;
-                };
-                if request.generation != h.ticket {
-                    continue;
-                }
+                let request = &mut self.requests[id as usize];
                 request.state = State::InService;
                 let request = *request;
-                let task = self.classes[request.class as usize].workflow != super::NO_WORKFLOW;
-                let priority = self.scenario.classes[usize::from(request.class)].priority;
-                let slab = &self.requests;
-                p.policy.started(|| slab.queued(h, priority), &view);
-                p.waiting -= 1;
-                if request.deferred {
-                    p.waiting_deferred -= 1;
-                }
                 if requests.is_empty() {
                     deferred = request.deferred;
-                    let mean = if task {
-                        self.task_mean_service_s(h.id)
-                    } else {
-                        self.scenario.classes[request.class as usize].service.mean() / speed
-                    };
+                    let mean = self.mean_service_s(id);
                     first_service = Some(if mean > 0.0 {
                         request.service.as_secs_f64() / mean
                     } else {
                         1.0
                     });
                 }
-                let c = &mut self.classes[request.class as usize];
-                if counted {
-                    c.queued.add(now, -1);
-                }
-                if task {
-                    self.task_started(h.id, now);
-                } else {
-                    self.tracer.started(h.id, now);
-                    if request.first_arrival >= self.warmup {
-                        c.stats.wait.record(now - request.first_arrival);
-                    }
-                }
-                requests.push(h.id);
+                self.service_started(id, now);
+                requests.push(id);
             }
-            let p = &mut self.pools[pool];
+            let server = &mut self.pools[pool].server;
             let Some(noise) = first_service else {
-                if let Some(b) = slot {
-                    p.batches[b as usize].requests = requests;
-                    p.free_batches.push(b);
-                }
+                server.batches().abandon(slot, requests);
                 break;
             };
-            p.fill_deadline = None;
-            p.busy += 1;
-            if deferred {
-                p.busy_deferred += 1;
-            }
+            let b = server.batches();
             let n = requests.len() as f64;
-            let time = (spec.base_s + spec.per_item_s * n) / speed * noise;
-            let batch = Batch { requests, deferred };
-            let id = match slot {
-                Some(b) => {
-                    p.batches[b as usize] = batch;
-                    b
-                }
-                None => {
-                    p.batches.push(batch);
-                    (p.batches.len() - 1) as u32
-                }
-            };
+            let time = (b.spec.base_s + b.spec.per_item_s * n) / b.speed * noise;
+            let id = server.start_batch(slot, requests, deferred);
             self.events.schedule(
                 now + SimDuration::from_secs_f64(time),
                 Event::BatchDone {
@@ -307,41 +265,28 @@ impl Sim<'_> {
         }
         let p = &mut self.pools[pool];
         if p.waiting == 0 {
-            p.fill_deadline = None;
+            p.server.batches().fill_deadline = None;
         }
         if p.waiting != p.queue.value() {
             p.queue.set(now, p.waiting);
         }
-        if p.busy != busy_before {
-            p.busy_level.set(now, u64::from(p.busy));
-            p.refresh_levels(now);
+        if p.server.busy() != busy_before {
+            p.busy_changed(now);
         }
     }
 
     pub(super) fn batch_done(&mut self, pool: usize, batch: u32, now: SimTime) {
-        let slot = &mut self.pools[pool].batches[batch as usize];
-        let mut requests = std::mem::take(&mut slot.requests);
-        let deferred = slot.deferred;
+        let requests = self.pools[pool].server.finish_batch(batch);
         for &id in &requests {
-            self.record_completion(pool, id, now);
+            self.completed(self.route_of(id), pool, id, now);
             let service = self.requests[id as usize].service.as_secs_f64();
-            let p = &mut self.pools[pool];
-            p.mean_service_s += SERVICE_EWMA_WEIGHT * (service - p.mean_service_s);
+            self.pools[pool].observe_service(service);
         }
-        let p = &mut self.pools[pool];
-        p.busy -= 1;
-        if deferred {
-            p.busy_deferred -= 1;
-        }
-        p.busy_level.set(now, u64::from(p.busy));
-        p.refresh_levels(now);
+        self.pools[pool].busy_changed(now);
         for &id in &requests {
-            self.release(id, now);
+            self.release(self.route_of(id), id, now);
         }
-        requests.clear();
-        let p = &mut self.pools[pool];
-        p.batches[batch as usize].requests = requests;
-        p.free_batches.push(batch);
+        self.pools[pool].server.batches().recycle(batch, requests);
         self.dispatch(pool, now);
     }
 }

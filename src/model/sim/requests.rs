@@ -3,10 +3,9 @@
 //! abandonment, failure) that end it or send it back after a backoff.
 
 use super::limits::TokenBucket;
-use super::pools::SERVICE_EWMA_WEIGHT;
 use super::slab::{Request, State};
 use super::timeseries::BucketTally;
-use super::{Event, NO_USER, Setback, Sim, unit};
+use super::{Event, Route, Setback, Sim, unit};
 use crate::engine::{SimDuration, SimTime};
 use crate::metrics::{DurationHistogram, Level};
 use crate::model::arrivals::ArrivalState;
@@ -15,15 +14,13 @@ use crate::policy::{Admission, QueuedRequest};
 use crate::rng::SimRng;
 
 pub(super) struct ClassState {
-    /// The pool of a one-stage class (`u32::MAX` for a workflow class).
-    pub(super) pool: u32,
-    /// The class's workflow ([`super::NO_WORKFLOW`]: none).
-    pub(super) workflow: u32,
+    /// Where the class's requests go.
+    pub(super) route: Route,
     /// A workflow class's stages, in workflow order.
     pub(super) stages: Vec<super::stages::StageState>,
     pub(super) route_rng: SimRng,
     /// The population whose users send this class's requests, if any.
-    pub(super) population: u32,
+    pub(super) population: Option<u32>,
     pub(super) arrivals: ArrivalState,
     pub(super) arrival_rng: SimRng,
     pub(super) service_rng: SimRng,
@@ -89,12 +86,29 @@ impl ClassStats {
 }
 
 impl Sim<'_> {
-    /// A new request (first attempt) of `class` arrives.
-    pub(super) fn new_request(&mut self, class: usize, now: SimTime, user: u32, remaining: u32) {
-        if self.classes[class].workflow != super::NO_WORKFLOW {
-            self.new_flow(class, now, user, remaining);
-            return;
+    /// Where request `id` goes: a one-stage request's pool, or its
+    /// class's workflow (the request is then a task of a flow).
+    #[inline]
+    pub(super) fn route_of(&self, id: u32) -> Route {
+        self.classes[usize::from(self.requests[id as usize].class)].route
+    }
+
+    /// The pool that serves request `id` on its current visit.
+    #[inline]
+    fn pool_of(&self, route: Route, id: u32) -> usize {
+        match route {
+            Route::Pool(pool) => pool as usize,
+            Route::Workflow(_) => self.task_pool(id),
         }
+    }
+
+    /// A new request (first attempt) of `class` arrives, sent by `user`
+    /// (who has `remaining` more to send in this session), if any.
+    pub(super) fn new_request(&mut self, class: usize, now: SimTime, user: Option<(u32, u32)>) {
+        let Route::Pool(pool) = self.classes[class].route else {
+            self.new_flow(class, now, user);
+            return;
+        };
         self.total_arrivals += 1;
         let c = &mut self.classes[class];
         let service_s = self.scenario.classes[class]
@@ -109,57 +123,55 @@ impl Sim<'_> {
         let service = SimDuration::from_secs_f64(service_s);
         let id = self
             .requests
-            .insert(Request::new(class, now, service), user, remaining);
+            .insert(Request::new(class, now, service), user);
         if now >= self.warmup {
             self.tracer.arrived(id, class, now);
         }
-        self.submit(id, now);
+        self.submit(Route::Pool(pool), id, now);
     }
 
-    /// An attempt of request `id` arrives at its pool: rate limits, then the queue.
-    pub(super) fn submit(&mut self, id: u32, now: SimTime) {
+    /// An attempt of request `id` (whose route is `route`) arrives at its
+    /// pool: rate limits, admission, then service or the queue.
+    pub(super) fn submit(&mut self, route: Route, id: u32, now: SimTime) {
         let r = self.requests[id as usize];
         let class = r.class as usize;
-        let task = self.classes[class].workflow != super::NO_WORKFLOW;
-        let (pool, measured) = if task {
-            let pool = self.task_pool(id);
+        let task = matches!(route, Route::Workflow(_));
+        let pool = self.pool_of(route, id);
+        let measured = if task {
             let p = &self.pools[pool];
-            let can_start_now = p.busy < p.usable() && p.waiting == 0 && !p.batching;
+            let can_start_now = p.server.starts_at_once(p.usable()) && p.waiting == 0;
             if !can_start_now && self.task_user_gone(id, now) {
                 // The user gave up while a stage was in service: they
                 // leave rather than queue again.
                 self.task_user_left(id, now);
                 return;
             }
-            (pool, self.task_measured(id))
+            self.task_measured(id)
         } else {
-            (
-                self.classes[class].pool as usize,
-                r.first_arrival >= self.warmup,
-            )
+            r.first_arrival >= self.warmup
         };
         let spec = &self.scenario.classes[class];
         let c = &mut self.classes[class];
         self.pools[pool].bucket.arrivals += 1;
-        if task {
-            // Rate limits apply to the workflow, at its arrival.
-        } else if let (Some(limit), Some(bucket)) = (&spec.limit, c.limit_bucket.as_mut())
-            && !bucket.take(now, limit.rate_per_s, limit.burst)
-        {
-            self.setback(id, now, Setback::Rejected);
-            return;
-        }
-        if let (false, Some(limit), Some(slot)) = (task, &spec.limit, c.user_bucket)
-            && let (user, _) = self.requests.user(id)
-            && user != NO_USER
-            && !self.users[user as usize].buckets.get_mut(slot).take(
-                now,
-                limit.rate_per_s,
-                limit.burst,
-            )
-        {
-            self.setback(id, now, Setback::Rejected);
-            return;
+        // Rate limits apply to a workflow once, at its arrival (`flows`).
+        if !task {
+            if let (Some(limit), Some(bucket)) = (&spec.limit, c.limit_bucket.as_mut())
+                && !bucket.take(now, limit.rate_per_s, limit.burst)
+            {
+                self.request_setback(pool, id, now, Setback::Rejected);
+                return;
+            }
+            if let (Some(limit), Some(slot)) = (&spec.limit, c.user_bucket)
+                && let Some((user, _)) = self.requests.user(id)
+                && !self.users[user as usize].buckets.get_mut(slot).take(
+                    now,
+                    limit.rate_per_s,
+                    limit.burst,
+                )
+            {
+                self.request_setback(pool, id, now, Setback::Rejected);
+                return;
+            }
         }
         let p = &mut self.pools[pool];
         let generation = r.generation.wrapping_add(1);
@@ -189,7 +201,7 @@ impl Sim<'_> {
                 if measured {
                     p.shed += 1;
                 }
-                self.setback(id, now, Setback::Rejected);
+                self.setback(route, pool, id, now, Setback::Rejected);
                 return;
             }
         }
@@ -207,7 +219,7 @@ impl Sim<'_> {
         let p = &mut self.pools[pool];
         // A batching pool may hold a lone request to fill a batch: its
         // patience runs from arrival like anywhere else.
-        let can_start_now = p.busy < p.usable() && p.waiting == 0 && !p.batching;
+        let can_start_now = p.server.starts_at_once(p.usable()) && p.waiting == 0;
         if can_start_now && p.policy.only_orders() {
             // Queued and dequeued at once, the same as not queued at all.
             self.begin_service(pool, id, now);
@@ -241,12 +253,11 @@ impl Sim<'_> {
                 },
             );
         }
-        let p = &self.pools[pool];
-        if p.busy >= p.usable() && !p.batching {
+        if self.pools[pool].has_free_gpu() {
+            self.dispatch(pool, now);
+        } else {
             // No GPU free: nothing can start, only the queue grew.
             self.pool_levels(pool, now);
-        } else {
-            self.dispatch(pool, now);
         }
         let req = &mut self.requests[id as usize];
         if req.state == (State::Waiting { counted: false }) && req.generation == generation {
@@ -255,13 +266,47 @@ impl Sim<'_> {
         }
     }
 
-    /// Completion statistics of request `id` (latency, SLO, buckets).
-    #[inline]
-    pub(super) fn record_completion(&mut self, pool: usize, id: u32, now: SimTime) {
-        if self.is_task(id) {
-            self.task_completed(pool, id, now);
-            return;
+    /// Request `id`, out of its queue, starts service now: its wait.
+    #[inline(always)]
+    pub(super) fn service_started(&mut self, id: u32, now: SimTime) {
+        let request = self.requests[id as usize];
+        match self.classes[usize::from(request.class)].route {
+            Route::Pool(_) => {
+                self.tracer.started(id, now);
+                if request.first_arrival >= self.warmup {
+                    let c = &mut self.classes[usize::from(request.class)];
+                    c.stats.wait.record(now - request.first_arrival);
+                }
+            }
+            Route::Workflow(_) => self.task_started(id, now),
         }
+    }
+
+    /// Mean service of request `id`'s visit on its pool, seconds.
+    pub(super) fn mean_service_s(&self, id: u32) -> f64 {
+        let class = usize::from(self.requests[id as usize].class);
+        match self.classes[class].route {
+            Route::Pool(pool) => {
+                self.scenario.classes[class].service.mean()
+                    / self.scenario.pools[pool as usize].speed
+            }
+            Route::Workflow(_) => self.task_mean_service_s(id),
+        }
+    }
+
+    /// Request `id` was served to its end on `pool`: its statistics, then
+    /// its release (a one-stage request's final outcome; a task moves its
+    /// flow on).
+    pub(super) fn completed(&mut self, route: Route, pool: usize, id: u32, now: SimTime) {
+        match route {
+            Route::Pool(_) => self.record_completion(pool, id, now),
+            Route::Workflow(_) => self.task_completed(pool, id, now),
+        }
+    }
+
+    /// Completion statistics of one-stage request `id` (latency, SLO, buckets).
+    #[inline]
+    fn record_completion(&mut self, pool: usize, id: u32, now: SimTime) {
         let request = self.requests[id as usize];
         let latency = now - request.first_arrival;
         let class = request.class as usize;
@@ -287,32 +332,26 @@ impl Sim<'_> {
         self.tracer.finished(id, now, Outcome::Completed, attempt);
     }
 
+    /// Request `id`'s service on a GPU of `pool` ended.
     pub(super) fn service_completed(&mut self, pool: usize, id: u32, now: SimTime) {
-        self.record_completion(pool, id, now);
-        let request = self.requests[id as usize];
-        let p = &mut self.pools[pool];
-        p.leave_service(&mut self.requests, id);
-        if request.deferred {
-            p.busy_deferred -= 1;
-        }
-        p.mean_service_s +=
-            SERVICE_EWMA_WEIGHT * (request.service.as_secs_f64() - p.mean_service_s);
-        self.release(id, now);
+        let route = self.route_of(id);
+        self.completed(route, pool, id, now);
+        let service = self.requests[id as usize].service;
+        self.end_service(pool, id);
+        self.pools[pool].observe_service(service.as_secs_f64());
+        self.release(route, id, now);
         self.dispatch(pool, now);
     }
 
-    /// A waiting attempt's patience ran out.
+    /// A waiting attempt's patience (or a task's stage timeout) ran out.
     pub(super) fn abandon(&mut self, id: u32, now: SimTime) {
+        let route = self.route_of(id);
+        let pool = self.pool_of(route, id);
         let r = &mut self.requests[id as usize];
         let counted = r.state == (State::Waiting { counted: true });
         r.state = State::Backoff;
         let class = r.class as usize;
         let deferred = r.deferred;
-        let pool = if self.is_task(id) {
-            self.task_pool(id)
-        } else {
-            self.classes[class].pool as usize
-        };
         if counted {
             self.classes[class].queued.add(now, -1);
         }
@@ -323,15 +362,27 @@ impl Sim<'_> {
         }
         p.queue.set(now, p.waiting);
         p.bucket.abandoned += 1;
-        self.setback(id, now, Setback::Abandoned);
+        self.setback(route, pool, id, now, Setback::Abandoned);
     }
 
-    /// An attempt did not complete: retry after a backoff, or give up.
-    pub(super) fn setback(&mut self, id: u32, now: SimTime, how: Setback) {
-        if self.is_task(id) {
-            self.task_setback(id, now, how);
-            return;
+    /// An attempt of request `id` on `pool` did not complete.
+    pub(super) fn setback(
+        &mut self,
+        route: Route,
+        pool: usize,
+        id: u32,
+        now: SimTime,
+        how: Setback,
+    ) {
+        match route {
+            Route::Pool(_) => self.request_setback(pool, id, now, how),
+            Route::Workflow(_) => self.task_setback(id, now, how),
         }
+    }
+
+    /// An attempt of one-stage request `id` on `pool` did not complete:
+    /// retry after a backoff, or give up.
+    fn request_setback(&mut self, pool: usize, id: u32, now: SimTime, how: Setback) {
         let r = self.requests[id as usize];
         let attempt = self.requests.attempt(id);
         let class = r.class as usize;
@@ -339,8 +390,8 @@ impl Sim<'_> {
         let c = &mut self.classes[class];
         c.attempt_setback(how, measured);
         match how {
-            Setback::Rejected => self.pools[c.pool as usize].bucket.rejected += 1,
-            Setback::Failed if measured => self.pools[c.pool as usize].failures_lost += 1,
+            Setback::Rejected => self.pools[pool].bucket.rejected += 1,
+            Setback::Failed if measured => self.pools[pool].failures_lost += 1,
             _ => {}
         }
         match &self.scenario.classes[class].retry {
@@ -357,13 +408,15 @@ impl Sim<'_> {
                     c.stats.gave_up(how);
                 }
                 self.tracer.finished(id, now, how.outcome(), attempt);
-                self.release(id, now);
+                self.request_released(id, now);
             }
         }
     }
 
+    /// A retry of request `id` comes due.
     pub(super) fn retry(&mut self, id: u32, now: SimTime) {
-        if self.is_task(id) {
+        let route = self.route_of(id);
+        if let Route::Workflow(_) = route {
             self.task_retry(id, now);
             return;
         }
@@ -374,23 +427,34 @@ impl Sim<'_> {
             c.stats.attempts += 1;
         }
         c.bucket.retries += 1;
-        self.submit(id, now);
+        self.submit(route, id, now);
     }
 
-    /// Request `id` reached its final outcome: free its slot, tell its user.
-    pub(super) fn release(&mut self, id: u32, now: SimTime) {
-        if self.is_task(id) {
-            self.task_done(id, now);
-            return;
+    /// Request `id` left service done: a one-stage request's slot is
+    /// freed; a task moves its flow on.
+    pub(super) fn release(&mut self, route: Route, id: u32, now: SimTime) {
+        match route {
+            Route::Pool(_) => self.request_released(id, now),
+            Route::Workflow(_) => self.task_done(id, now),
         }
-        let (user, remaining) = self.requests.user(id);
+    }
+
+    /// One-stage request `id` reached its final outcome: free its slot,
+    /// tell its user.
+    fn request_released(&mut self, id: u32, now: SimTime) {
+        let user = self.requests.user(id);
         let class = self.requests[id as usize].class;
         self.requests.remove(id);
         self.total_finished += 1;
-        if user != NO_USER {
-            // A user's request: its class belongs to the user's population.
-            let population = self.classes[usize::from(class)].population;
-            self.user_request_done(user, population, remaining, now);
+        if let Some((user, remaining)) = user {
+            self.user_request_done(user, self.population_of(class), remaining, now);
         }
+    }
+
+    /// The population of a user's request of `class`.
+    pub(super) fn population_of(&self, class: u16) -> u32 {
+        self.classes[usize::from(class)]
+            .population
+            .expect("a user's request is of a class of the user's population")
     }
 }

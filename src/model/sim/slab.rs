@@ -7,7 +7,6 @@
 //! slot in the pool's in-service list (pools with failures) live in one
 //! 16-byte side column that stays empty when the scenario needs none.
 
-use super::NO_USER;
 use crate::engine::{SimDuration, SimTime, prefetch};
 use crate::policy::{Handle, QueuedRequest};
 use std::ops::{Index, IndexMut};
@@ -78,6 +77,10 @@ pub(super) struct Extra {
     slot: u32,
 }
 
+/// In [`Extra::user`]: no user (a class's own arrival); the slab's
+/// methods say it as `None`.
+const NO_USER: u32 = u32::MAX;
+
 /// The slab: records, freed slots to reuse, and the optional side column
 /// (either empty or as long as `records`).
 pub(super) struct RequestSlab {
@@ -97,9 +100,10 @@ impl RequestSlab {
         }
     }
 
-    /// Store a new request (first attempt) of `user`, who has `remaining`
-    /// more to send in this session; its id.
-    pub(super) fn insert(&mut self, request: Request, user: u32, remaining: u32) -> u32 {
+    /// Store a new request (first attempt) sent by `user` (a user and the
+    /// requests they have left to send in this session), if any; its id.
+    pub(super) fn insert(&mut self, request: Request, user: Option<(u32, u32)>) -> u32 {
+        let (user, remaining) = user.unwrap_or((NO_USER, 0));
         let id = match self.free.pop() {
             Some(id) => {
                 let i = id as usize;
@@ -166,12 +170,12 @@ impl RequestSlab {
         x[id as usize].attempt += 1;
     }
 
-    /// The user of request `id` and what is left of the user's session.
+    /// The user of request `id` and what is left of the user's session
+    /// (`None`: a class's own arrival).
     #[inline]
-    pub(super) fn user(&self, id: u32) -> (u32, u32) {
-        self.extra.as_ref().map_or((NO_USER, 0), |x| {
-            (x[id as usize].user, x[id as usize].remaining)
-        })
+    pub(super) fn user(&self, id: u32) -> Option<(u32, u32)> {
+        let x = &self.extra.as_ref()?[id as usize];
+        (x.user != NO_USER).then_some((x.user, x.remaining))
     }
 
     #[inline]

@@ -3,7 +3,7 @@
 //! at the end, the stage results with the visits still live.
 
 use super::slab::State;
-use super::{NO_WORKFLOW, Sim};
+use super::{Route, Sim};
 use crate::engine::{SimDuration, SimTime};
 use crate::metrics::DurationHistogram;
 use crate::model::workflow::StageWork;
@@ -120,7 +120,9 @@ impl Sim<'_> {
             .map(|c| vec![0; c.stages.len()])
             .collect();
         for (id, r) in self.requests.records().iter().enumerate() {
-            if r.state == State::Free || self.classes[r.class as usize].workflow == NO_WORKFLOW {
+            if r.state == State::Free
+                || matches!(self.classes[r.class as usize].route, Route::Pool(_))
+            {
                 continue;
             }
             if let Some(stage) = self.tasks[id].live_measured_stage() {
@@ -131,10 +133,10 @@ impl Sim<'_> {
             .iter_mut()
             .enumerate()
             .map(|(class, c)| {
-                if c.workflow == NO_WORKFLOW {
+                let Route::Workflow(w) = c.route else {
                     return Vec::new();
-                }
-                let wf = &sc.workflows[c.workflow as usize];
+                };
+                let wf = &sc.workflows[w as usize];
                 std::mem::take(&mut c.stages)
                     .into_iter()
                     .zip(&wf.stages)

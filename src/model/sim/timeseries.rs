@@ -60,7 +60,11 @@ impl Sim<'_> {
         for (i, p) in self.pools.iter_mut().enumerate() {
             // The pool's latency histogram is the merge of its classes':
             // one record per completion instead of two.
-            for c in self.classes.iter().filter(|c| c.pool as usize == i) {
+            for c in self
+                .classes
+                .iter()
+                .filter(|c| c.route == super::Route::Pool(i as u32))
+            {
                 p.bucket.latency.merge(&c.bucket.latency);
                 p.bucket.retries += c.bucket.retries;
                 p.bucket.failed += c.bucket.failed;

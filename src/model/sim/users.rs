@@ -131,7 +131,7 @@ impl Sim<'_> {
             .find(|(_, cum)| x < *cum)
             .or(p.classes.last())
             .map_or(0, |(c, _)| *c);
-        self.new_request(class as usize, now, user, remaining - 1);
+        self.new_request(class as usize, now, Some((user, remaining - 1)));
     }
 
     /// A request of `user` reached its final outcome; `remaining` more
