@@ -2,22 +2,47 @@
 
 use crate::engine::SimTime;
 
+/// Where a level's clock is, relative to its measurement window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Before,
+    In,
+    After,
+}
+
 /// A non-negative integer quantity that changes at event times (queue
 /// length, busy GPUs, online GPUs), integrated over time.
 ///
-/// It keeps two integrals: over a fixed measurement window `[from, to)`
-/// (the post-warm-up period) and over the current time bucket, which the
-/// owner closes with [`close_bucket`](Self::close_bucket). Time must not go
-/// backwards between calls.
+/// It keeps one integral, from time zero (value × nanoseconds, exact in
+/// integers), and reads the integral over a fixed measurement window
+/// `[from, to)` (the post-warm-up period) and over the current time bucket
+/// (which the owner closes with [`close_bucket`](Self::close_bucket)) as
+/// differences of it, taken when the window's edges and the bucket's end
+/// are passed. A change costs one multiply-add and one comparison with the
+/// next window edge. Time must not go backwards between calls.
 #[derive(Clone, Debug)]
 pub struct Level {
     value: u64,
     since: SimTime,
+    /// ∫ value dt over `[0, since)`.
+    area: u128,
+    /// The next window edge not yet passed (`SimTime::MAX`: both are).
+    next_edge: SimTime,
     window: (SimTime, SimTime),
+    /// Where `since` is, relative to the window.
+    phase: Phase,
+    /// `area` at the window's start, once passed.
+    window_start_area: u128,
+    /// The integral over the window, once its end is passed.
     window_area: u128,
+    /// The largest value held for a positive time since the window's
+    /// start (before it: since time zero).
+    running_max: u64,
+    /// `running_max` when the window's end was passed.
     window_max: u64,
     bucket_start: SimTime,
-    bucket_area: u128,
+    /// `area` at the bucket's start.
+    bucket_start_area: u128,
     bucket_max: u64,
 }
 
@@ -27,11 +52,16 @@ impl Level {
         Level {
             value: initial,
             since: SimTime::ZERO,
-            window: (from, to),
+            area: 0,
+            next_edge: from,
+            window: (from, to.max(from)),
+            phase: Phase::Before,
+            window_start_area: 0,
             window_area: 0,
+            running_max: 0,
             window_max: 0,
             bucket_start: SimTime::ZERO,
-            bucket_area: 0,
+            bucket_start_area: 0,
             bucket_max: initial,
         }
     }
@@ -65,27 +95,36 @@ impl Level {
         if now <= self.since {
             return;
         }
-        let area = u128::from(self.value) * u128::from(now.0 - self.since.0);
-        self.bucket_area += area;
-        let (from, to) = self.window;
-        if self.since >= from && now <= to {
-            self.window_area += area;
-            self.window_max = self.window_max.max(self.value);
-        } else {
-            self.accrue_window_edge(now);
+        if now > self.next_edge {
+            self.pass_edges(now);
         }
+        self.area += u128::from(self.value) * u128::from(now.0 - self.since.0);
+        self.running_max = self.running_max.max(self.value);
         self.since = now;
     }
 
-    /// The part of `[since, now)` inside the window, when it is not all of it.
+    /// `[since, now)` holds a window edge: integrate up to each edge it
+    /// holds, and start or end the window there.
     #[cold]
-    fn accrue_window_edge(&mut self, now: SimTime) {
-        let (from, to) = self.window;
-        let lo = self.since.max(from);
-        let hi = now.min(to);
-        if hi > lo {
-            self.window_area += u128::from(self.value) * u128::from(hi.0 - lo.0);
-            self.window_max = self.window_max.max(self.value);
+    fn pass_edges(&mut self, now: SimTime) {
+        while now > self.next_edge {
+            let edge = self.next_edge;
+            if edge > self.since {
+                self.area += u128::from(self.value) * u128::from(edge.0 - self.since.0);
+                self.running_max = self.running_max.max(self.value);
+                self.since = edge;
+            }
+            if self.phase == Phase::Before {
+                self.phase = Phase::In;
+                self.window_start_area = self.area;
+                self.running_max = 0;
+                self.next_edge = self.window.1;
+            } else {
+                self.phase = Phase::After;
+                self.window_area = self.area - self.window_start_area;
+                self.window_max = self.running_max;
+                self.next_edge = SimTime::MAX;
+            }
         }
     }
 
@@ -95,16 +134,27 @@ impl Level {
     pub fn close_bucket(&mut self, end: SimTime) -> (f64, u64) {
         self.accrue(end);
         let width = end.0.saturating_sub(self.bucket_start.0);
+        let bucket_area = self.area - self.bucket_start_area;
         let mean = if width > 0 {
-            self.bucket_area as f64 / width as f64
+            bucket_area as f64 / width as f64
         } else {
             self.value as f64
         };
         let max = self.bucket_max;
         self.bucket_start = end;
-        self.bucket_area = 0;
+        self.bucket_start_area = self.area;
         self.bucket_max = self.value;
         (mean, max)
+    }
+
+    /// The integral over the window up to `since`, and the largest value
+    /// held in it for a positive time.
+    fn window_so_far(&self) -> (u128, u64) {
+        match self.phase {
+            Phase::Before => (0, 0),
+            Phase::In => (self.area - self.window_start_area, self.running_max),
+            Phase::After => (self.window_area, self.window_max),
+        }
     }
 
     /// Time-average over the measurement window, counting up to `now`
@@ -117,18 +167,18 @@ impl Level {
         if width == 0 {
             return self.value as f64;
         }
-        self.window_area as f64 / width as f64
+        self.window_so_far().0 as f64 / width as f64
     }
 
     /// The time integral over the window so far, in value × seconds.
     pub fn window_integral_s(&mut self, now: SimTime) -> f64 {
         self.accrue(now);
-        self.window_area as f64 / 1e9
+        self.window_so_far().0 as f64 / 1e9
     }
 
     /// The largest value held for a positive time inside the window.
     pub fn window_max(&self) -> u64 {
-        self.window_max
+        self.window_so_far().1
     }
 }
 
@@ -155,5 +205,87 @@ mod tests {
         l.set(SimTime(12), 1);
         let (mean, max) = l.close_bucket(SimTime(20));
         assert_eq!((mean, max), ((3.0 * 2.0 + 8.0) / 10.0, 3));
+    }
+
+    /// The obvious integrals, kept per piece: the reference the level's
+    /// differences of one integral are checked against.
+    struct Naive {
+        pieces: Vec<(u64, u64, u64)>,
+        value: u64,
+        since: u64,
+    }
+
+    impl Naive {
+        fn set(&mut self, now: u64, value: u64) {
+            if now > self.since {
+                self.pieces.push((self.since, now, self.value));
+                self.since = now;
+            }
+            self.value = value;
+        }
+        fn area(&self, lo: u64, hi: u64) -> u128 {
+            self.pieces
+                .iter()
+                .map(|&(a, b, v)| {
+                    let (a, b) = (a.max(lo), b.min(hi));
+                    if b > a {
+                        u128::from(v) * u128::from(b - a)
+                    } else {
+                        0
+                    }
+                })
+                .sum()
+        }
+        fn max(&self, lo: u64, hi: u64) -> u64 {
+            self.pieces
+                .iter()
+                .filter(|&&(a, b, _)| b.min(hi) > a.max(lo))
+                .map(|p| p.2)
+                .max()
+                .unwrap_or(0)
+        }
+    }
+
+    proptest::proptest! {
+        /// Window and bucket integrals and maxima, read as differences of
+        /// one running integral, equal the piecewise sums exactly, for
+        /// windows before, across, inside and after the changes.
+        #[test]
+        fn differences_of_one_integral_match_the_pieces(
+            steps in proptest::collection::vec((0u64..50, 0u64..20, proptest::bool::ANY), 0..80),
+            from in 0u64..600,
+            len in 0u64..600,
+            initial in 0u64..5,
+        ) {
+            let to = from + len;
+            let mut l = Level::new(initial, SimTime(from), SimTime(to));
+            let mut naive = Naive { pieces: Vec::new(), value: initial, since: 0 };
+            let (mut now, mut bucket_start) = (0u64, 0u64);
+            for (dt, v, close) in steps {
+                now += dt;
+                if close {
+                    naive.set(now, naive.value);
+                    let (mean, _) = l.close_bucket(SimTime(now));
+                    let width = now - bucket_start;
+                    if width > 0 {
+                        let expected = naive.area(bucket_start, now) as f64 / width as f64;
+                        proptest::prop_assert_eq!(mean, expected);
+                    }
+                    bucket_start = now;
+                }
+                l.set(SimTime(now), v);
+                naive.set(now, v);
+            }
+            let end = now + 10;
+            naive.set(end, naive.value);
+            let integral = l.window_integral_s(SimTime(end));
+            proptest::prop_assert_eq!(integral, naive.area(from, to.min(end)) as f64 / 1e9);
+            let width = to.min(end).saturating_sub(from);
+            let mean = l.window_mean(SimTime(end));
+            if width > 0 {
+                proptest::prop_assert_eq!(mean, naive.area(from, to) as f64 / width as f64);
+            }
+            proptest::prop_assert_eq!(l.window_max(), naive.max(from, to));
+        }
     }
 }

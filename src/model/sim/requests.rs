@@ -85,6 +85,14 @@ impl ClassStats {
     }
 }
 
+/// Which of the two lifecycles an attempt is in: a one-stage request's,
+/// or a task's (a stage visit of a workflow's flow).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lifecycle {
+    Request,
+    Task,
+}
+
 impl Sim<'_> {
     /// Where request `id` goes: a one-stage request's pool, or its
     /// class's workflow (the request is then a task of a flow).
@@ -131,50 +139,93 @@ impl Sim<'_> {
     }
 
     /// An attempt of request `id` (whose route is `route`) arrives at its
-    /// pool: rate limits, admission, then service or the queue.
+    /// pool.
+    #[inline]
     pub(super) fn submit(&mut self, route: Route, id: u32, now: SimTime) {
-        let r = self.requests[id as usize];
-        let class = r.class as usize;
-        let task = matches!(route, Route::Workflow(_));
-        let pool = self.pool_of(route, id);
-        let measured = if task {
-            let p = &self.pools[pool];
-            let can_start_now = p.server.starts_at_once(p.usable()) && p.waiting == 0;
-            if !can_start_now && self.task_user_gone(id, now) {
-                // The user gave up while a stage was in service: they
-                // leave rather than queue again.
-                self.task_user_left(id, now);
-                return;
-            }
-            self.task_measured(id)
-        } else {
-            r.first_arrival >= self.warmup
-        };
-        let spec = &self.scenario.classes[class];
-        let c = &mut self.classes[class];
-        self.pools[pool].bucket.arrivals += 1;
-        // Rate limits apply to a workflow once, at its arrival (`flows`).
-        if !task {
-            if let (Some(limit), Some(bucket)) = (&spec.limit, c.limit_bucket.as_mut())
-                && !bucket.take(now, limit.rate_per_s, limit.burst)
-            {
-                self.request_setback(pool, id, now, Setback::Rejected);
-                return;
-            }
-            if let (Some(limit), Some(slot)) = (&spec.limit, c.user_bucket)
-                && let Some((user, _)) = self.requests.user(id)
-                && !self.users[user as usize].buckets.get_mut(slot).take(
-                    now,
-                    limit.rate_per_s,
-                    limit.burst,
-                )
-            {
-                self.request_setback(pool, id, now, Setback::Rejected);
-                return;
-            }
+        match route {
+            Route::Pool(pool) => self.submit_request(pool as usize, id, now),
+            Route::Workflow(_) => self.submit_task(id, now),
         }
-        let p = &mut self.pools[pool];
+    }
+
+    /// An attempt of one-stage request `id` arrives at `pool`: its class's
+    /// rate limits, then admission.
+    fn submit_request(&mut self, pool: usize, id: u32, now: SimTime) {
+        self.pools[pool].bucket.arrivals += 1;
+        let class = usize::from(self.requests[id as usize].class);
+        if self.scenario.classes[class].limit.is_some() && !self.within_limits(class, id, now) {
+            self.request_setback(pool, id, now, Setback::Rejected);
+            return;
+        }
+        let measured = self.requests[id as usize].first_arrival >= self.warmup;
+        self.admit(Lifecycle::Request, pool, id, measured, now);
+    }
+
+    /// Whether the rate limits of `class` let request `id` through now
+    /// (taking a token from each bucket that does).
+    #[inline(never)]
+    fn within_limits(&mut self, class: usize, id: u32, now: SimTime) -> bool {
+        let Some(limit) = &self.scenario.classes[class].limit else {
+            return true;
+        };
+        let c = &mut self.classes[class];
+        if let Some(bucket) = c.limit_bucket.as_mut()
+            && !bucket.take(now, limit.rate_per_s, limit.burst)
+        {
+            return false;
+        }
+        if let Some(slot) = c.user_bucket
+            && let Some((user, _)) = self.requests.user(id)
+            && !self.users[user as usize].buckets.get_mut(slot).take(
+                now,
+                limit.rate_per_s,
+                limit.burst,
+            )
+        {
+            return false;
+        }
+        true
+    }
+
+    /// An attempt of task `id` arrives at its stage's pool: a user who gave
+    /// up while a stage was in service leaves rather than queue again;
+    /// rate limits applied to the workflow once, at its arrival (`flows`).
+    fn submit_task(&mut self, id: u32, now: SimTime) {
+        let pool = self.task_pool(id);
+        let p = &self.pools[pool];
+        let can_start_now = p.server.starts_at_once(p.usable()) && p.waiting == 0;
+        if !can_start_now && self.task_user_gone(id, now) {
+            self.task_user_left(id, now);
+            return;
+        }
+        self.pools[pool].bucket.arrivals += 1;
+        let measured = self.task_measured(id);
+        self.admit(Lifecycle::Task, pool, id, measured, now);
+    }
+
+    /// Admission of an attempt of request `id` (`measured`: its first
+    /// attempt arrived after the warm-up) to `pool`: the policy admits,
+    /// defers or sheds it; an admitted one starts at once on a free GPU or
+    /// waits, with its patience (a task: its stage's timeout) running.
+    /// Inlined into each lifecycle's caller, where `life` is a constant.
+    #[inline(always)]
+    fn admit(&mut self, life: Lifecycle, pool: usize, id: u32, measured: bool, now: SimTime) {
+        let task = life == Lifecycle::Task;
+        let r = self.requests[id as usize];
+        let class = usize::from(r.class);
+        let spec = &self.scenario.classes[class];
         let generation = r.generation.wrapping_add(1);
+        let p = &mut self.pools[pool];
+        if p.policy.only_orders() && p.waiting == 0 && p.server.starts_at_once(p.usable()) {
+            // A policy that only orders admits everyone; queued and
+            // dequeued at once is the same as not queued at all.
+            let req = &mut self.requests[id as usize];
+            req.generation = generation;
+            req.deferred = false;
+            self.begin_service(pool, id, now);
+            self.pool_levels(pool, now);
+            return;
+        }
         let mut queued = QueuedRequest {
             id,
             class: class as u32,
@@ -192,7 +243,7 @@ impl Sim<'_> {
                 queued.deferred = true;
                 p.waiting_deferred += 1;
                 p.bucket.deferred += 1;
-                c.bucket.deferred += 1;
+                self.classes[class].bucket.deferred += 1;
                 if measured {
                     p.deferred += 1;
                 }
@@ -201,7 +252,10 @@ impl Sim<'_> {
                 if measured {
                     p.shed += 1;
                 }
-                self.setback(route, pool, id, now, Setback::Rejected);
+                match life {
+                    Lifecycle::Request => self.request_setback(pool, id, now, Setback::Rejected),
+                    Lifecycle::Task => self.task_setback(id, now, Setback::Rejected),
+                }
                 return;
             }
         }
@@ -221,7 +275,6 @@ impl Sim<'_> {
         // patience runs from arrival like anywhere else.
         let can_start_now = p.server.starts_at_once(p.usable()) && p.waiting == 0;
         if can_start_now && p.policy.only_orders() {
-            // Queued and dequeued at once, the same as not queued at all.
             self.begin_service(pool, id, now);
             self.pool_levels(pool, now);
             return;
@@ -231,18 +284,19 @@ impl Sim<'_> {
         if task && spec.patience.is_some() {
             self.arm_patience(id, now);
         }
-        let patience = if queued.deferred {
-            spec.deferred_patience.as_ref().or(spec.patience.as_ref())
-        } else {
-            spec.patience.as_ref()
-        };
         // A task's timer is its stage's timeout; the user's patience with
         // a workflow runs on the flow (see `flows`).
-        let timeout = if task { self.task_timeout(id) } else { None };
-        let wait = match (can_start_now, task) {
-            (true, _) => None,
-            (false, true) => timeout,
-            (false, false) => patience.map(|p| p.sample(&mut self.classes[class].patience_rng)),
+        let wait = match life {
+            _ if can_start_now => None,
+            Lifecycle::Task => self.task_timeout(id),
+            Lifecycle::Request => {
+                let patience = if queued.deferred {
+                    spec.deferred_patience.as_ref().or(spec.patience.as_ref())
+                } else {
+                    spec.patience.as_ref()
+                };
+                patience.map(|p| p.sample(&mut self.classes[class].patience_rng))
+            }
         };
         if let Some(wait) = wait {
             self.events.schedule(
