@@ -213,7 +213,7 @@ impl<E: Copy> EventQueue<E> {
     }
 
     /// Schedule `event` at `at` (not before [`now`](Self::now)).
-    #[inline]
+    #[inline(always)]
     pub fn schedule(&mut self, at: SimTime, event: E) {
         debug_assert!(at >= self.now, "event scheduled in the past");
         let at = at.max(self.now);

@@ -627,6 +627,7 @@ impl<'a> Sim<'a> {
         }
     }
 
+    #[inline(always)]
     fn schedule_class_arrival(&mut self, class: usize, now: SimTime) {
         let c = &mut self.classes[class];
         if let Some(at) = c.arrivals.next(now, self.arrivals_end, &mut c.arrival_rng) {

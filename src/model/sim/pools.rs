@@ -93,10 +93,14 @@ impl PoolState {
         }
     }
 
-    /// A completed service of `service_s` seconds, into the running mean.
+    /// A completed service of `service_s` seconds, into the running mean
+    /// (kept for the policies that read it in their view: an order-only
+    /// policy never does).
     #[inline]
     pub(super) fn observe_service(&mut self, service_s: f64) {
-        self.mean_service_s += SERVICE_EWMA_WEIGHT * (service_s - self.mean_service_s);
+        if !self.policy.only_orders() {
+            self.mean_service_s += SERVICE_EWMA_WEIGHT * (service_s - self.mean_service_s);
+        }
     }
 }
 
@@ -105,6 +109,7 @@ const SERVICE_EWMA_WEIGHT: f64 = 1.0 / 64.0;
 
 impl Sim<'_> {
     /// Start service on free GPUs while requests wait.
+    #[inline(always)]
     pub(super) fn dispatch(&mut self, pool: usize, now: SimTime) {
         match self.pools[pool].server.model {
             Model::Gpus(_) => self.dispatch_gpus(pool, now),
@@ -148,6 +153,7 @@ impl Sim<'_> {
     }
 
     /// One request per GPU: free GPUs take the next waiting requests.
+    #[inline(always)]
     fn dispatch_gpus(&mut self, pool: usize, now: SimTime) {
         while self.pools[pool].has_free_gpu() {
             let Some(id) = self.take_waiting(pool, now) else {
@@ -159,7 +165,7 @@ impl Sim<'_> {
     }
 
     /// Request `id` (live, out of its queue) starts on a free GPU of `pool`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn begin_service(&mut self, pool: usize, id: u32, now: SimTime) {
         let request = &mut self.requests[id as usize];
         request.state = State::InService;
@@ -188,7 +194,7 @@ impl Sim<'_> {
     }
 
     /// Bring the pool's queue, busy, online and billed levels up to date.
-    #[inline]
+    #[inline(always)]
     pub(super) fn pool_levels(&mut self, pool: usize, now: SimTime) {
         let p = &mut self.pools[pool];
         if p.waiting != p.queue.value() {

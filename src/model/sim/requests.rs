@@ -112,6 +112,7 @@ impl Sim<'_> {
 
     /// A new request (first attempt) of `class` arrives, sent by `user`
     /// (who has `remaining` more to send in this session), if any.
+    #[inline(always)]
     pub(super) fn new_request(&mut self, class: usize, now: SimTime, user: Option<(u32, u32)>) {
         let Route::Pool(pool) = self.classes[class].route else {
             self.new_flow(class, now, user);
@@ -150,6 +151,7 @@ impl Sim<'_> {
 
     /// An attempt of one-stage request `id` arrives at `pool`: its class's
     /// rate limits, then admission.
+    #[inline(always)]
     fn submit_request(&mut self, pool: usize, id: u32, now: SimTime) {
         self.pools[pool].bucket.arrivals += 1;
         let class = usize::from(self.requests[id as usize].class);
@@ -351,6 +353,7 @@ impl Sim<'_> {
     /// Request `id` was served to its end on `pool`: its statistics, then
     /// its release (a one-stage request's final outcome; a task moves its
     /// flow on).
+    #[inline(always)]
     pub(super) fn completed(&mut self, route: Route, pool: usize, id: u32, now: SimTime) {
         match route {
             Route::Pool(_) => self.record_completion(pool, id, now),
@@ -359,7 +362,7 @@ impl Sim<'_> {
     }
 
     /// Completion statistics of one-stage request `id` (latency, SLO, buckets).
-    #[inline]
+    #[inline(always)]
     fn record_completion(&mut self, pool: usize, id: u32, now: SimTime) {
         let request = self.requests[id as usize];
         let latency = now - request.first_arrival;
@@ -387,6 +390,7 @@ impl Sim<'_> {
     }
 
     /// Request `id`'s service on a GPU of `pool` ended.
+    #[inline(always)]
     pub(super) fn service_completed(&mut self, pool: usize, id: u32, now: SimTime) {
         let route = self.route_of(id);
         self.completed(route, pool, id, now);
@@ -486,6 +490,7 @@ impl Sim<'_> {
 
     /// Request `id` left service done: a one-stage request's slot is
     /// freed; a task moves its flow on.
+    #[inline(always)]
     pub(super) fn release(&mut self, route: Route, id: u32, now: SimTime) {
         match route {
             Route::Pool(_) => self.request_released(id, now),
@@ -495,6 +500,7 @@ impl Sim<'_> {
 
     /// One-stage request `id` reached its final outcome: free its slot,
     /// tell its user.
+    #[inline(always)]
     fn request_released(&mut self, id: u32, now: SimTime) {
         let user = self.requests.user(id);
         let class = self.requests[id as usize].class;

@@ -102,6 +102,7 @@ impl RequestSlab {
 
     /// Store a new request (first attempt) sent by `user` (a user and the
     /// requests they have left to send in this session), if any; its id.
+    #[inline(always)]
     pub(super) fn insert(&mut self, request: Request, user: Option<(u32, u32)>) -> u32 {
         let (user, remaining) = user.unwrap_or((NO_USER, 0));
         let id = match self.free.pop() {
@@ -140,6 +141,7 @@ impl RequestSlab {
     }
 
     /// Free the slot of request `id` (its final outcome is recorded).
+    #[inline(always)]
     pub(super) fn remove(&mut self, id: u32) {
         self.records[id as usize].state = State::Free;
         self.free.push(id);
