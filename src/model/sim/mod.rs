@@ -297,10 +297,12 @@ impl<'a> Sim<'a> {
                 },
                 arrivals: ArrivalState::new(&c.arrivals, sc.duration),
                 arrival_rng: s(format!("class/{}/arrivals", c.name)),
+                service: c.service.clone(),
                 service_rng: s(format!("class/{}/service", c.name)),
                 patience_rng: s(format!("class/{}/patience", c.name)),
                 retry_rng: s(format!("class/{}/retry", c.name)),
                 speed: sc.pools[c.pool].speed,
+                latency_target: c.latency_target,
                 limit_bucket: c
                     .limit
                     .as_ref()

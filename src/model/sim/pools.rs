@@ -138,9 +138,9 @@ impl Sim<'_> {
                 continue;
             }
             let (class, deferred) = (usize::from(request.class), request.deferred);
-            let priority = self.scenario.classes[class].priority;
-            let slab = &self.requests;
-            p.policy.started(|| slab.queued(h, priority), &view);
+            let (slab, sc) = (&self.requests, self.scenario);
+            p.policy
+                .started(|| slab.queued(h, sc.classes[class].priority), &view);
             p.waiting -= 1;
             if deferred {
                 p.waiting_deferred -= 1;

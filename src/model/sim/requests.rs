@@ -23,10 +23,14 @@ pub(super) struct ClassState {
     pub(super) population: Option<u32>,
     pub(super) arrivals: ArrivalState,
     pub(super) arrival_rng: SimRng,
+    /// The class's service demand (a copy of its spec's, beside its stream).
+    pub(super) service: crate::model::DurationDist,
     pub(super) service_rng: SimRng,
     pub(super) patience_rng: SimRng,
     pub(super) retry_rng: SimRng,
     pub(super) speed: f64,
+    /// The class's latency target, for its SLO attainment.
+    pub(super) latency_target: Option<SimDuration>,
     pub(super) limit_bucket: Option<TokenBucket>,
     /// Index of this class in its population's per-user buckets.
     pub(super) user_bucket: Option<usize>,
@@ -120,10 +124,7 @@ impl Sim<'_> {
         };
         self.total_arrivals += 1;
         let c = &mut self.classes[class];
-        let service_s = self.scenario.classes[class]
-            .service
-            .sample_secs(&mut c.service_rng)
-            / c.speed;
+        let service_s = c.service.sample_secs(&mut c.service_rng) / c.speed;
         if now >= self.warmup {
             c.stats.arrivals += 1;
             c.stats.attempts += 1;
@@ -155,7 +156,9 @@ impl Sim<'_> {
     fn submit_request(&mut self, pool: usize, id: u32, now: SimTime) {
         self.pools[pool].bucket.arrivals += 1;
         let class = usize::from(self.requests[id as usize].class);
-        if self.scenario.classes[class].limit.is_some() && !self.within_limits(class, id, now) {
+        let c = &self.classes[class];
+        let limited = c.limit_bucket.is_some() || c.user_bucket.is_some();
+        if limited && !self.within_limits(class, id, now) {
             self.request_setback(pool, id, now, Setback::Rejected);
             return;
         }
@@ -367,8 +370,8 @@ impl Sim<'_> {
         let request = self.requests[id as usize];
         let latency = now - request.first_arrival;
         let class = request.class as usize;
-        let target = self.scenario.classes[class].latency_target;
         let c = &mut self.classes[class];
+        let target = c.latency_target;
         if request.first_arrival >= self.warmup {
             c.stats.completed += 1;
             c.stats.latency.record(latency);
