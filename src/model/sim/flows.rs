@@ -119,7 +119,7 @@ impl<'a> Sim<'a> {
     }
 
     /// The pool that serves task `id`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn task_pool(&self, id: u32) -> usize {
         let class = self.requests[id as usize].class as usize;
         let stage = self.tasks[id as usize].stage as usize;
@@ -147,7 +147,7 @@ impl<'a> Sim<'a> {
     }
 
     /// Whether task `id`'s flow arrived after the warm-up.
-    #[inline]
+    #[inline(always)]
     pub(super) fn task_measured(&self, id: u32) -> bool {
         self.tasks[id as usize].measured
     }
@@ -155,6 +155,7 @@ impl<'a> Sim<'a> {
     /// Whether the user of task `id`'s flow has run out of patience (the
     /// timer fired while a stage was in service, or would have: its
     /// deadline passed before any stage had to wait).
+    #[inline(always)]
     pub(super) fn task_user_gone(&self, id: u32, now: SimTime) -> bool {
         let t = self.tasks[id as usize];
         let flow = &self.flows[t.flow as usize];
@@ -186,6 +187,7 @@ impl<'a> Sim<'a> {
     }
 
     /// A new request (first attempt) of workflow class `class` arrives.
+    #[inline(always)]
     pub(super) fn new_flow(&mut self, class: usize, now: SimTime, user: Option<(u32, u32)>) {
         let (user, remaining) = user.unwrap_or((NO_USER, 0));
         self.total_arrivals += 1;
@@ -238,6 +240,7 @@ impl<'a> Sim<'a> {
 
     /// An attempt of flow `f` starts: rate limits, the user's patience,
     /// then its first stage.
+    #[inline(always)]
     fn start_attempt(&mut self, f: u32, now: SimTime) {
         let flow = &mut self.flows[f as usize];
         flow.generation = flow.generation.wrapping_add(1);
@@ -327,6 +330,7 @@ impl<'a> Sim<'a> {
 
     /// A visit of serving stage `stage` by flow `f`: a new task, submitted
     /// to the stage's pool.
+    #[inline(always)]
     fn spawn_task(&mut self, f: u32, stage: usize, now: SimTime) {
         let flow = self.flows[f as usize];
         let class = flow.class as usize;
@@ -359,6 +363,7 @@ impl<'a> Sim<'a> {
     }
 
     /// Task `id` started service: its stage's wait, the flow's trace.
+    #[inline(always)]
     pub(super) fn task_started(&mut self, id: u32, now: SimTime) {
         let r = self.requests[id as usize];
         let t = self.tasks[id as usize];
@@ -380,6 +385,7 @@ impl<'a> Sim<'a> {
     }
 
     /// Task `id` was served to its end on `pool`: its stage's statistics.
+    #[inline(always)]
     pub(super) fn task_completed(&mut self, pool: usize, id: u32, now: SimTime) {
         let r = self.requests[id as usize];
         let t = self.tasks[id as usize];
@@ -427,6 +433,7 @@ impl<'a> Sim<'a> {
 
     /// Task `id` left service done and its GPU is free: free it, and move
     /// its flow on (or discard it, if its flow has ended).
+    #[inline(always)]
     pub(super) fn task_done(&mut self, id: u32, now: SimTime) {
         let t = self.tasks[id as usize];
         let service = self.requests[id as usize].service;
@@ -492,6 +499,7 @@ impl<'a> Sim<'a> {
     }
 
     /// Flow `f` completed its last stage.
+    #[inline(always)]
     fn complete_flow(&mut self, f: u32, now: SimTime) {
         let flow = self.flows[f as usize];
         let class = flow.class as usize;
@@ -521,6 +529,7 @@ impl<'a> Sim<'a> {
     }
 
     /// Flow `f` reached its final outcome: free it, tell its user.
+    #[inline(always)]
     fn end_flow(&mut self, f: u32, now: SimTime) {
         self.cancel_tasks(f, now, false);
         let flow = &mut self.flows[f as usize];
@@ -712,6 +721,7 @@ impl<'a> Sim<'a> {
     }
 
     /// Take task `id` out of flow `f`'s list.
+    #[inline(always)]
     fn unlink(&mut self, f: u32, id: u32) {
         let next = self.tasks[id as usize].next;
         let head = &mut self.flows[f as usize].head;

@@ -195,6 +195,7 @@ impl Sim<'_> {
     /// An attempt of task `id` arrives at its stage's pool: a user who gave
     /// up while a stage was in service leaves rather than queue again;
     /// rate limits applied to the workflow once, at its arrival (`flows`).
+    #[inline(always)]
     fn submit_task(&mut self, id: u32, now: SimTime) {
         let pool = self.task_pool(id);
         let p = &self.pools[pool];
