@@ -84,6 +84,8 @@ impl Flow {
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Task {
     flow: u32,
+    /// The pool of the task's stage.
+    pool: u32,
     /// The next task of the same flow ([`NO_TASK`]: the last).
     next: u32,
     stage: u16,
@@ -121,12 +123,7 @@ impl<'a> Sim<'a> {
     /// The pool that serves task `id`.
     #[inline(always)]
     pub(super) fn task_pool(&self, id: u32) -> usize {
-        let class = self.requests[id as usize].class as usize;
-        let stage = self.tasks[id as usize].stage as usize;
-        match self.workflow_of(class).stages[stage].work {
-            StageWork::Serve { pool, .. } => pool,
-            StageWork::Fork { .. } => unreachable!("a fork stage has no task"),
-        }
+        self.tasks[id as usize].pool as usize
     }
 
     /// The stage timeout of task `id`, if any.
@@ -353,13 +350,14 @@ impl<'a> Sim<'a> {
         }
         self.tasks[id as usize] = Task {
             flow: f,
+            pool: *pool as u32,
             next: flow.head,
             stage: stage as u16,
             measured,
             orphan: false,
         };
         self.flows[f as usize].head = id;
-        self.submit(self.classes[class].route, id, now);
+        self.submit_task(id, now);
     }
 
     /// Task `id` started service: its stage's wait, the flow's trace.
@@ -681,7 +679,7 @@ impl<'a> Sim<'a> {
         }
         let pool = self.task_pool(id);
         self.pools[pool].bucket.retries += 1;
-        self.submit(self.route_of(id), id, now);
+        self.submit_task(id, now);
     }
 
     /// Withdraw every live task of flow `f`: a waiting one leaves its

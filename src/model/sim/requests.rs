@@ -196,7 +196,7 @@ impl Sim<'_> {
     /// up while a stage was in service leaves rather than queue again;
     /// rate limits applied to the workflow once, at its arrival (`flows`).
     #[inline(always)]
-    fn submit_task(&mut self, id: u32, now: SimTime) {
+    pub(super) fn submit_task(&mut self, id: u32, now: SimTime) {
         let pool = self.task_pool(id);
         let p = &self.pools[pool];
         let can_start_now = p.server.starts_at_once(p.usable()) && p.waiting == 0;
