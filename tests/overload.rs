@@ -14,7 +14,8 @@ fn run(toml: &str, overrides: &[&str]) -> RunResult {
         .iter()
         .map(|o| Override::parse(o).unwrap())
         .collect();
-    let loaded = load_str(toml, "<test>", Path::new("."), "test", &ov).expect("valid scenario");
+    let loaded = load_str(toml, "<test>", Path::new("."), "test", &ov)
+        .unwrap_or_else(|e| panic!("valid scenario: {e}"));
     simulate(&loaded.scenario, 0).unwrap()
 }
 
@@ -168,9 +169,10 @@ fn the_event_budget_stops_a_run_with_a_runaway_event_count() {
     assert_eq!(r.events, 200_000);
 }
 
-/// One request served for a year after a 1 h run: the time series stops at
-/// its cap of 250,000 buckets (the rest of the drain is one last bucket)
-/// instead of writing millions of empty rows.
+/// One request served for a year after a 1 h run: the drain gets as many
+/// buckets as the arrivals had (at least 500), and the rest of it is one
+/// last bucket, instead of 250,000 rows per scope (664 MB for a 300-day
+/// request, issue #29).
 #[test]
 fn a_year_long_drain_keeps_the_time_series_bounded() {
     let r = run(
@@ -193,9 +195,67 @@ fn a_year_long_drain_keeps_the_time_series_bounded() {
         .iter()
         .filter(|row| row.scope == surge::model::Scope::Pool(0))
         .count();
-    assert!(rows <= 250_000, "{rows} rows");
+    // 500 buckets of the hour (7.2 s each), 500 more of the drain, one last.
+    assert!(rows <= 1_001, "{rows} rows");
     let last = r.timeseries.last().unwrap();
     assert!(last.start.as_secs_f64() + last.width.as_secs_f64() >= 365.0 * 86_400.0);
+}
+
+/// 600 requests of 1,000 days on 2 GPUs need 821 years, past what u64
+/// nanoseconds hold (≈ 584 years): the run used to loop for ever closing
+/// buckets at the end of time, growing to 15.7 GB (issue #29). It stops at
+/// the last event that is on time, and says why.
+#[test]
+fn a_drain_past_the_end_of_time_stops_with_a_word_instead_of_hanging() {
+    let r = run(
+        r#"
+        duration = "10m"
+        warmup = "0s"
+        [[pool]]
+        name = "gpu"
+        gpus = 2
+        [[class]]
+        name = "jobs"
+        pool = "gpu"
+        arrivals = { process = "poisson", rate = "1/s" }
+        service = { dist = "deterministic", value = "1000d" }
+    "#,
+        &[],
+    );
+    let stopped = r.stopped.expect("stopped at the end of time");
+    assert_eq!(stopped.reason, StopReason::EndOfTime);
+    assert!(stopped.at.0 < u64::MAX);
+    assert!(r.classes[0].completed > 0 && r.classes[0].in_system > 0);
+    assert!(stopped.describe().contains("end of simulated time"));
+}
+
+/// A spike of 10^14/s held 1 ns an hour in: a gap of 10^-14 s is below
+/// the resolution of f64 seconds at 3,600 s, so the arrival sampler never
+/// advanced and no budget fired (issue #29). Time now moves at least to the
+/// next representable instant, and the in-system budget stops the flood.
+#[test]
+fn a_spike_finer_than_the_clock_still_moves_time_and_meets_the_budget() {
+    let r = run(
+        r#"
+        duration = "2h"
+        max_in_system = 100000
+        [[pool]]
+        name = "gpu"
+        gpus = 8
+        [[class]]
+        name = "jobs"
+        pool = "gpu"
+        service = { dist = "exponential", mean = "1s" }
+        [class.arrivals]
+        process = "profile"
+        base = "7/s"
+        spikes = [{ at = "1h", peak = "100000G/s", ramp = "0s", hold = "1ns", decay = "0s" }]
+    "#,
+        &[],
+    );
+    let stopped = r.stopped.expect("the flood meets the budget");
+    assert_eq!(stopped.reason, StopReason::InSystem(100_000));
+    assert!((stopped.at.as_secs_f64() - 3600.0).abs() < 1e-6);
 }
 
 #[test]
@@ -314,4 +374,46 @@ fn a_horizon_past_ten_years_is_refused() {
         .code(2)
         .stderr(predicate::str::contains("long.toml:2:"))
         .stderr(predicate::str::contains("at most 3650 days"));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+    /// Services from a minute to 570 years, a few to a few hundred
+    /// requests on one or two GPUs: every run ends, on time or at the end of
+    /// simulated time, with a time series bounded by the buckets its
+    /// arrivals had (500 and a drain of as many, plus one last), whatever
+    /// the horizon the services reach.
+    #[test]
+    fn every_horizon_ends_with_a_bounded_time_series(
+        service_s in 60u64..18_000_000_000,
+        rate_per_min in 1u32..60,
+        gpus in 1u32..3,
+    ) {
+        let toml = format!(r#"
+            duration = "10m"
+            warmup = "0s"
+            [[pool]]
+            name = "gpu"
+            gpus = {gpus}
+            [[class]]
+            name = "jobs"
+            pool = "gpu"
+            arrivals = {{ process = "poisson", rate = "{rate_per_min}/min" }}
+            service = {{ dist = "deterministic", value = "{service_s}s" }}
+        "#);
+        let r = run(&toml, &[]);
+        let rows = r
+            .timeseries
+            .iter()
+            .filter(|row| row.scope == surge::model::Scope::Pool(0))
+            .count();
+        proptest::prop_assert!(rows <= 1_001, "{} rows", rows);
+        let c = &r.classes[0];
+        proptest::prop_assert_eq!(c.arrivals, c.completed + c.in_system);
+        if let Some(s) = r.stopped {
+            proptest::prop_assert_eq!(s.reason, StopReason::EndOfTime);
+        } else {
+            proptest::prop_assert_eq!(c.in_system, 0);
+        }
+    }
 }

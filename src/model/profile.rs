@@ -520,7 +520,10 @@ impl ProfileSampler {
             }
             let e: f64 = Exp1.sample(rng);
             self.candidates += 1;
-            let candidate = t + e / self.bound;
+            // A gap below the resolution of f64 at `t` (a rate of 10^14/s
+            // an hour in) would leave `t` where it is for ever: a candidate
+            // is at least the next representable time.
+            let candidate = (t + e / self.bound).max(t.next_up());
             if candidate >= self.segment_end {
                 // Memoryless: restart at the segment end with its bound.
                 t = self.segment_end;

@@ -192,6 +192,9 @@ pub enum StopReason {
     InSystem(u64),
     /// `max_events` events processed.
     Events(u64),
+    /// An event fell at or past the last nanosecond a `u64` holds
+    /// (≈ 584 years): simulated time cannot go further.
+    EndOfTime,
 }
 
 impl Stopped {
@@ -202,6 +205,7 @@ impl Stopped {
                 format!("{n} requests and users in the system reached the budget (max_in_system)")
             }
             StopReason::Events(n) => format!("{n} events reached the budget (max_events)"),
+            StopReason::EndOfTime => "the next event falls past the end of simulated time (2^64 ns ≈ 584 years: services or drains that long cannot be timed)".to_string(),
         };
         format!(
             "stopped early at {} of simulated time: {what}; outputs cover the run up to then",

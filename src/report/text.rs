@@ -311,9 +311,17 @@ pub fn summary_text(scenario: &Scenario, runs: &[RunResult], wall: Duration) -> 
     );
     for r in runs {
         if let Some(s) = &r.stopped {
+            let advice = match s.reason {
+                crate::model::StopReason::EndOfTime => {
+                    "shorten the services, timeouts or drain that reach that far"
+                }
+                _ => {
+                    "the system is overloaded — add capacity, or raise the budget with --max-in-system / --max-events"
+                }
+            };
             let _ = writeln!(
                 out,
-                "STOPPED EARLY (replication {}): {}; the system is overloaded — add capacity, or raise the budget with --max-in-system / --max-events",
+                "STOPPED EARLY (replication {}): {}; {advice}",
                 r.replication,
                 s.describe()
             );

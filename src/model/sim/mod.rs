@@ -452,6 +452,11 @@ impl<'a> Sim<'a> {
             if self.is_stale(&event) {
                 continue;
             }
+            if now == SimTime::MAX {
+                // Time saturated: whatever this event is, it is not on time.
+                self.stop(self.last_event, StopReason::EndOfTime);
+                break;
+            }
             self.last_event = now;
             while now >= self.next_bucket {
                 self.close_bucket();
@@ -520,11 +525,7 @@ impl<'a> Sim<'a> {
                 None
             };
             if let Some(reason) = reason {
-                self.stopped = Some(Stopped {
-                    at: now,
-                    reason,
-                    in_system,
-                });
+                self.stop(now, reason);
                 break;
             }
         }
@@ -543,6 +544,18 @@ impl<'a> Sim<'a> {
             self.close_bucket();
         }
         self.last_event = end;
+    }
+
+    /// The run stops early at `at`, for `reason`.
+    #[cold]
+    fn stop(&mut self, at: SimTime, reason: StopReason) {
+        let in_system = (self.total_arrivals - self.total_finished)
+            + (self.users.len() - self.free_users.len()) as u64;
+        self.stopped = Some(Stopped {
+            at,
+            reason,
+            in_system,
+        });
     }
 
     /// Start fetching the request or user `event` touches into the cache;

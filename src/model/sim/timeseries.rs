@@ -6,6 +6,10 @@ use crate::engine::SimTime;
 use crate::metrics::CompactHistogram;
 use crate::model::results::{Scope, TimeSeriesRow};
 
+/// Fewest buckets a drain may have before the rest of it is one last
+/// bucket (the default bucket is a 500th of the duration).
+const MIN_DRAIN_BUCKETS: u64 = 500;
+
 #[derive(Default)]
 pub(super) struct BucketTally {
     pub(super) arrivals: u64,
@@ -110,7 +114,13 @@ impl Sim<'_> {
         }
         self.bucket_start = end;
         self.buckets_closed += 1;
-        self.next_bucket = if self.buckets_closed + 1 >= super::MAX_SERIES_BUCKETS {
+        // A drain gets as many buckets as the arrivals had (at least
+        // MIN_DRAIN_BUCKETS): one request served for a year after a two-hour
+        // run must not fill memory with empty rows.
+        let drain_full = end >= self.arrivals_end
+            && self.buckets_closed
+                >= 2 * (self.arrivals_end.0 / self.bucket_width.0.max(1)).max(MIN_DRAIN_BUCKETS);
+        self.next_bucket = if drain_full || self.buckets_closed + 1 >= super::MAX_SERIES_BUCKETS {
             // The rest of the run is one last bucket.
             SimTime::MAX
         } else {
