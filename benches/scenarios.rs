@@ -22,6 +22,12 @@
 //! - in fresh `surge` processes (wall time, and a child's own peak RSS
 //!   from `wait4`): a 16-point × 4-replication sweep with `--jobs 1` and
 //!   `--jobs 2` (best of three), the speed-up;
+//! - the floor: `../shared/perf-floor` (a minimal M/M/8 loop with the
+//!   statistics a summary needs, beside the checkout) is built and run for
+//!   5 M customers, interleaved with `surge run scenarios/mmc.toml --set
+//!   duration=193h` (the same 5 M customers), best of three each; the
+//!   ratio of their rates is printed (skipped, saying so, where the floor's
+//!   folder is not there);
 //! - memory per queued request: `mmc` flooded at 1G/s (the backlog grows
 //!   linearly), stopped by the budget at 2 M and at 8 M requests in the
 //!   system; the slope of the two peaks is printed as bytes per queued
@@ -246,6 +252,69 @@ fn sweep_scaling(out: &Path) -> Option<String> {
     ))
 }
 
+/// The floor's folder, beside the checkout, if it is there.
+fn floor_dir() -> Option<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/perf-floor");
+    dir.join("Cargo.toml").is_file().then_some(dir)
+}
+
+/// surge's M/M/8 against the floor: 5 M customers each, best of three,
+/// interleaved; both as whole processes (surge's run includes loading the
+/// scenario and writing its outputs).
+fn floor_ratio(out: &Path) -> String {
+    let Some(dir) = floor_dir() else {
+        return "floor: ../shared/perf-floor not found beside the checkout; ratio not measured"
+            .into();
+    };
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/perf-floor");
+    let built = std::process::Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--quiet",
+            "--manifest-path",
+        ])
+        .arg(dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        .status();
+    if !built.is_ok_and(|s| s.success()) {
+        return "floor: building ../shared/perf-floor failed; ratio not measured".into();
+    }
+    let floor = target.join("release/floor");
+    let customers = 5_000_000.0;
+    let mut best = [f64::INFINITY; 2];
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let ran = std::process::Command::new(&floor)
+            .args(["5000000", "stats", "1"])
+            .stderr(std::process::Stdio::null())
+            .status();
+        if !ran.is_ok_and(|s| s.success()) {
+            return "floor: the floor binary failed; ratio not measured".into();
+        }
+        best[0] = best[0].min(started.elapsed().as_secs_f64());
+        let dir = out.join("mmc-floor");
+        let Some(dir) = dir.to_str() else {
+            return "floor: no output folder; ratio not measured".into();
+        };
+        let args = run_args("scenarios/mmc.toml", dir, &["--set", "duration=193h"]);
+        match surge_process(&args) {
+            Some((secs, _)) => best[1] = best[1].min(secs),
+            None => return "floor: surge's M/M/8 run failed; ratio not measured".into(),
+        }
+    }
+    format!(
+        "floor: M/M/8, 5 M customers, best of 3 interleaved: floor {:.2} M/s ({:.3} s), surge {:.2} M/s ({:.3} s): surge at {:.2}× the floor",
+        customers / best[0] / 1e6,
+        best[0],
+        customers / best[1] / 1e6,
+        best[1],
+        best[0] / best[1]
+    )
+}
+
 fn bench_scenarios(c: &mut Criterion) {
     // First, while this process is small: memory against duration.
     let memory = memory_over_duration();
@@ -288,6 +357,7 @@ fn bench_scenarios(c: &mut Criterion) {
         return;
     };
     let reports = launch_days().into_iter().map(Some).chain([
+        Some(floor_ratio(out.path())),
         memory,
         sweep_scaling(out.path()),
         backlog_bytes_per_request(out.path()).map(|bytes| {
