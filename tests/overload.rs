@@ -417,3 +417,33 @@ proptest::proptest! {
         }
     }
 }
+
+/// 2 h in 36 ms buckets is exactly the 200,000 allowed: accepted (it was
+/// refused as "expected at most 200000 buckets …, found 200000", the count
+/// taken in f64 seconds, issue #29); 35 ms is over, and the message gives
+/// the real count.
+#[test]
+fn a_bucket_count_on_the_bound_is_accepted_and_one_over_names_its_count() {
+    let text = |bucket: &str| {
+        format!(
+            r#"
+            duration = "2h"
+            bucket = "{bucket}"
+            [[pool]]
+            name = "gpu"
+            gpus = 8
+            [[class]]
+            name = "jobs"
+            pool = "gpu"
+            arrivals = {{ process = "poisson", rate = "7.2/s" }}
+            service = {{ dist = "exponential", mean = "1s" }}
+        "#
+        )
+    };
+    assert!(load_str(&text("36ms"), "<test>", Path::new("."), "test", &[]).is_ok());
+    let e = load_str(&text("35ms"), "<test>", Path::new("."), "test", &[])
+        .err()
+        .expect("205,715 buckets are too many")
+        .to_string();
+    assert!(e.contains("found 205715"), "{e}");
+}

@@ -28,7 +28,7 @@ const MAX_REPLICATIONS: i64 = 100_000;
 /// the nanosecond clock, so no event time saturates it.
 const MAX_HORIZON_S: f64 = 3650.0 * 86_400.0;
 /// Most time-series buckets of one run (memory: rows × scopes).
-const MAX_BUCKETS: f64 = 200_000.0;
+const MAX_BUCKETS: u64 = 200_000;
 
 /// Run all three stages on `text`.
 pub(crate) fn load(
@@ -246,12 +246,15 @@ fn build(
         .as_ref()
         .and_then(|v| ctx.positive_duration(v, "bucket"));
     if let (Some(d), Some(b), Some(v)) = (duration, bucket, &raw.bucket) {
-        let n = d.as_secs_f64() / b.as_secs_f64();
+        // Counted in whole nanoseconds: 2 h in 36 ms buckets is exactly
+        // 200,000 (in f64 seconds it came out a hair above, and was
+        // refused as "at most 200000, found 200000").
+        let n = d.0.div_ceil(b.0.max(1));
         if n > MAX_BUCKETS {
             ctx.error(
                 &v.span(),
                 "bucket",
-                format!("expected at most {MAX_BUCKETS} buckets over the duration, found {n:.0}: use a wider bucket"),
+                format!("expected at most {MAX_BUCKETS} buckets over the duration, found {n}: use a wider bucket"),
             );
         }
     }
