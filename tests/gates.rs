@@ -299,18 +299,56 @@ fn common_random_numbers_make_paired_intervals_much_narrower() {
     );
 }
 
+/// The table's columns line up (cells were padded before their units were
+/// known, and metric names overflowed), each row's times are in one unit,
+/// and the folder written is named (issue #29); nothing is written into
+/// the working folder but the output.
 #[test]
-fn compare_prints_paired_differences() {
+fn compare_prints_aligned_paired_differences_and_where_they_went() {
     let dir = TempDir::new().unwrap();
     std::fs::write(dir.path().join("s.toml"), scenario(9, "")).unwrap();
-    surge()
+    let out = surge()
+        .current_dir(dir.path())
         .arg("compare")
-        .arg(dir.path().join("s.toml"))
+        .arg("s.toml")
         .args(["--b", "pool.gpu.gpus=10"])
         .assert()
         .success()
-        .stdout(predicate::str::contains(
-            "B − A, paired by replication (n = 4)",
-        ))
-        .stdout(predicate::str::contains("wait_mean"));
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains("B − A, paired by replication (n = 4)"),
+        "{text}"
+    );
+    let table: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with("outputs:"))
+        .collect();
+    assert!(table.len() > 2 && table[1].contains("wait_mean"), "{text}");
+    // Every row's last column starts where the header's does.
+    let byte = table[0].find("B − A").unwrap();
+    let start = table[0][..byte].chars().count();
+    for line in &table {
+        let chars: Vec<char> = line.chars().collect();
+        assert!(
+            chars[start - 2] == ' ' && chars[start - 1] == ' ' && chars[start] != ' ',
+            "misaligned: {line:?}\n{text}"
+        );
+    }
+    // wait_mean: A, B and the difference in one unit.
+    let wait = table.iter().find(|l| l.contains("wait_mean")).unwrap();
+    let units: std::collections::BTreeSet<&str> = ["ms", "µs", "m", "h"]
+        .into_iter()
+        .filter(|u| wait.contains(&format!("{u} ")) || wait.contains(&format!("{u},")))
+        .collect();
+    assert!(units.len() <= 1, "{wait}");
+    let folder = dir.path().join("output/compare-gate-gate");
+    assert!(
+        text.contains("outputs: output/compare-gate-gate/"),
+        "{text}"
+    );
+    assert!(folder.join("compare.csv").is_file());
 }

@@ -452,31 +452,94 @@ pub fn compare(
         );
         return Ok(());
     }
-    println!(
-        "B − A, paired by replication (n = {}), 95% CI; * = significant",
-        sa.replications
-    );
-    println!(
-        "{:<12} {:<16} {:>12} {:>12} {:>26}",
-        "class", "metric", "A", "B", "B − A [95% CI]"
-    );
-    for r in rows {
-        println!(
-            "{:<12} {:<16} {:>12} {:>12} {:>26}{}",
-            r.class,
-            r.metric,
-            show(r.metric, r.a),
-            show(r.metric, r.b),
-            format!(
-                "{} [{}, {}]",
-                show(r.metric, r.diff),
-                show(r.metric, r.ci_low),
-                show(r.metric, r.ci_high)
-            ),
-            if r.significant { " *" } else { "" }
-        );
-    }
+    print!("{}", compare_text(&rows, sa.replications));
+    println!("outputs: {}/", out.display());
     Ok(())
+}
+
+/// Seconds in one unit, picked from the largest magnitude of a row, so that
+/// A, B and the difference read against each other ("17.5m" beside
+/// "523.13s" did not).
+fn secs_in(unit: (&str, f64), x: f64) -> String {
+    if !x.is_finite() {
+        return "-".into();
+    }
+    let v = x / unit.1;
+    let digits = if v.abs() >= 100.0 { 1 } else { 2 };
+    format!("{v:.digits$}{}", unit.0)
+}
+
+/// The unit a row of seconds is shown in: that of its largest value.
+fn row_unit(values: &[f64]) -> (&'static str, f64) {
+    let a = values
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, |m, v| m.max(v.abs()));
+    if a < 1e-3 {
+        ("µs", 1e-6)
+    } else if a < 1.0 {
+        ("ms", 1e-3)
+    } else if a < 600.0 {
+        ("s", 1.0)
+    } else if a < 7_200.0 {
+        ("m", 60.0)
+    } else {
+        ("h", 3600.0)
+    }
+}
+
+/// The printed comparison: one row per (class, metric), each row's times
+/// in one unit, columns as wide as their widest cell.
+fn compare_text(rows: &[PairedRow], replications: u32) -> String {
+    let cells: Vec<[String; 5]> = rows
+        .iter()
+        .map(|r| {
+            let values = [r.a, r.b, r.diff, r.ci_low, r.ci_high];
+            let f = |x: f64| match r.metric.unit() {
+                Unit::Seconds => secs_in(row_unit(&values), x),
+                _ => format!("{x:.4}"),
+            };
+            [
+                r.class.clone(),
+                r.metric.name().to_string(),
+                f(r.a),
+                f(r.b),
+                format!("{} [{}, {}]", f(r.diff), f(r.ci_low), f(r.ci_high))
+                    + if r.significant { " *" } else { "" },
+            ]
+        })
+        .collect();
+    let header = ["class", "metric", "A", "B", "B − A [95% CI]"];
+    let width = |k: usize| {
+        cells
+            .iter()
+            .map(|c| c[k].chars().count())
+            .chain([header[k].chars().count()])
+            .max()
+            .unwrap_or(0)
+    };
+    let w: Vec<usize> = (0..5).map(width).collect();
+    let mut out =
+        format!("B − A, paired by replication (n = {replications}), 95% CI; * = significant\n");
+    let line = |c: &[String; 5]| {
+        format!(
+            "{:<w0$}  {:<w1$}  {:>w2$}  {:>w3$}  {}\n",
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            c[4],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3]
+        )
+    };
+    out.push_str(&line(&header.map(String::from)));
+    for c in &cells {
+        out.push_str(&line(c));
+    }
+    out
 }
 
 /// One paired comparison.
