@@ -441,9 +441,9 @@ fn a_bucket_count_on_the_bound_is_accepted_and_one_over_names_its_count() {
         )
     };
     assert!(load_str(&text("36ms"), "<test>", Path::new("."), "test", &[]).is_ok());
-    let e = load_str(&text("35ms"), "<test>", Path::new("."), "test", &[])
-        .err()
-        .expect("205,715 buckets are too many")
-        .to_string();
+    let Err(e) = load_str(&text("35ms"), "<test>", Path::new("."), "test", &[]) else {
+        panic!("205,715 buckets are too many");
+    };
+    let e = e.to_string();
     assert!(e.contains("found 205715"), "{e}");
 }
