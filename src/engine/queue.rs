@@ -399,7 +399,7 @@ impl<E: Copy> EventQueue<E> {
 
     /// Remove and return the earliest event if it is at or before `limit`
     /// (advancing the clock to it); else leave it and return `None`.
-    #[inline]
+    #[inline(always)]
     pub fn pop_until(&mut self, limit: SimTime) -> Option<(SimTime, E)> {
         self.refill();
         let limit = (u128::from(limit.0) << 64) | u128::from(u64::MAX);

@@ -433,7 +433,10 @@ impl<'a> Sim<'a> {
             None => SimTime::MAX,
         };
         let budget = self.scenario.budget;
-        while let Some((now, event)) = self.events.pop_until(limit) {
+        // The last nanosecond is the end of time: an event there (a time
+        // that saturated) is not on time, and is looked at after the loop.
+        let horizon = limit.min(SimTime(u64::MAX - 1));
+        while let Some((now, event)) = self.events.pop_until(horizon) {
             // Fetch what the next events touch while this one runs (once
             // the requests and users outgrow the caches).
             if self.requests.slots() + self.users.len() > PREFETCH_FROM {
@@ -450,11 +453,6 @@ impl<'a> Sim<'a> {
             }
             if self.is_stale(&event) {
                 continue;
-            }
-            if now == SimTime::MAX {
-                // Time saturated: whatever this event is, it is not on time.
-                self.stop(self.last_event, StopReason::EndOfTime);
-                break;
             }
             self.last_event = now;
             while now >= self.next_bucket {
@@ -524,9 +522,16 @@ impl<'a> Sim<'a> {
                 None
             };
             if let Some(reason) = reason {
-                self.stop(now, reason);
+                self.stopped = Some(Stopped {
+                    at: now,
+                    reason,
+                    in_system,
+                });
                 break;
             }
+        }
+        if self.stopped.is_none() && limit == SimTime::MAX && !self.events.is_empty() {
+            self.past_the_end_of_time();
         }
         // Events left past the drain's limit: the run was cut off there.
         let cut_off = self.stopped.is_none() && !self.events.is_empty();
@@ -543,6 +548,19 @@ impl<'a> Sim<'a> {
             self.close_bucket();
         }
         self.last_event = end;
+    }
+
+    /// Events are left at the end of time (times that saturated): stale
+    /// timers are dropped; a live event stops the run there.
+    #[cold]
+    #[inline(never)]
+    fn past_the_end_of_time(&mut self) {
+        while let Some((_, event)) = self.events.pop() {
+            if !self.is_stale(&event) {
+                self.stop(self.last_event, StopReason::EndOfTime);
+                return;
+            }
+        }
     }
 
     /// The run stops early at `at`, for `reason`.
@@ -614,6 +632,7 @@ impl<'a> Sim<'a> {
     }
 
     /// A patience timer whose attempt has already started or ended.
+    #[inline(always)]
     fn is_stale(&self, event: &Event) -> bool {
         match *event {
             Event::PatienceExpired {
