@@ -182,6 +182,19 @@ pub fn mmc_min_gpus_for_mean_wait(lambda: f64, mean_service: f64, max_wait: f64)
     c
 }
 
+/// Mean number in system of a processor-sharing server whose total
+/// service rate with n jobs present is n / (a + b·n) work units per unit
+/// of time (each job served at 1 / (a + b·n)): an LLM replica whose step
+/// takes a + b·n and gives each of its n sequences one token, with
+/// `rho_b` = λ·b·E\[L\] < 1. The number in system is negative binomial
+/// with r = 1 + a/b and success ρ_b (a symmetric queue, insensitive to the
+/// length distribution): E\[N\] = (1 + a/b)·ρ_b / (1 − ρ_b); a = 0 is
+/// M/G/1-PS, ρ/(1 − ρ).
+pub fn gps_mean_number(a: f64, b: f64, rho_b: f64) -> f64 {
+    assert!(rho_b < 1.0 && b > 0.0 && a >= 0.0);
+    (1.0 + a / b) * rho_b / (1.0 - rho_b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

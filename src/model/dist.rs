@@ -265,7 +265,16 @@ impl DurationDist {
 
     /// A short description, e.g. `lognormal(mean 12s, cv 2)`.
     pub fn describe(&self) -> String {
-        let d = |s: f64| SimDuration::from_secs_f64(s).to_string();
+        self.describe_with(|s| SimDuration::from_secs_f64(s).to_string())
+    }
+
+    /// A short description of a distribution of plain numbers (token
+    /// counts), e.g. `lognormal(mean 800, cv 1.5)`.
+    pub fn describe_numbers(&self) -> String {
+        self.describe_with(|x| format!("{}", (x * 1000.0).round() / 1000.0))
+    }
+
+    fn describe_with(&self, d: impl Fn(f64) -> String) -> String {
         match &self.kind {
             Kind::Deterministic(v) => format!("deterministic({})", d(*v)),
             Kind::Exponential { mean } => format!("exponential(mean {})", d(*mean)),
@@ -282,6 +291,11 @@ impl DurationDist {
 }
 
 /// A uniform draw in [0, 1) with 53 random bits.
+#[inline]
+pub(crate) fn unit<R: Rng + ?Sized>(rng: &mut R) -> f64 {
+    unit_f64(rng)
+}
+
 #[inline]
 fn unit_f64<R: Rng + ?Sized>(rng: &mut R) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)

@@ -12,6 +12,7 @@ mod profile;
 mod progress;
 mod results;
 mod retry;
+pub mod serving;
 mod sim;
 mod spec;
 mod trace;
@@ -29,10 +30,11 @@ pub use dist::{DistError, DurationDist};
 pub(crate) use policies::PolicyOverrides;
 pub use policies::{PolicyContext, PolicyFactory};
 pub use results::{
-    ClassResult, PoolResult, PopulationResult, RunResult, Scope, StageResult, StageSeriesRow,
-    StopReason, Stopped, TimeSeriesRow,
+    ClassResult, PoolResult, PopulationResult, RunResult, Scope, ServingResult, StageResult,
+    StageSeriesRow, StopReason, Stopped, TimeSeriesRow,
 };
 pub use retry::RetrySpec;
+pub use serving::{BLOCK_TOKENS, ServingSpec, StepModel, TokenDist, TokenSpec};
 pub(crate) use sim::simulate_with;
 pub use spec::{
     AutoscaleSpec, BatchingSpec, Budget, CapacityChange, CapacityStep, ClassSpec, CountDist,

@@ -42,6 +42,12 @@ pub struct ClassResult {
     pub deferred: u64,
     /// Time to completion of deferred requests that completed.
     pub deferred_latency: DurationHistogram,
+    /// Serving classes (and `all`, when some class serves): time to first
+    /// token, arrival → first token, of measured requests.
+    pub ttft: Option<DurationHistogram>,
+    /// Serving classes: time per output token, (latency − TTFT) ÷ (output
+    /// tokens − 1), of measured completed requests of two tokens or more.
+    pub tpot: Option<DurationHistogram>,
     /// Fraction of arrivals completed within the class's latency target.
     pub slo_attainment: Option<f64>,
     pub(crate) slo_met: u64,
@@ -113,6 +119,37 @@ pub struct PoolResult {
     pub failed: u64,
     /// What the run says about the pool's load (see [`super::verdict`]).
     pub verdict: LoadVerdict,
+    /// A serving pool's token-level results.
+    pub serving: Option<ServingResult>,
+}
+
+/// A serving pool's token-level results over `[warmup, duration)`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ServingResult {
+    /// Time-average replicas online.
+    pub replicas_mean: f64,
+    /// Prompt tokens prefilled per second (recomputation included).
+    pub prefill_tokens_per_s: f64,
+    /// Output tokens generated per second.
+    pub output_tokens_per_s: f64,
+    /// Time-average running sequences per online replica.
+    pub running_mean: f64,
+    /// Most sequences running at once over the pool.
+    pub running_max: u64,
+    /// Time-average share of the online replicas' KV cache held.
+    pub kv_utilization: f64,
+    /// Largest share of the pool's KV cache held at once.
+    pub kv_utilization_max: f64,
+    /// Sequences preempted (evicted for KV blocks and recomputed).
+    pub preemptions: u64,
+    /// Steps run inside the window, over all replicas.
+    pub steps: u64,
+    /// Output tokens generated over the whole run (warm-up and drain
+    /// included): every output token of every completed request, once,
+    /// and those of the requests still running.
+    pub output_tokens: u64,
+    /// Prompt tokens prefilled over the whole run, recomputation included.
+    pub prefill_tokens: u64,
 }
 
 impl PoolResult {
@@ -233,6 +270,8 @@ impl ClassResult {
             latency: DurationHistogram::new(),
             deferred: 0,
             deferred_latency: DurationHistogram::new(),
+            ttft: None,
+            tpot: None,
             slo_attainment: None,
             slo_met: 0,
             slo_arrivals: 0,
@@ -261,6 +300,11 @@ impl ClassResult {
         self.latency.merge(&other.latency);
         self.deferred += other.deferred;
         self.deferred_latency.merge(&other.deferred_latency);
+        for (mine, theirs) in [(&mut self.ttft, &other.ttft), (&mut self.tpot, &other.tpot)] {
+            if let Some(h) = theirs {
+                mine.get_or_insert_with(DurationHistogram::new).merge(h);
+            }
+        }
         self.slo_met += other.slo_met;
         self.slo_arrivals += other.slo_arrivals;
         self.slo_attainment = (self.slo_arrivals > 0)
@@ -419,6 +463,18 @@ pub struct LoadVerdict {
     /// Share of attempts at the pool turned away (shed, rate-limited or
     /// abandoned).
     pub turned_away: f64,
+    /// GPUs that come and go together: 1, or a serving pool's GPUs per
+    /// replica (capacity hints are whole multiples of it).
+    pub gpu_unit: u32,
+}
+
+impl LoadVerdict {
+    /// The fewest GPUs, in whole units, that carry `load` × `gpus` with
+    /// room to spare (more than the load by at least one GPU).
+    pub fn gpus_for(load: f64, gpus: f64, unit: u32) -> u64 {
+        let unit = u64::from(unit.max(1));
+        ((load * gpus).ceil() as u64 + 1).div_ceil(unit) * unit
+    }
 }
 
 impl Default for LoadVerdict {
@@ -432,6 +488,7 @@ impl Default for LoadVerdict {
             backlog_max: 0,
             drained_at: None,
             turned_away: 0.0,
+            gpu_unit: 1,
         }
     }
 }

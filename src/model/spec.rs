@@ -5,6 +5,7 @@
 //! each replication builds its own simulation from it.
 
 use super::retry::RetrySpec;
+use super::serving::{ServingSpec, TokenSpec};
 use super::workflow::WorkflowSpec;
 use super::{ArrivalSpec, DurationDist};
 use crate::engine::SimDuration;
@@ -171,6 +172,9 @@ pub struct PoolSpec {
     pub failures: Option<FailureSpec>,
     /// Batching of requests on a GPU, if any.
     pub batching: Option<BatchingSpec>,
+    /// LLM replicas doing continuous batching, if any (then the pool's
+    /// classes have token demand: [`ClassSpec::tokens`]).
+    pub serving: Option<ServingSpec>,
 }
 
 /// Batching: a free GPU takes up to `max_batch` waiting requests at once
@@ -335,6 +339,10 @@ pub struct ClassSpec {
     pub deferrable: bool,
     /// Patience of deferred requests ("we'll notify you"); default: `patience`.
     pub deferred_patience: Option<DurationDist>,
+    /// Token demand (prompt and output lengths), for a class on a serving
+    /// pool; its `service` is then the work one request puts on a replica
+    /// at full load (see [`ServingSpec::work_s`]), for loads and verdicts.
+    pub tokens: Option<TokenSpec>,
 }
 
 /// A token-bucket rate limit: tokens refill continuously at `rate_per_s` up
@@ -458,6 +466,7 @@ impl Scenario {
                 autoscale: None,
                 failures: None,
                 batching: None,
+                serving: None,
             }],
             classes: vec![ClassSpec {
                 name: "jobs".into(),
@@ -473,6 +482,7 @@ impl Scenario {
                 deferrable: false,
                 deferred_patience: None,
                 workflow: None,
+                tokens: None,
             }],
             populations: Vec::new(),
             workflows: Vec::new(),

@@ -57,7 +57,7 @@ impl LoadVerdict {
                  at least {} GPUs for the peak",
                 self.peak_load,
                 self.backlog_max,
-                (self.peak_load * self.peak_gpus).ceil() as u64 + 1
+                LoadVerdict::gpus_for(self.peak_load, self.peak_gpus, self.gpu_unit)
             ),
             VerdictKind::Bounded => format!(
                 "bounded by patience/limits: load ≥ 1 at the end (peak {:.2}), {:.1}% of attempts turned away",
@@ -224,6 +224,10 @@ fn judge_pool(
         backlog_max,
         drained_at,
         turned_away,
+        gpu_unit: sc.pools[pool]
+            .serving
+            .as_ref()
+            .map_or(1, |s| s.gpus_per_replica),
     }
 }
 

@@ -3,15 +3,26 @@
 
 use super::arrivals::{PopulationIndex, build_arrivals};
 use super::ctx::{Ctx, check_unique, choice, entry_key};
-use super::distributions::{build_count, build_dist};
-use super::raw::{RawBackoff, RawClass, RawLimit, RawPopulation, RawRetry, Val};
+use super::distributions::{build_count, build_dist, build_tokens};
+use super::raw::{RawBackoff, RawClass, RawLimit, RawPopulation, RawRetry, RawTokens, Val};
 use crate::model::{
-    ClassSpec, DurationDist, LimitSpec, PopulationSpec, RetrySpec, ReturnSpec, StageWork,
-    WorkflowSpec,
+    ClassSpec, DurationDist, LimitSpec, PopulationSpec, RetrySpec, ReturnSpec, ServingSpec,
+    StageWork, TokenSpec, WorkflowSpec,
 };
 use std::collections::HashMap;
 use std::ops::Range;
 use toml::Spanned;
+
+/// What classes need to know of the pools.
+pub(super) struct Pools<'a> {
+    /// Index of each valid pool name.
+    pub(super) index: &'a HashMap<String, usize>,
+    /// The valid names, for "known: …".
+    pub(super) names: &'a [String],
+    /// Per pool: whether it declares `[pool.serving]`, and its serving
+    /// model if that is valid.
+    pub(super) serving: &'a [(bool, Option<ServingSpec>)],
+}
 
 /// Most classes in a scenario: the simulation numbers them in 16 bits.
 const MAX_CLASSES: usize = u16::MAX as usize;
@@ -20,11 +31,11 @@ pub(super) fn build_classes(
     ctx: &mut Ctx<'_>,
     raw: &[Spanned<RawClass>],
     root_span: &Range<usize>,
-    pool_index: &HashMap<String, usize>,
-    pool_names: &[String],
+    pools: &Pools<'_>,
     population_index: &PopulationIndex,
     (workflow_index, workflows): (&HashMap<String, usize>, &[Option<WorkflowSpec>]),
 ) -> Vec<Option<ClassSpec>> {
+    let (pool_index, pool_names, serving) = (pools.index, pools.names, pools.serving);
     if raw.is_empty() {
         ctx.error_hint(
             &(root_span.start..root_span.start),
@@ -156,8 +167,49 @@ pub(super) fn build_classes(
                 .and_then(|a| {
                     build_arrivals(ctx, a, &format!("{key}.arrivals"), Some(population_index))
                 });
+            // A class on a serving pool has token demand instead of a
+            // service time (`None` here: not on a serving pool).
+            let on_serving = match pool {
+                Some(p) if !in_workflow => serving.get(p).filter(|s| s.0),
+                _ => None,
+            };
+            let tokens = match (&c.tokens, on_serving) {
+                (Some(t), Some(_)) => build_class_tokens(ctx, t, &format!("{key}.tokens")),
+                (Some(t), None) => {
+                    ctx.error_hint(
+                        &t.span(),
+                        &format!("{key}.tokens"),
+                        "`tokens` applies to a class on a serving pool (one with [pool.serving])",
+                        "give this class a `service`, or route it to a serving pool",
+                    );
+                    None
+                }
+                (None, Some(_)) => {
+                    ctx.error_hint(
+                        &span,
+                        &format!("{key}.tokens"),
+                        "missing: a class on a serving pool needs its token demand",
+                        "add tokens = { prompt = { dist = \"lognormal\", mean = 800, cv = 1.5 }, output = { dist = \"lognormal\", mean = 250, cv = 1.2 } }",
+                    );
+                    None
+                }
+                (None, None) => None,
+            };
             let service = if in_workflow {
                 first_serve.map(|f| f.1)
+            } else if let Some(sv) = on_serving {
+                if let Some(sd) = &c.service {
+                    ctx.error_hint(
+                        &sd.span(),
+                        &format!("{key}.service"),
+                        "a class on a serving pool has `tokens`, not `service`: its time follows from the replica's steps",
+                        "remove `service`",
+                    );
+                }
+                match (&tokens, &sv.1) {
+                    (Some(t), Some(spec)) => Some(serving_work(t, spec)),
+                    _ => None,
+                }
             } else {
                 ctx.required(
                     &c.service,
@@ -237,6 +289,11 @@ pub(super) fn build_classes(
                 deferrable: deferrable?,
                 deferred_patience: deferred_patience?,
                 workflow: workflow?,
+                tokens: if on_serving.is_some() {
+                    Some(tokens?)
+                } else {
+                    None
+                },
             })
         })
         .collect();
@@ -402,4 +459,39 @@ pub(super) fn build_limit(
         burst: burst?,
         per_user: per? == "user",
     })
+}
+
+/// `tokens = { prompt, output }`: both required.
+fn build_class_tokens(ctx: &mut Ctx<'_>, st: &Spanned<RawTokens>, key: &str) -> Option<TokenSpec> {
+    let t = st.get_ref();
+    let mut one = |d: &Option<Spanned<super::raw::RawDist>>, n: &str| {
+        ctx.required(
+            d,
+            &st.span(),
+            &format!("{key}.{n}"),
+            "a distribution of token counts, e.g. { dist = \"lognormal\", mean = 800, cv = 1.5 }",
+        )
+        .and_then(|d| build_tokens(ctx, d, &format!("{key}.{n}")))
+    };
+    let prompt = one(&t.prompt, "prompt");
+    let output = one(&t.output, "output");
+    Some(TokenSpec {
+        prompt: prompt?,
+        output: output?,
+    })
+}
+
+/// The service demand that stands for a serving class's token demand in
+/// loads and verdicts: the GPU-seconds one request takes of a replica at
+/// full load (see [`ServingSpec::work_s`]), as a deterministic time.
+fn serving_work(tokens: &TokenSpec, spec: &ServingSpec) -> DurationDist {
+    let max_len = f64::from(spec.max_model_len);
+    let prompt = tokens.prompt.mean().min(max_len - 1.0);
+    let output = tokens.output.mean().min(max_len - prompt);
+    let batch = spec.full_batch(prompt, output);
+    let work = spec.work_s(prompt, output, batch, prompt + output / 2.0)
+        * f64::from(spec.gpus_per_replica);
+    // Positive by the step model's checks; a floor keeps it valid anyway.
+    DurationDist::deterministic(work.max(1e-9))
+        .unwrap_or_else(|_| DurationDist::deterministic(1.0).expect("1 s is a valid time"))
 }

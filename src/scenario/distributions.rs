@@ -5,9 +5,23 @@
 use super::ctx::{Ctx, reject_extra};
 use super::raw::{RawDist, Val};
 use crate::engine::SimDuration;
-use crate::model::{CountDist, DurationDist};
+use crate::model::{CountDist, DurationDist, TokenDist};
 use crate::units::parse_duration;
 use toml::Spanned;
+
+/// Every parameter key of a distribution table, by name.
+fn parameters(d: &RawDist) -> [(&'static str, &Option<Val>); 8] {
+    [
+        ("mean", &d.mean),
+        ("value", &d.value),
+        ("k", &d.k),
+        ("cv", &d.cv),
+        ("alpha", &d.alpha),
+        ("min", &d.min),
+        ("max", &d.max),
+        ("file", &d.file),
+    ]
+}
 
 /// The required `dist` key of a distribution table, as a string.
 fn dist_kind<'v>(
@@ -31,20 +45,69 @@ pub(super) fn build_dist(
     sd: &Spanned<RawDist>,
     key: &str,
 ) -> Option<DurationDist> {
+    build_dist_of(ctx, sd, key, Quantity::Duration)
+}
+
+/// What a distribution's values are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quantity {
+    /// Durations with a unit (`"1.5s"`).
+    Duration,
+    /// Plain numbers of tokens (`800`).
+    Tokens,
+}
+
+/// A distribution of token counts (`tokens.prompt`, `tokens.output`):
+/// the continuous families with plain numbers (rounded to whole tokens,
+/// at least 1), or `{ dist = "geometric", mean }` on {1, 2, …}.
+pub(super) fn build_tokens(
+    ctx: &mut Ctx<'_>,
+    sd: &Spanned<RawDist>,
+    key: &str,
+) -> Option<TokenDist> {
+    let d = sd.get_ref();
+    if d.dist.as_ref().and_then(|v| v.get_ref().as_str()) == Some("geometric") {
+        let extra: Vec<_> = parameters(d)
+            .into_iter()
+            .filter(|p| p.0 != "mean")
+            .collect();
+        reject_extra(ctx, key, "dist \"geometric\"", &extra);
+        let mean = ctx
+            .required(
+                &d.mean,
+                &sd.span(),
+                &format!("{key}.mean"),
+                "a mean ≥ 1 (tokens)",
+            )
+            .and_then(|v| {
+                ctx.number(
+                    v,
+                    &format!("{key}.mean"),
+                    "a mean number of tokens ≥ 1",
+                    |x| (1.0..=1e9).contains(&x),
+                )
+            })?;
+        return Some(TokenDist::Geometric(mean));
+    }
+    build_dist_of(ctx, sd, key, Quantity::Tokens).map(TokenDist::Rounded)
+}
+
+fn build_dist_of(
+    ctx: &mut Ctx<'_>,
+    sd: &Spanned<RawDist>,
+    key: &str,
+    quantity: Quantity,
+) -> Option<DurationDist> {
     let d = sd.get_ref();
     let span = sd.span();
-    const KINDS: &str = "\"exponential\", \"deterministic\", \"erlang\", \"gamma\", \"lognormal\", \"weibull\", \"pareto\", \"uniform\", \"empirical\"";
-    let (dist_v, kind) = dist_kind(ctx, sd, key, KINDS)?;
-    let all: [(&str, &Option<Val>); 8] = [
-        ("mean", &d.mean),
-        ("value", &d.value),
-        ("k", &d.k),
-        ("cv", &d.cv),
-        ("alpha", &d.alpha),
-        ("min", &d.min),
-        ("max", &d.max),
-        ("file", &d.file),
-    ];
+    const DURATION_KINDS: &str = "\"exponential\", \"deterministic\", \"erlang\", \"gamma\", \"lognormal\", \"weibull\", \"pareto\", \"uniform\", \"empirical\"";
+    const TOKEN_KINDS: &str = "\"geometric\", \"exponential\", \"deterministic\", \"erlang\", \"gamma\", \"lognormal\", \"weibull\", \"pareto\", \"uniform\", \"empirical\"";
+    let kinds = match quantity {
+        Quantity::Duration => DURATION_KINDS,
+        Quantity::Tokens => TOKEN_KINDS,
+    };
+    let (dist_v, kind) = dist_kind(ctx, sd, key, kinds)?;
+    let all = parameters(d);
     let uses: &[&str] = match kind.as_str() {
         "exponential" => &["mean"],
         "deterministic" => &["value"],
@@ -57,7 +120,7 @@ pub(super) fn build_dist(
             ctx.error(
                 &dist_v.span(),
                 &format!("{key}.dist"),
-                format!("expected one of {KINDS}, found {other:?}"),
+                format!("expected one of {kinds}, found {other:?}"),
             );
             return None;
         }
@@ -69,9 +132,18 @@ pub(super) fn build_dist(
         .collect();
     reject_extra(ctx, key, &format!("dist \"{kind}\""), &extra);
     let k = |n: &str| format!("{key}.{n}");
-    let dur = |ctx: &mut Ctx<'_>, v: &Option<Val>, n: &str| {
-        ctx.required(v, &span, &k(n), "a duration like \"1s\"")
-            .and_then(|v| ctx.duration(v, &k(n)).map(|d| (d.as_secs_f64(), v.span())))
+    let dur = |ctx: &mut Ctx<'_>, v: &Option<Val>, n: &str| match quantity {
+        Quantity::Duration => ctx
+            .required(v, &span, &k(n), "a duration like \"1s\"")
+            .and_then(|v| ctx.duration(v, &k(n)).map(|d| (d.as_secs_f64(), v.span()))),
+        Quantity::Tokens => ctx
+            .required(v, &span, &k(n), "a number of tokens, e.g. 800")
+            .and_then(|v| {
+                ctx.number(v, &k(n), "a number of tokens ≥ 0 (a plain number)", |x| {
+                    (0.0..=1e9).contains(&x)
+                })
+                .map(|x| (x, v.span()))
+            }),
     };
     let result = match kind.as_str() {
         "exponential" => {
@@ -246,16 +318,7 @@ pub(super) fn build_count(
             return None;
         }
     };
-    for (name, v) in [
-        ("mean", &d.mean),
-        ("value", &d.value),
-        ("k", &d.k),
-        ("cv", &d.cv),
-        ("alpha", &d.alpha),
-        ("min", &d.min),
-        ("max", &d.max),
-        ("file", &d.file),
-    ] {
+    for (name, v) in parameters(d) {
         if let Some(v) = v
             && !uses.contains(&name)
         {

@@ -109,6 +109,35 @@ pub(crate) struct RawPool {
     pub autoscale: Option<Spanned<RawAutoscale>>,
     pub failures: Option<Spanned<RawFailures>>,
     pub batching: Option<Spanned<RawBatching>>,
+    pub serving: Option<Spanned<RawServing>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServing {
+    pub gpus_per_replica: Option<Val>,
+    pub max_num_seqs: Option<Val>,
+    pub max_num_batched_tokens: Option<Val>,
+    pub kv_cache_tokens: Option<Val>,
+    pub max_model_len: Option<Val>,
+    pub step: Option<Spanned<RawStep>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStep {
+    pub base: Option<Val>,
+    pub prefill_base: Option<Val>,
+    pub per_prefill_token: Option<Val>,
+    pub per_decode_seq: Option<Val>,
+    pub per_context_token: Option<Val>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTokens {
+    pub prompt: Option<Spanned<RawDist>>,
+    pub output: Option<Spanned<RawDist>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -163,6 +192,7 @@ pub(crate) struct RawClass {
     pub deferrable: Option<Val>,
     pub deferred_patience: Option<Spanned<RawDist>>,
     pub workflow: Option<Val>,
+    pub tokens: Option<Spanned<RawTokens>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,7 +5,7 @@
 //! (load warnings) and the `[sweep]` table.
 
 use super::Loaded;
-use super::classes::{build_classes, build_populations};
+use super::classes::{Pools, build_classes, build_populations};
 use super::ctx::{Ctx, found};
 use super::diagnostic::{LoadError, Severity};
 use super::overrides::{self, OVERRIDE_SPAN_BASE, Override};
@@ -345,12 +345,26 @@ fn build(
             ))
         })
         .collect();
+    let serving: Vec<(bool, Option<crate::model::ServingSpec>)> = raw
+        .pool
+        .iter()
+        .zip(&pools)
+        .map(|(r, p)| {
+            (
+                r.get_ref().serving.is_some(),
+                p.as_ref().and_then(|p| p.serving.clone()),
+            )
+        })
+        .collect();
     let classes = build_classes(
         ctx,
         &raw.class,
         root_span,
-        &pool_index,
-        &pool_names,
+        &Pools {
+            index: &pool_index,
+            names: &pool_names,
+            serving: &serving,
+        },
         &population_index,
         (&workflow_index, &workflows),
     );
@@ -437,7 +451,11 @@ fn warn_unstable(ctx: &mut Ctx<'_>, raw: &RawScenario, scenario: &Scenario) {
                 .gpus
                 .as_ref()
                 .map_or(raw.pool[i].span(), |v| v.span());
-            let needed = (rho * f64::from(pool.gpus)).ceil() as u64 + 1;
+            let needed = crate::model::LoadVerdict::gpus_for(
+                rho,
+                f64::from(pool.gpus),
+                pool.serving.as_ref().map_or(1, |s| s.gpus_per_replica),
+            );
             // What keeps the queue finite by construction, if anything.
             let sheds = matches!(pool.policy, crate::model::PolicySpec::Shed { .. });
             let routed: Vec<_> = (0..scenario.classes.len())

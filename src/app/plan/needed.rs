@@ -108,7 +108,8 @@ pub(crate) fn least_gpus(
 
 /// The hours of `pool` in one run.
 pub(crate) fn hours(s: &Scenario, run: &RunResult, pool: usize, slos: &[SloArg]) -> Vec<Hour> {
-    if s.pools[pool].batching.is_some() {
+    // M/M/c says nothing of batches or of LLM replicas.
+    if s.pools[pool].batching.is_some() || s.pools[pool].serving.is_some() {
         return Vec::new();
     }
     let bounds = wait_bounds(s, pool, slos);

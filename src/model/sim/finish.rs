@@ -2,10 +2,12 @@
 //! population, from the statistics the run kept; the verdicts on them.
 
 use super::flows::FLOW_TRACE;
+use super::replica::Replicas;
+use super::server::Model;
 use super::slab::State;
 use super::{Route, Sim};
 use crate::engine::SimTime;
-use crate::model::results::{ClassResult, PoolResult, PopulationResult, RunResult};
+use crate::model::results::{ClassResult, PoolResult, PopulationResult, RunResult, ServingResult};
 
 impl Sim<'_> {
     /// The replication's results (the run is over).
@@ -67,6 +69,8 @@ impl Sim<'_> {
                     latency: st.latency,
                     deferred: st.deferred,
                     deferred_latency: st.deferred_latency,
+                    ttft: st.ttft,
+                    tpot: st.tpot,
                     stages: std::mem::take(stages),
                     ..ClassResult::new(&spec.name)
                 }
@@ -105,6 +109,12 @@ impl Sim<'_> {
                     shed: p.shed,
                     failed: p.failures_lost,
                     verdict: Default::default(),
+                    serving: match &mut p.server.model {
+                        Model::Replicas(reps) => {
+                            Some(serving_result(reps, gpus_mean, window_s, end))
+                        }
+                        _ => None,
+                    },
                 }
             })
             .collect();
@@ -153,5 +163,47 @@ impl Sim<'_> {
             run.pools[p].verdict = v;
         }
         run
+    }
+}
+
+/// A serving pool's token-level results at the end of the run, on
+/// `gpus_mean` online GPUs over a window of `window_s` seconds.
+fn serving_result(
+    reps: &mut Replicas,
+    gpus_mean: f64,
+    window_s: f64,
+    end: SimTime,
+) -> ServingResult {
+    let replicas_mean = gpus_mean / f64::from(reps.spec.gpus_per_replica);
+    let per_s = |n: u64| {
+        if window_s > 0.0 {
+            n as f64 / window_s
+        } else {
+            0.0
+        }
+    };
+    let kv_cap = reps.spec.kv_blocks as f64;
+    let w = reps.window_counts;
+    let online = reps.replicas.len().max(1) as f64;
+    ServingResult {
+        replicas_mean,
+        prefill_tokens_per_s: per_s(w.prefilled),
+        output_tokens_per_s: per_s(w.generated),
+        running_mean: if replicas_mean > 0.0 {
+            reps.running.window_mean(end) / replicas_mean
+        } else {
+            0.0
+        },
+        running_max: reps.running.window_max(),
+        kv_utilization: if replicas_mean > 0.0 {
+            reps.kv.window_mean(end) / (kv_cap * replicas_mean)
+        } else {
+            0.0
+        },
+        kv_utilization_max: reps.kv.window_max() as f64 / (kv_cap * online),
+        preemptions: w.preemptions,
+        steps: w.steps,
+        output_tokens: reps.counts.generated,
+        prefill_tokens: reps.counts.prefilled,
     }
 }

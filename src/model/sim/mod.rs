@@ -36,7 +36,9 @@ mod finish;
 mod flows;
 mod limits;
 mod pools;
+mod replica;
 mod requests;
+mod serve;
 mod server;
 mod slab;
 mod stages;
@@ -127,6 +129,12 @@ enum Event {
     },
     BatchFill {
         pool: u32,
+    },
+    /// A serving replica reaches the end of its planned steps.
+    ReplicaStep {
+        pool: u32,
+        replica: u32,
+        generation: u32,
     },
 }
 
@@ -223,6 +231,8 @@ struct Sim<'a> {
     buckets_closed: u64,
     /// Where to publish progress, when something displays it.
     progress: Option<&'a Slot>,
+    /// What a replica's boundary produced (kept to reuse its memory).
+    serve_scratch: Vec<replica::Happened>,
 }
 
 /// Most time-series buckets of one run: 200,000 cover the arrivals (the
@@ -298,6 +308,8 @@ impl<'a> Sim<'a> {
                 arrival_rng: s(format!("class/{}/arrivals", c.name)),
                 service: c.service.clone(),
                 service_rng: s(format!("class/{}/service", c.name)),
+                tokens: c.tokens.clone(),
+                token_rng: s(format!("class/{}/tokens", c.name)),
                 patience_rng: s(format!("class/{}/patience", c.name)),
                 retry_rng: s(format!("class/{}/retry", c.name)),
                 speed: sc.pools[c.pool].speed,
@@ -308,7 +320,11 @@ impl<'a> Sim<'a> {
                     .filter(|l| !l.per_user)
                     .map(|l| TokenBucket::full(l.burst)),
                 user_bucket,
-                stats: ClassStats::default(),
+                stats: ClassStats {
+                    ttft: c.tokens.is_some().then(Default::default),
+                    tpot: c.tokens.is_some().then(Default::default),
+                    ..ClassStats::default()
+                },
                 queued: Level::new(0, warmup, arrivals_end),
                 bucket: BucketTally::default(),
             });
@@ -326,7 +342,7 @@ impl<'a> Sim<'a> {
                 last_scale: None,
                 failure_rng: s(format!("pool/{}/failures", p.name)),
                 failures_lost: 0,
-                server: Server::new(p),
+                server: Server::new(p, (warmup, arrivals_end)),
                 billed: Level::new(u64::from(p.gpus), warmup, arrivals_end),
                 waiting: 0,
                 waiting_deferred: 0,
@@ -378,6 +394,7 @@ impl<'a> Sim<'a> {
                     || !sc.populations.is_empty()
                     || !sc.workflows.is_empty()
                     || sc.pools.iter().any(|p| p.failures.is_some()),
+                sc.pools.iter().any(|p| p.serving.is_some()),
             ),
             users: Vec::new(),
             free_users: Vec::new(),
@@ -398,6 +415,7 @@ impl<'a> Sim<'a> {
             stopped: None,
             buckets_closed: 0,
             progress: None,
+            serve_scratch: Vec::new(),
         }
     }
 
@@ -496,6 +514,9 @@ impl<'a> Sim<'a> {
                     self.capacity_changed(pool as usize, now);
                 }
                 Event::BatchDone { pool, batch } => self.batch_done(pool as usize, batch, now),
+                Event::ReplicaStep { pool, replica, .. } => {
+                    self.replica_boundary(pool as usize, replica as usize, now)
+                }
                 Event::BatchFill { pool } => {
                     if let server::Model::Batches(b) = &self.pools[pool as usize].server.model
                         && b.fill_deadline.is_some_and(|d| d <= now)
@@ -653,6 +674,11 @@ impl<'a> Sim<'a> {
             Event::GpuFails { pool, generation } => {
                 self.pools[pool as usize].failure_generation != generation
             }
+            Event::ReplicaStep {
+                pool,
+                replica,
+                generation,
+            } => self.replica_is_stale(pool as usize, replica as usize, generation),
             Event::FlowPatience { flow, generation } => {
                 self.flows[flow as usize].generation != generation
             }

@@ -114,6 +114,7 @@ impl Sim<'_> {
         match self.pools[pool].server.model {
             Model::Gpus(_) => self.dispatch_gpus(pool, now),
             Model::Batches(_) => self.dispatch_batches(pool, now),
+            Model::Replicas(_) => self.dispatch_replicas(pool, now),
         }
     }
 

@@ -26,6 +26,9 @@ pub(super) struct ClassState {
     /// The class's service demand (a copy of its spec's, beside its stream).
     pub(super) service: crate::model::DurationDist,
     pub(super) service_rng: SimRng,
+    /// Token demand, for a class on a serving pool.
+    pub(super) tokens: Option<crate::model::TokenSpec>,
+    pub(super) token_rng: SimRng,
     pub(super) patience_rng: SimRng,
     pub(super) retry_rng: SimRng,
     pub(super) speed: f64,
@@ -76,6 +79,11 @@ pub(super) struct ClassStats {
     pub(super) wait: DurationHistogram,
     pub(super) latency: DurationHistogram,
     pub(super) deferred_latency: DurationHistogram,
+    /// Serving classes: arrival → first token.
+    pub(super) ttft: Option<DurationHistogram>,
+    /// Serving classes: (latency − TTFT) ÷ (output tokens − 1), per
+    /// completed request of at least two output tokens.
+    pub(super) tpot: Option<DurationHistogram>,
 }
 
 impl ClassStats {
@@ -124,7 +132,11 @@ impl Sim<'_> {
         };
         self.total_arrivals += 1;
         let c = &mut self.classes[class];
-        let service_s = c.service.sample_secs(&mut c.service_rng) / c.speed;
+        let (service_s, tokens) = match &c.tokens {
+            None => (c.service.sample_secs(&mut c.service_rng) / c.speed, None),
+            Some(_) => self.draw_tokens(class, pool as usize),
+        };
+        let c = &mut self.classes[class];
         if now >= self.warmup {
             c.stats.arrivals += 1;
             c.stats.attempts += 1;
@@ -134,6 +146,9 @@ impl Sim<'_> {
         let id = self
             .requests
             .insert(Request::new(class, now, service), user);
+        if let Some(tokens) = tokens {
+            self.requests.set_tokens(id, tokens);
+        }
         if now >= self.warmup {
             self.tracer.arrived(id, class, now);
         }

@@ -14,10 +14,11 @@
 //! `starts_at_once`), how busy it is (`busy`, `busy_deferred`), and, on a
 //! failure, which request a failed GPU held (`victim`); starting and
 //! finishing work are the model's own methods, called from the pool's
-//! dispatch for that model (see `pools`). A pool of LLM replicas doing
-//! continuous batching is the next model: a replica of k GPUs whose running
-//! batch changes when a sequence is admitted or finishes.
+//! dispatch for that model (see `pools`).
+//! - [`Replicas`]: LLM replicas of k GPUs doing continuous batching at
+//!   token level (see [`super::replica`]); their dispatch is in `serve`.
 
+use super::replica::Replicas;
 use super::slab::RequestSlab;
 use crate::engine::SimTime;
 use crate::model::spec::{BatchingSpec, PoolSpec};
@@ -36,20 +37,25 @@ pub(super) struct Server {
 pub(super) enum Model {
     Gpus(Gpus),
     Batches(Batches),
+    /// LLM replicas doing continuous batching (see [`super::replica`]).
+    Replicas(Box<Replicas>),
 }
 
 impl Server {
-    /// The model `spec` declares.
-    pub(super) fn new(spec: &PoolSpec) -> Self {
-        let model = match &spec.batching {
-            Some(b) => Model::Batches(Batches {
+    /// The model `spec` declares, measured over `window`.
+    pub(super) fn new(spec: &PoolSpec, window: (SimTime, SimTime)) -> Self {
+        let model = match (&spec.batching, &spec.serving) {
+            (_, Some(sv)) => {
+                Model::Replicas(Box::new(Replicas::new(sv.clone(), spec.speed, window)))
+            }
+            (Some(b), None) => Model::Batches(Batches {
                 spec: b.clone(),
                 speed: spec.speed,
                 fill_deadline: None,
                 batches: Vec::new(),
                 free: Vec::new(),
             }),
-            None => Model::Gpus(Gpus {
+            (None, None) => Model::Gpus(Gpus {
                 in_service: spec.failures.is_some().then(Vec::new),
             }),
         };
@@ -72,10 +78,16 @@ impl Server {
         self.busy_deferred
     }
 
-    /// Whether one of `usable` GPUs is free.
+    /// Whether one of `usable` GPUs is free (replicas: whether to look,
+    /// since a running replica may take more work at its next step).
     #[inline]
     pub(super) fn has_free_gpu(&self, usable: u32) -> bool {
-        self.busy < usable
+        self.busy < usable || matches!(self.model, Model::Replicas(_))
+    }
+
+    /// Replicas: the GPUs of the replicas running steps are busy.
+    pub(super) fn set_busy(&mut self, busy: u32) {
+        self.busy = busy;
     }
 
     /// Whether a request that finds nobody waiting starts at once on one
@@ -168,7 +180,15 @@ impl Server {
     pub(super) fn batches(&mut self) -> &mut Batches {
         match &mut self.model {
             Model::Batches(b) => b,
-            Model::Gpus(_) => unreachable!("only a batching pool has batches"),
+            _ => unreachable!("only a batching pool has batches"),
+        }
+    }
+
+    /// The serving model (the caller knows the pool serves).
+    pub(super) fn replicas(&mut self) -> &mut Replicas {
+        match &mut self.model {
+            Model::Replicas(r) => r,
+            _ => unreachable!("only a serving pool has replicas"),
         }
     }
 }

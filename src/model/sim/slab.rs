@@ -89,14 +89,32 @@ pub(super) struct RequestSlab {
     /// Kept when some class retries, the scenario has populations or a
     /// pool fails (else every request is a first attempt of no user).
     extra: Option<Vec<Extra>>,
+    /// Prompt and output tokens of each request (scenarios with serving
+    /// pools; 0 for requests of other classes).
+    tokens: Option<Vec<[u32; 2]>>,
 }
 
 impl RequestSlab {
-    pub(super) fn new(keep_extra: bool) -> Self {
+    pub(super) fn new(keep_extra: bool, keep_tokens: bool) -> Self {
         RequestSlab {
             records: Vec::new(),
             free: Vec::new(),
             extra: keep_extra.then(Vec::new),
+            tokens: keep_tokens.then(Vec::new),
+        }
+    }
+
+    /// Request `id`'s prompt and output tokens.
+    #[inline]
+    pub(super) fn tokens(&self, id: u32) -> [u32; 2] {
+        self.tokens.as_ref().map_or([0, 0], |t| t[id as usize])
+    }
+
+    /// Set request `id`'s prompt and output tokens.
+    #[inline]
+    pub(super) fn set_tokens(&mut self, id: u32, tokens: [u32; 2]) {
+        if let Some(t) = &mut self.tokens {
+            t[id as usize] = tokens;
         }
     }
 
@@ -119,6 +137,9 @@ impl RequestSlab {
                 self.records.push(request);
                 if let Some(x) = &mut self.extra {
                     x.push(Extra::default());
+                }
+                if let Some(t) = &mut self.tokens {
+                    t.push([0, 0]);
                 }
                 (self.records.len() - 1) as u32
             }

@@ -1,0 +1,216 @@
+//! LLM serving: a pool of replicas doing continuous batching at token
+//! level, and the token demand of the classes it serves.
+//!
+//! A replica is `gpus_per_replica` GPUs (tensor parallel) running one
+//! engine. Each *step* (iteration) generates one token for every running
+//! sequence that is decoding and prefills prompt tokens of the sequences
+//! that are not, within a token budget (chunked prefill mixed into decode
+//! steps, as vLLM v1 and Sarathi do). A step takes
+//!
+//! ```text
+//! base + prefill_base·[step holds prefill] + per_prefill_token·P
+//!      + per_decode_seq·D + per_context_token·C
+//! ```
+//!
+//! seconds (divided by the pool's speed), where P is the step's prefill
+//! tokens, D its decoding sequences and C the context tokens those
+//! sequences attend to. The KV cache holds `kv_blocks` blocks of
+//! [`BLOCK_TOKENS`] tokens; a sequence of context L holds ⌈L / 16⌉ of
+//! them. When a step cannot get the blocks it needs, the most recently
+//! admitted running sequence is preempted (recompute: its blocks are
+//! freed, and it is prefilled again, prompt and generated tokens, before
+//! it goes on).
+
+use super::DurationDist;
+use crate::rng::SimRng;
+
+/// Tokens per KV-cache block (vLLM's default block size).
+pub const BLOCK_TOKENS: u32 = 16;
+
+/// A pool's serving model (`[pool.serving]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServingSpec {
+    /// GPUs per replica (tensor-parallel degree); replicas = GPUs ÷ this.
+    pub gpus_per_replica: u32,
+    /// Most sequences running on a replica at once (`max_num_seqs`).
+    pub max_num_seqs: u32,
+    /// Most tokens one step processes, decode and prefill
+    /// (`max_num_batched_tokens`), at least `max_num_seqs`.
+    pub max_num_batched_tokens: u32,
+    /// KV-cache capacity of one replica, in blocks of [`BLOCK_TOKENS`].
+    pub kv_blocks: u64,
+    /// Longest sequence (prompt + output, tokens), at most the KV cache:
+    /// longer prompts are cut to it and outputs stop at it.
+    pub max_model_len: u32,
+    /// The step-time model.
+    pub step: StepModel,
+}
+
+/// Step-time coefficients, seconds (on a pool of speed 1).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepModel {
+    /// Fixed cost of every step.
+    pub base_s: f64,
+    /// Extra fixed cost of a step that holds prefill tokens.
+    pub prefill_base_s: f64,
+    /// Per prompt token prefilled.
+    pub per_prefill_token_s: f64,
+    /// Per decoding sequence.
+    pub per_decode_seq_s: f64,
+    /// Per context token attended to by the decoding sequences.
+    pub per_context_token_s: f64,
+}
+
+impl StepModel {
+    /// A step prefilling `prefill` tokens and decoding `decode` sequences
+    /// whose contexts sum to `context` tokens, seconds.
+    #[inline]
+    pub fn step_s(&self, prefill: u64, decode: u64, context: u64) -> f64 {
+        let mut t = self.base_s
+            + self.per_decode_seq_s * decode as f64
+            + self.per_context_token_s * context as f64;
+        if prefill > 0 {
+            t += self.prefill_base_s + self.per_prefill_token_s * prefill as f64;
+        }
+        t
+    }
+
+    /// The model on a pool of speed `speed`.
+    pub fn at_speed(&self, speed: f64) -> StepModel {
+        StepModel {
+            base_s: self.base_s / speed,
+            prefill_base_s: self.prefill_base_s / speed,
+            per_prefill_token_s: self.per_prefill_token_s / speed,
+            per_decode_seq_s: self.per_decode_seq_s / speed,
+            per_context_token_s: self.per_context_token_s / speed,
+        }
+    }
+}
+
+impl ServingSpec {
+    /// Replicas on `gpus` GPUs (whole replicas only).
+    #[inline]
+    pub fn replicas(&self, gpus: u32) -> u32 {
+        gpus / self.gpus_per_replica
+    }
+
+    /// The batch a replica runs at full load for requests of `prompt` and
+    /// `output` tokens (means): `max_num_seqs`, or fewer when the KV cache
+    /// holds fewer such sequences (each holds on average its prompt and
+    /// half its output).
+    pub fn full_batch(&self, prompt: f64, output: f64) -> f64 {
+        let per_seq = (prompt + output / 2.0).max(1.0);
+        let kv = (self.kv_blocks * u64::from(BLOCK_TOKENS)) as f64 / per_seq;
+        f64::from(self.max_num_seqs).min(kv).max(1.0)
+    }
+
+    /// Replica-seconds of work of one request of `prompt` and `output`
+    /// tokens when the replica runs at full load with `batch` sequences
+    /// of mean context `context` (on a pool of speed 1): its prefill at
+    /// the marginal cost of prefill tokens, and its share of `output`
+    /// decode steps. This is the demand behind a serving pool's offered
+    /// load and verdicts: ρ = Σλ·work / replicas, the load against the
+    /// throughput of full batches.
+    pub fn work_s(&self, prompt: f64, output: f64, batch: f64, context: f64) -> f64 {
+        let s = &self.step;
+        let per_token =
+            (s.base_s + s.per_decode_seq_s * batch + s.per_context_token_s * context * batch)
+                / batch;
+        prompt * s.per_prefill_token_s + output * per_token
+    }
+}
+
+/// A class's token demand (`tokens = { prompt, output }`).
+#[derive(Clone, Debug)]
+pub struct TokenSpec {
+    /// Prompt length, tokens.
+    pub prompt: TokenDist,
+    /// Output length, tokens (at least 1).
+    pub output: TokenDist,
+}
+
+impl TokenSpec {
+    /// One request's (prompt, output) lengths, each at least 1.
+    pub fn sample(&self, rng: &mut SimRng) -> (u32, u32) {
+        (self.prompt.sample(rng), self.output.sample(rng))
+    }
+}
+
+/// A distribution of token counts: a continuous one rounded to the
+/// nearest whole token (at least 1), or geometric on {1, 2, …}.
+#[derive(Clone, Debug)]
+pub enum TokenDist {
+    /// A continuous distribution, rounded (at least 1, at most 2³¹).
+    Rounded(DurationDist),
+    /// Geometric on {1, 2, …} with this mean (≥ 1).
+    Geometric(f64),
+}
+
+impl TokenDist {
+    /// One draw, tokens.
+    pub fn sample(&self, rng: &mut SimRng) -> u32 {
+        match self {
+            TokenDist::Rounded(d) => d.sample_secs(rng).round().clamp(1.0, 2_147_483_648.0) as u32,
+            TokenDist::Geometric(mean) => {
+                // P(X = k) = (1 − p)^(k−1)·p with p = 1 / mean: inversion.
+                let p = 1.0 / mean;
+                if p >= 1.0 {
+                    return 1;
+                }
+                let u = 1.0 - super::dist::unit(rng);
+                (1.0 + (u.ln() / (1.0 - p).ln()).floor()).clamp(1.0, 2_147_483_648.0) as u32
+            }
+        }
+    }
+
+    /// The mean, tokens (of the rounded distribution: the continuous mean,
+    /// which rounding to the nearest changes little above a few tokens).
+    pub fn mean(&self) -> f64 {
+        match self {
+            TokenDist::Rounded(d) => d.mean().max(1.0),
+            TokenDist::Geometric(m) => *m,
+        }
+    }
+
+    /// A short description, e.g. `lognormal(mean 800, cv 1.5)`.
+    pub fn describe(&self) -> String {
+        match self {
+            TokenDist::Rounded(d) => d.describe_numbers(),
+            TokenDist::Geometric(m) => format!("geometric(mean {m})"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::stream;
+
+    #[test]
+    fn geometric_tokens_have_their_mean_and_start_at_one() {
+        let d = TokenDist::Geometric(20.0);
+        let mut r = stream(1, 0, "tokens");
+        let n = 200_000;
+        let xs: Vec<u32> = (0..n).map(|_| d.sample(&mut r)).collect();
+        assert!(xs.iter().all(|&x| x >= 1));
+        let mean = xs.iter().map(|&x| f64::from(x)).sum::<f64>() / n as f64;
+        // sd = √(1−p)/p ≈ 19.5; the mean's standard error ≈ 0.044.
+        assert!((mean - 20.0).abs() < 0.2, "{mean}");
+        let ones = xs.iter().filter(|&&x| x == 1).count() as f64 / n as f64;
+        assert!((ones - 0.05).abs() < 0.003, "{ones}");
+    }
+
+    #[test]
+    fn a_step_pays_prefill_only_when_it_holds_some() {
+        let m = StepModel {
+            base_s: 0.01,
+            prefill_base_s: 0.005,
+            per_prefill_token_s: 1e-4,
+            per_decode_seq_s: 1e-3,
+            per_context_token_s: 1e-6,
+        };
+        assert!((m.step_s(0, 10, 1000) - (0.01 + 0.01 + 0.001)).abs() < 1e-12);
+        assert!((m.step_s(100, 0, 0) - (0.01 + 0.005 + 0.01)).abs() < 1e-12);
+        assert!((m.at_speed(2.0).step_s(0, 10, 1000) - 0.0105).abs() < 1e-12);
+    }
+}

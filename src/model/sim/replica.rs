@@ -1,0 +1,1024 @@
+//! The serving model: LLM replicas doing continuous batching, as
+//! [`crate::model::serving`] describes, with an event only when a
+//! replica's batch changes.
+//!
+//! A replica counts its steps. A decoding sequence gains one token per
+//! step, so its context at step boundary S is `d + S` for a constant `d`,
+//! and it finishes at a known boundary; the replica keeps only sums (its
+//! decoders, their context, their KV blocks, and how many gain a block at
+//! each step modulo 16). Between batch changes every step is a decode
+//! step whose time is affine in the step number, so a run of steps up to
+//! the next completion (or the step that would overflow the KV cache) is
+//! one event whose time is a closed-form sum. A step holding prefill is
+//! one event of its own (prompts take one or a few chunked steps).
+//!
+//! The pool's queue is shared by its replicas (a central scheduler): a
+//! replica takes waiting requests at its step boundaries while it has a
+//! free sequence slot, token budget and KV blocks; an idle replica takes
+//! one at once. A replica that preempts keeps its preempted sequences at
+//! the front of its own queue and resumes them first.
+
+use crate::engine::SimTime;
+use crate::metrics::Level;
+use crate::model::serving::{BLOCK_TOKENS, ServingSpec, StepModel};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+/// Blocks that hold `tokens` tokens.
+#[inline]
+fn blocks(tokens: u64) -> u64 {
+    tokens.div_ceil(u64::from(BLOCK_TOKENS))
+}
+
+/// The step modulo the block size: which phase class gains a block.
+#[inline]
+fn phase(x: i64) -> usize {
+    x.rem_euclid(i64::from(BLOCK_TOKENS)) as usize
+}
+
+/// A sequence on a replica (running, or waiting at the front of its queue).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Seq {
+    pub(super) request: u32,
+    /// Tokens to prefill on this admission: the prompt, or after a
+    /// preemption the prompt and the tokens generated so far.
+    prompt: u32,
+    prefilled: u32,
+    /// Prefill tokens scheduled in the step under way.
+    chunk: u32,
+    /// Output tokens wanted in all.
+    pub(super) output: u32,
+    /// Output tokens generated so far (kept across preemptions).
+    pub(super) generated: u32,
+    /// A decoder's context at step boundary S is `d + S`.
+    d: i64,
+    /// A decoder's last step boundary.
+    finish: u64,
+    /// Admission order (the newest running sequence is preempted first).
+    admitted: u64,
+    decoding: bool,
+    /// When its first token came (valid once `generated` > 0).
+    pub(super) first_token: SimTime,
+}
+
+impl Seq {
+    fn new(request: u32, prompt: u32, output: u32) -> Self {
+        Seq {
+            request,
+            prompt,
+            prefilled: 0,
+            chunk: 0,
+            output,
+            generated: 0,
+            d: 0,
+            finish: 0,
+            admitted: 0,
+            decoding: false,
+            first_token: SimTime::ZERO,
+        }
+    }
+}
+
+/// What a replica is doing.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Plan {
+    Idle,
+    /// `steps` steps from boundary `from` at `t0`, ending at `end`;
+    /// `prefill`: the one step holds prefill chunks.
+    Running {
+        t0: SimTime,
+        steps: u64,
+        end: SimTime,
+        prefill: bool,
+    },
+}
+
+/// One replica.
+pub(super) struct Replica {
+    /// Sequence slots (running ones are `live`), reused through `free`.
+    seqs: Vec<Seq>,
+    live: Vec<bool>,
+    free: Vec<u32>,
+    /// Running sequences.
+    running: u32,
+    /// Slots of the running sequences still prefilling, in admission order.
+    prefilling: Vec<u32>,
+    /// Sequences taken from the pool's queue or preempted, not running:
+    /// resumed first, front first.
+    pub(super) pending: VecDeque<Seq>,
+    /// Step boundaries passed.
+    step: u64,
+    decoders: u64,
+    /// Context tokens of the decoders at the current boundary.
+    context: u64,
+    /// KV blocks the decoders hold at the current boundary.
+    decode_blocks: u64,
+    /// KV blocks reserved by prefilling sequences (prompt + 1 each).
+    reserved: u64,
+    /// Decoders that gain a block in a step S, by S mod 16.
+    gains: [u64; BLOCK_TOKENS as usize],
+    /// Decoders' last boundaries: (boundary, slot, admission), lazily
+    /// cleaned of preempted ones.
+    finish: BinaryHeap<Reverse<(u64, u32, u64)>>,
+    plan: Plan,
+    /// Bumped whenever the replica's next event changes.
+    pub(super) generation: u32,
+    admissions: u64,
+}
+
+impl Replica {
+    fn new() -> Self {
+        Replica {
+            seqs: Vec::new(),
+            live: Vec::new(),
+            free: Vec::new(),
+            running: 0,
+            prefilling: Vec::new(),
+            pending: VecDeque::new(),
+            step: 0,
+            decoders: 0,
+            context: 0,
+            decode_blocks: 0,
+            reserved: 0,
+            gains: [0; BLOCK_TOKENS as usize],
+            finish: BinaryHeap::new(),
+            plan: Plan::Idle,
+            generation: 0,
+            admissions: 0,
+        }
+    }
+
+    /// Whether the replica runs steps.
+    #[inline]
+    pub(super) fn is_stepping(&self) -> bool {
+        self.plan != Plan::Idle
+    }
+
+    /// KV blocks held (decoders and reservations).
+    #[inline]
+    pub(super) fn kv_blocks(&self) -> u64 {
+        self.decode_blocks + self.reserved
+    }
+
+    /// Blocks the decoders need for the step from the current boundary.
+    #[inline]
+    fn decode_need(&self) -> u64 {
+        self.decode_blocks + self.gains[(self.step % u64::from(BLOCK_TOKENS)) as usize]
+    }
+
+    /// Context of decoder `s` at the current boundary.
+    #[inline]
+    fn context_of(&self, s: &Seq) -> u64 {
+        (s.d + self.step as i64) as u64
+    }
+
+    /// The sums against the sequences they sum (debug builds and tests).
+    #[cfg(any(test, debug_assertions))]
+    fn check(&self) {
+        let (mut decoders, mut context, mut blocks_held, mut reserved) = (0, 0, 0, 0);
+        let mut gains = [0u64; BLOCK_TOKENS as usize];
+        let mut running = 0;
+        for (i, s) in self.seqs.iter().enumerate() {
+            if !self.live[i] {
+                continue;
+            }
+            running += 1;
+            if s.decoding {
+                let ctx = self.context_of(s);
+                decoders += 1;
+                context += ctx;
+                blocks_held += blocks(ctx);
+                gains[phase(-s.d)] += 1;
+            } else {
+                reserved += blocks(u64::from(s.prompt) + 1);
+            }
+        }
+        assert_eq!(running, self.running, "running");
+        assert_eq!(decoders, self.decoders, "decoders");
+        assert_eq!(context, self.context, "context");
+        assert_eq!(blocks_held, self.decode_blocks, "decode blocks");
+        assert_eq!(reserved, self.reserved, "reserved");
+        assert_eq!(gains, self.gains, "gains");
+    }
+
+    fn insert(&mut self, seq: Seq) -> u32 {
+        match self.free.pop() {
+            Some(slot) => {
+                self.seqs[slot as usize] = seq;
+                self.live[slot as usize] = true;
+                slot
+            }
+            None => {
+                self.seqs.push(seq);
+                self.live.push(true);
+                (self.seqs.len() - 1) as u32
+            }
+        }
+    }
+
+    fn remove(&mut self, slot: u32) -> Seq {
+        self.live[slot as usize] = false;
+        self.free.push(slot);
+        self.running -= 1;
+        self.seqs[slot as usize]
+    }
+
+    /// Decoder in `slot` leaves the decode sums.
+    fn drop_decoder(&mut self, slot: u32) -> u64 {
+        let s = self.seqs[slot as usize];
+        let ctx = self.context_of(&s);
+        self.decoders -= 1;
+        self.context -= ctx;
+        self.decode_blocks -= blocks(ctx);
+        self.gains[phase(-s.d)] -= 1;
+        ctx
+    }
+
+    /// The sequence in `slot` starts decoding at the current boundary
+    /// with `ctx` tokens of context (its reservation becomes its blocks).
+    fn start_decoding(&mut self, slot: u32, ctx: u64) {
+        let step = self.step;
+        let s = &mut self.seqs[slot as usize];
+        s.decoding = true;
+        s.d = ctx as i64 - step as i64;
+        s.finish = step + u64::from(s.output - s.generated);
+        let (d, finish, admitted) = (s.d, s.finish, s.admitted);
+        self.decoders += 1;
+        self.context += ctx;
+        self.decode_blocks += blocks(ctx);
+        self.gains[phase(-d)] += 1;
+        self.finish.push(Reverse((finish, slot, admitted)));
+    }
+}
+
+/// What a boundary produced, for the simulation to record.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Happened {
+    /// A sequence's first token (not again after a preemption).
+    FirstToken { request: u32 },
+    /// A sequence generated its last token.
+    Finished { seq: Seq },
+}
+
+/// Token and step counts of a pool's replicas (every step of the run).
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Counts {
+    /// Prompt tokens prefilled, recomputation included.
+    pub(super) prefilled: u64,
+    /// Output tokens generated.
+    pub(super) generated: u64,
+    /// Sequences preempted.
+    pub(super) preemptions: u64,
+    /// Steps run.
+    pub(super) steps: u64,
+}
+
+/// The replicas of one serving pool.
+pub(super) struct Replicas {
+    pub(super) spec: ServingSpec,
+    /// The step model at the pool's speed.
+    step: StepModel,
+    pub(super) replicas: Vec<Replica>,
+    /// Replicas running steps.
+    pub(super) stepping: u32,
+    pub(super) counts: Counts,
+    /// Of those, the ones at boundaries inside the measured window.
+    pub(super) window_counts: Counts,
+    /// Running sequences over all replicas.
+    pub(super) running: Level,
+    /// KV blocks held over all replicas.
+    pub(super) kv: Level,
+}
+
+impl Replicas {
+    /// The replicas of a pool of speed `speed`, measured over `window`.
+    pub(super) fn new(spec: ServingSpec, speed: f64, window: (SimTime, SimTime)) -> Self {
+        Replicas {
+            step: spec.step.at_speed(speed),
+            spec,
+            replicas: Vec::new(),
+            stepping: 0,
+            counts: Counts::default(),
+            window_counts: Counts::default(),
+            running: Level::new(0, window.0, window.1),
+            kv: Level::new(0, window.0, window.1),
+        }
+    }
+
+    /// Replica `r`'s running sequences and KV blocks.
+    #[inline]
+    pub(super) fn replica_load(&self, r: usize) -> (u64, u64) {
+        let rep = &self.replicas[r];
+        (u64::from(rep.running), rep.kv_blocks())
+    }
+
+    /// A replica's load went from `before` to `after` at `now`.
+    #[inline]
+    pub(super) fn load_changed(&mut self, now: SimTime, before: (u64, u64), after: (u64, u64)) {
+        if before.0 != after.0 {
+            let v = self.running.value() + after.0 - before.0;
+            self.running.set(now, v);
+        }
+        if before.1 != after.1 {
+            let v = self.kv.value() + after.1 - before.1;
+            self.kv.set(now, v);
+        }
+    }
+
+    /// Make room for `n` replicas.
+    pub(super) fn ensure(&mut self, n: u32) {
+        while self.replicas.len() < n as usize {
+            self.replicas.push(Replica::new());
+        }
+    }
+
+    /// Replica `r` reached the end of its plan at `now`: the plan's steps
+    /// are applied (tokens, first tokens, finished sequences into `out`),
+    /// finished decoders leave, and the step to come gets its KV blocks
+    /// (preempting the newest sequences where they do not fit).
+    pub(super) fn boundary(
+        &mut self,
+        r: usize,
+        now: SimTime,
+        in_window: bool,
+        out: &mut Vec<Happened>,
+    ) {
+        let kv_cap = self.spec.kv_blocks;
+        let before = self.counts;
+        let rep = &mut self.replicas[r];
+        if let Plan::Running { steps, prefill, .. } = rep.plan {
+            // Decoders: `steps` more tokens each.
+            let n = rep.decoders;
+            let cycle = u64::from(BLOCK_TOKENS);
+            let mut gained = steps / cycle * n;
+            for j in 0..steps % cycle {
+                gained += rep.gains[((rep.step + j) % cycle) as usize];
+            }
+            rep.decode_blocks += gained;
+            rep.context += n * steps;
+            self.counts.generated += n * steps;
+            self.counts.steps += steps;
+            rep.step += steps;
+            if prefill {
+                let mut k = 0;
+                while k < rep.prefilling.len() {
+                    let slot = rep.prefilling[k];
+                    let s = &mut rep.seqs[slot as usize];
+                    s.prefilled += s.chunk;
+                    self.counts.prefilled += u64::from(s.chunk);
+                    s.chunk = 0;
+                    if s.prefilled < s.prompt {
+                        k += 1;
+                        continue;
+                    }
+                    // The step that completes a prefill samples a token.
+                    rep.prefilling.remove(k);
+                    if s.generated == 0 {
+                        s.first_token = now;
+                        out.push(Happened::FirstToken { request: s.request });
+                    }
+                    s.generated += 1;
+                    self.counts.generated += 1;
+                    let ctx = u64::from(s.prompt) + 1;
+                    rep.reserved -= blocks(ctx);
+                    if s.generated >= s.output {
+                        let seq = rep.remove(slot);
+                        out.push(Happened::Finished { seq });
+                    } else {
+                        rep.start_decoding(slot, ctx);
+                    }
+                }
+            }
+        }
+        // Decoders whose last token came at this boundary.
+        while let Some(&Reverse((at, slot, admitted))) = rep.finish.peek() {
+            let s = &rep.seqs[slot as usize];
+            if !rep.live[slot as usize] || !s.decoding || s.admitted != admitted {
+                rep.finish.pop();
+                continue;
+            }
+            if at > rep.step {
+                break;
+            }
+            rep.finish.pop();
+            rep.drop_decoder(slot);
+            let mut seq = rep.remove(slot);
+            seq.generated = seq.output;
+            out.push(Happened::Finished { seq });
+        }
+        // The next step's blocks: preempt the newest while they do not fit.
+        while rep.decode_need() + rep.reserved > kv_cap && rep.running > 0 {
+            let newest = (0..rep.seqs.len())
+                .filter(|&i| rep.live[i])
+                .max_by_key(|&i| rep.seqs[i].admitted)
+                .expect("a running sequence") as u32;
+            let s = rep.seqs[newest as usize];
+            let step = rep.step;
+            let prompt = if s.decoding {
+                // Tokens generated so far: all but those still to come.
+                rep.seqs[newest as usize].generated = s.output - (s.finish - step) as u32;
+                rep.drop_decoder(newest)
+            } else {
+                rep.prefilling.retain(|&x| x != newest);
+                rep.reserved -= blocks(u64::from(s.prompt) + 1);
+                u64::from(s.prompt)
+            };
+            let mut seq = rep.remove(newest);
+            seq.prompt = prompt as u32;
+            seq.prefilled = 0;
+            seq.chunk = 0;
+            seq.decoding = false;
+            rep.pending.push_front(seq);
+            self.counts.preemptions += 1;
+        }
+        #[cfg(debug_assertions)]
+        self.replicas[r].check();
+        if in_window {
+            let (w, now, was) = (&mut self.window_counts, self.counts, before);
+            w.prefilled += now.prefilled - was.prefilled;
+            w.generated += now.generated - was.generated;
+            w.preemptions += now.preemptions - was.preemptions;
+            w.steps += now.steps - was.steps;
+        }
+    }
+
+    /// Whether replica `r` can start one more sequence now (a slot and
+    /// token budget left for its prefill); KV is checked by [`Self::admit`].
+    pub(super) fn can_start(&self, r: usize) -> bool {
+        let rep = &self.replicas[r];
+        rep.running < self.spec.max_num_seqs && self.budget_left(rep) > 0
+    }
+
+    /// Whether replica `r` can take a request from the pool's queue now:
+    /// it can start one, and none of its own waits (for KV blocks).
+    pub(super) fn has_room(&self, r: usize) -> bool {
+        self.replicas[r].pending.is_empty() && self.can_start(r)
+    }
+
+    /// Token budget left in the next step after the decoders and the
+    /// remaining prefill of the running prefills.
+    fn budget_left(&self, rep: &Replica) -> u64 {
+        let mut used = rep.decoders;
+        for &slot in &rep.prefilling {
+            let s = &rep.seqs[slot as usize];
+            used += u64::from(s.prompt - s.prefilled);
+        }
+        u64::from(self.spec.max_num_batched_tokens).saturating_sub(used)
+    }
+
+    /// Start `seq` on replica `r` if its prompt's KV blocks are free; else
+    /// hand it back.
+    pub(super) fn admit(&mut self, r: usize, mut seq: Seq) -> Result<(), Seq> {
+        let cap = self.spec.kv_blocks;
+        let rep = &mut self.replicas[r];
+        let need = blocks(u64::from(seq.prompt) + 1);
+        if rep.decode_need() + rep.reserved + need > cap {
+            return Err(seq);
+        }
+        rep.admissions += 1;
+        seq.admitted = rep.admissions;
+        seq.prefilled = 0;
+        seq.chunk = 0;
+        seq.decoding = false;
+        rep.reserved += need;
+        rep.running += 1;
+        let slot = rep.insert(seq);
+        rep.prefilling.push(slot);
+        Ok(())
+    }
+
+    /// A new sequence for request `request` of `prompt` and `output`
+    /// tokens, cut to the pool's `max_model_len`.
+    pub(super) fn sequence(&self, request: u32, prompt: u32, output: u32) -> Seq {
+        let max_len = self.spec.max_model_len;
+        let prompt = prompt.min(max_len - 1).max(1);
+        let output = output.min(max_len - prompt).max(1);
+        Seq::new(request, prompt, output)
+    }
+
+    /// Plan replica `r`'s next steps from `now` (its boundary): a prefill
+    /// step, a run of decode steps to the next batch change, or idle. The
+    /// time of its next event, if any.
+    pub(super) fn plan(&mut self, r: usize, now: SimTime) -> Option<SimTime> {
+        let budget = u64::from(self.spec.max_num_batched_tokens);
+        let kv_cap = self.spec.kv_blocks;
+        let m = self.step;
+        let rep = &mut self.replicas[r];
+        let was = rep.plan != Plan::Idle;
+        rep.generation = rep.generation.wrapping_add(1);
+        if rep.running == 0 {
+            debug_assert!(
+                rep.pending.is_empty(),
+                "an empty replica takes its own queue"
+            );
+            rep.plan = Plan::Idle;
+            if was {
+                self.stepping -= 1;
+            }
+            return None;
+        }
+        if !was {
+            self.stepping += 1;
+        }
+        let (steps, prefill, time) = if rep.prefilling.is_empty() {
+            // Decode steps up to the next finish or the step whose blocks
+            // would not fit.
+            let n = rep.decoders;
+            let next_finish = loop {
+                let &Reverse((at, slot, admitted)) = rep.finish.peek().expect("a decoder");
+                let s = &rep.seqs[slot as usize];
+                if rep.live[slot as usize] && s.decoding && s.admitted == admitted {
+                    break at;
+                }
+                rep.finish.pop();
+            };
+            let free = kv_cap - rep.decode_blocks;
+            let cycle = u64::from(BLOCK_TOKENS);
+            let q = free / n;
+            let mut sum = q * n;
+            let mut t = q * cycle;
+            loop {
+                sum += rep.gains[((rep.step + t) % cycle) as usize];
+                if sum > free {
+                    break;
+                }
+                t += 1;
+            }
+            // Steps S .. S+t-1 fit; the one from boundary S+t does not.
+            let steps = (next_finish - rep.step).min(t.max(1));
+            let c = rep.context as f64;
+            let per = m.base_s + m.per_decode_seq_s * n as f64 + m.per_context_token_s * c;
+            let k = steps as f64;
+            let time = k * per + m.per_context_token_s * n as f64 * k * (k - 1.0) / 2.0;
+            (steps, false, time)
+        } else {
+            let mut left = budget - rep.decoders.min(budget);
+            let mut tokens = 0;
+            for &slot in &rep.prefilling {
+                let s = &mut rep.seqs[slot as usize];
+                let chunk = u64::from(s.prompt - s.prefilled).min(left);
+                s.chunk = chunk as u32;
+                left -= chunk;
+                tokens += chunk;
+            }
+            (1, true, m.step_s(tokens, rep.decoders, rep.context))
+        };
+        let end = now + crate::engine::SimDuration::from_secs_f64(time);
+        rep.plan = Plan::Running {
+            t0: now,
+            steps,
+            end,
+            prefill,
+        };
+        Some(end)
+    }
+
+    /// A request waits for replica `r`, which is running decode steps: end
+    /// its run at the first boundary at or after `now`, so that it takes
+    /// the request there. The new time of its next event, if it changed.
+    pub(super) fn cut(&mut self, r: usize, now: SimTime) -> Option<SimTime> {
+        let m = self.step;
+        let rep = &mut self.replicas[r];
+        let Plan::Running {
+            t0,
+            steps,
+            end,
+            prefill: false,
+        } = rep.plan
+        else {
+            return None;
+        };
+        if steps <= 1 {
+            return None;
+        }
+        let n = rep.decoders as f64;
+        let per = m.base_s + m.per_decode_seq_s * n + m.per_context_token_s * rep.context as f64;
+        let quad = m.per_context_token_s * n / 2.0;
+        let time = |k: u64| {
+            let k = k as f64;
+            t0 + crate::engine::SimDuration::from_secs_f64(k * per + quad * k * (k - 1.0))
+        };
+        let elapsed = (now - t0).as_secs_f64();
+        // T(k) = quad·k² + (per − quad)·k: the least k with T(k) ≥ elapsed.
+        let b = per - quad;
+        let guess = if quad > 0.0 {
+            (-b + (b * b + 4.0 * quad * elapsed).sqrt()) / (2.0 * quad)
+        } else {
+            elapsed / per
+        };
+        let mut k = (guess.ceil() as u64).clamp(1, steps);
+        while k > 1 && time(k - 1) >= now {
+            k -= 1;
+        }
+        while k < steps && time(k) < now {
+            k += 1;
+        }
+        if k >= steps {
+            return None;
+        }
+        let new_end = time(k);
+        debug_assert!(new_end <= end);
+        rep.plan = Plan::Running {
+            t0,
+            steps: k,
+            end: new_end,
+            prefill: false,
+        };
+        rep.generation = rep.generation.wrapping_add(1);
+        Some(new_end)
+    }
+
+    /// The time of replica `r`'s next boundary, if it is running steps;
+    /// and whether that boundary is the end of its current step (so that
+    /// it takes waiting work there without being cut).
+    pub(super) fn next_boundary(&self, r: usize) -> Option<(SimTime, bool)> {
+        match self.replicas[r].plan {
+            Plan::Idle => None,
+            Plan::Running { end, steps, .. } => Some((end, steps == 1)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::SimDuration;
+
+    fn spec(kv_blocks: u64, max_num_seqs: u32) -> ServingSpec {
+        ServingSpec {
+            gpus_per_replica: 1,
+            max_num_seqs,
+            max_num_batched_tokens: 4096,
+            kv_blocks,
+            max_model_len: (kv_blocks * 16) as u32,
+            step: StepModel {
+                base_s: 0.01,
+                prefill_base_s: 0.0,
+                per_prefill_token_s: 1e-5,
+                per_decode_seq_s: 1e-3,
+                per_context_token_s: 1e-6,
+            },
+        }
+    }
+
+    /// Run replica 0 to idle with every sequence admitted at time 0; the
+    /// finished sequences' (request, finish time) and the boundaries.
+    fn run(reps: &mut Replicas, seqs: &[(u32, u32)]) -> (Vec<(u32, SimTime)>, u64) {
+        reps.ensure(1);
+        for (i, &(p, o)) in seqs.iter().enumerate() {
+            let s = reps.sequence(i as u32, p, o);
+            if let Err(s) = reps.admit(0, s) {
+                reps.replicas[0].pending.push_back(s);
+            }
+        }
+        let mut now = SimTime::ZERO;
+        let mut done = Vec::new();
+        let mut events = 0;
+        let mut out = Vec::new();
+        while let Some(at) = reps.plan(0, now) {
+            now = at;
+            events += 1;
+            reps.boundary(0, now, false, &mut out);
+            for h in out.drain(..) {
+                if let Happened::Finished { seq } = h {
+                    done.push((seq.request, now));
+                }
+            }
+            while let Some(s) = reps.replicas[0].pending.pop_front() {
+                if let Err(s) = reps.admit(0, s) {
+                    reps.replicas[0].pending.push_front(s);
+                    break;
+                }
+            }
+        }
+        (done, events)
+    }
+
+    #[test]
+    fn a_lone_sequence_takes_its_steps_in_closed_form() {
+        let mut reps = Replicas::new(spec(1000, 8), 1.0, (SimTime::ZERO, SimTime::MAX));
+        let (done, events) = run(&mut reps, &[(100, 50)]);
+        // One prefill step (100 tokens), then 49 decode steps at context
+        // 101, 102, …, 149: one event each for the prefill and the run.
+        assert_eq!(events, 2);
+        let prefill = 0.01 + 100.0 * 1e-5;
+        let decode: f64 = (101..150).map(|c| 0.01 + 1e-3 + 1e-6 * f64::from(c)).sum();
+        let want = SimDuration::from_secs_f64(prefill) + SimDuration::from_secs_f64(decode);
+        assert_eq!(done.len(), 1);
+        assert!((done[0].1.as_secs_f64() - want.as_secs_f64()).abs() < 1e-8);
+        assert_eq!(reps.counts.generated, 50);
+        assert_eq!(reps.counts.prefilled, 100);
+        assert_eq!(reps.counts.steps, 50);
+    }
+
+    #[test]
+    fn a_full_kv_cache_preempts_the_newest_and_every_token_is_still_generated() {
+        // 20 blocks = 320 tokens; two sequences of 100 + 200 tokens cannot
+        // both finish at once.
+        let mut reps = Replicas::new(spec(20, 8), 1.0, (SimTime::ZERO, SimTime::MAX));
+        let (done, _) = run(&mut reps, &[(100, 200), (100, 200)]);
+        assert_eq!(done.len(), 2);
+        assert!(reps.counts.preemptions >= 1);
+        assert_eq!(reps.counts.generated, 400);
+        // The first admitted is never the one preempted: it finishes first.
+        assert_eq!(done[0].0, 0);
+        // Recomputation prefilled more than the two prompts.
+        assert!(reps.counts.prefilled > 200);
+        assert_eq!(reps.replicas[0].kv_blocks(), 0);
+    }
+
+    #[test]
+    fn cutting_a_run_ends_it_at_the_first_boundary_after_now() {
+        let mut reps = Replicas::new(spec(1000, 8), 1.0, (SimTime::ZERO, SimTime::MAX));
+        reps.ensure(1);
+        let s = reps.sequence(0, 10, 1000);
+        reps.admit(0, s).unwrap();
+        let t = reps.plan(0, SimTime::ZERO).unwrap();
+        let mut out = Vec::new();
+        reps.boundary(0, t, false, &mut out);
+        let end = reps.plan(0, t).unwrap();
+        let now = t + SimDuration::from_millis(100);
+        let cut = reps.cut(0, now).unwrap();
+        assert!(cut >= now && cut < end);
+        // One decode step is 11 ms and a bit: the cut is within one step.
+        assert!(cut - now < SimDuration::from_millis(12));
+        reps.boundary(0, cut, false, &mut out);
+        let steps = reps.replicas[0].step;
+        // 1 prefill step, then k decode steps of ≈ 11.01 ms.
+        assert_eq!(steps, 1 + 10);
+    }
+
+    /// One replica fed by `arrivals` (time, prompt, output) as the
+    /// simulation feeds it: admission at boundaries, an idle replica
+    /// starting at once, a run cut short for a waiting request. Per
+    /// request: (first token, last token).
+    fn fast(spec: ServingSpec, arrivals: &[(SimTime, u32, u32)]) -> (Vec<(SimTime, SimTime)>, u64) {
+        let mut reps = Replicas::new(spec, 1.0, (SimTime::ZERO, SimTime::MAX));
+        reps.ensure(1);
+        let mut done = vec![(SimTime::MAX, SimTime::MAX); arrivals.len()];
+        let mut queue: VecDeque<u32> = VecDeque::new();
+        let (mut next, mut event): (usize, Option<SimTime>) = (0, None);
+        let mut out = Vec::new();
+        loop {
+            let arrival = arrivals.get(next).map(|a| a.0);
+            let now = match (arrival, event) {
+                (Some(a), Some(e)) if a < e => a,
+                (Some(a), None) => a,
+                (_, Some(e)) => e,
+                (None, None) => break,
+            };
+            if arrival == Some(now) && event.is_none_or(|e| now < e) {
+                queue.push_back(next as u32);
+                next += 1;
+                if reps.replicas[0].is_stepping() {
+                    if reps.has_room(0)
+                        && reps.next_boundary(0).is_some_and(|(_, one)| !one)
+                        && let Some(at) = reps.cut(0, now)
+                    {
+                        event = Some(at);
+                    }
+                    continue;
+                }
+            }
+            reps.boundary(0, now, false, &mut out);
+            reps.replicas[0].check();
+            for h in out.drain(..) {
+                match h {
+                    Happened::FirstToken { request } => done[request as usize].0 = now,
+                    Happened::Finished { seq } => done[seq.request as usize].1 = now,
+                }
+            }
+            while reps.can_start(0) {
+                if let Some(seq) = reps.replicas[0].pending.pop_front() {
+                    if let Err(seq) = reps.admit(0, seq) {
+                        reps.replicas[0].pending.push_front(seq);
+                        break;
+                    }
+                    continue;
+                }
+                let Some(i) = queue.pop_front() else { break };
+                let (_, p, o) = arrivals[i as usize];
+                let seq = reps.sequence(i, p, o);
+                if let Err(seq) = reps.admit(0, seq) {
+                    reps.replicas[0].pending.push_back(seq);
+                    break;
+                }
+            }
+            event = reps.plan(0, now);
+            if !queue.is_empty()
+                && reps.has_room(0)
+                && reps.next_boundary(0).is_some_and(|(_, one)| !one)
+                && let Some(at) = reps.cut(0, now)
+            {
+                event = Some(at);
+            }
+        }
+        (done, reps.counts.preemptions)
+    }
+
+    /// The same rules, one step at a time, with every sequence's context
+    /// kept explicitly: the reference for [`fast`].
+    fn naive(spec: ServingSpec, arrivals: &[(SimTime, u32, u32)]) -> Vec<(SimTime, SimTime)> {
+        #[derive(Clone, Copy)]
+        struct S {
+            id: u32,
+            prompt: u32,
+            prefilled: u32,
+            output: u32,
+            generated: u32,
+            ctx: u64,
+            decoding: bool,
+            admitted: u64,
+        }
+        let m = spec.step;
+        let max_len = spec.max_model_len;
+        let mut done = vec![(SimTime::MAX, SimTime::MAX); arrivals.len()];
+        let mut queue: VecDeque<S> = VecDeque::new();
+        let mut pending: VecDeque<S> = VecDeque::new();
+        let mut running: Vec<S> = Vec::new();
+        let mut next = 0;
+        let mut now = SimTime::ZERO;
+        let mut admissions = 0;
+        let need = |running: &[S]| -> u64 {
+            running
+                .iter()
+                .map(|s| {
+                    if s.decoding {
+                        blocks(s.ctx + 1)
+                    } else {
+                        blocks(u64::from(s.prompt) + 1)
+                    }
+                })
+                .sum()
+        };
+        loop {
+            // Arrivals up to now join the queue; an idle replica waits for the next.
+            while next < arrivals.len()
+                && (arrivals[next].0 <= now
+                    || running.is_empty() && pending.is_empty() && queue.is_empty())
+            {
+                let (t, p, o) = arrivals[next];
+                let prompt = p.min(max_len - 1).max(1);
+                let output = o.min(max_len - prompt).max(1);
+                if running.is_empty() && queue.is_empty() && pending.is_empty() {
+                    now = now.max(t);
+                }
+                queue.push_back(S {
+                    id: next as u32,
+                    prompt,
+                    prefilled: 0,
+                    output,
+                    generated: 0,
+                    ctx: 0,
+                    decoding: false,
+                    admitted: 0,
+                });
+                next += 1;
+            }
+            if running.is_empty() && queue.is_empty() && pending.is_empty() {
+                break;
+            }
+            // Preempt the newest while the next step does not fit.
+            while need(&running) > spec.kv_blocks {
+                let k = (0..running.len())
+                    .max_by_key(|&k| running[k].admitted)
+                    .unwrap();
+                let mut s = running.remove(k);
+                if s.decoding {
+                    s.prompt = s.ctx as u32;
+                }
+                s.prefilled = 0;
+                s.decoding = false;
+                pending.push_front(s);
+            }
+            // Admit: own queue first, then the pool's.
+            loop {
+                let used: u64 = running
+                    .iter()
+                    .map(|s| {
+                        if s.decoding {
+                            1
+                        } else {
+                            u64::from(s.prompt - s.prefilled)
+                        }
+                    })
+                    .sum();
+                if running.len() as u32 >= spec.max_num_seqs
+                    || used >= u64::from(spec.max_num_batched_tokens)
+                {
+                    break;
+                }
+                let from_pending = !pending.is_empty();
+                let Some(mut s) = (if from_pending {
+                    pending.pop_front()
+                } else {
+                    queue.pop_front()
+                }) else {
+                    break;
+                };
+                if need(&running) + blocks(u64::from(s.prompt) + 1) > spec.kv_blocks {
+                    if from_pending {
+                        pending.push_front(s)
+                    } else {
+                        pending.push_back(s)
+                    }
+                    break;
+                }
+                admissions += 1;
+                s.admitted = admissions;
+                running.push(s);
+            }
+            // One step.
+            let mut left = u64::from(spec.max_num_batched_tokens);
+            let decoders: Vec<usize> = (0..running.len())
+                .filter(|&k| running[k].decoding)
+                .collect();
+            left -= decoders.len() as u64;
+            let context: u64 = decoders.iter().map(|&k| running[k].ctx).sum();
+            let mut chunks = vec![0u32; running.len()];
+            let mut order: Vec<usize> = (0..running.len())
+                .filter(|&k| !running[k].decoding)
+                .collect();
+            order.sort_by_key(|&k| running[k].admitted);
+            let mut tokens = 0;
+            for &k in &order {
+                let c = u64::from(running[k].prompt - running[k].prefilled).min(left);
+                chunks[k] = c as u32;
+                left -= c;
+                tokens += c;
+            }
+            let step = SimDuration::from_secs_f64(m.step_s(tokens, decoders.len() as u64, context));
+            now += step;
+            for (k, s) in running.iter_mut().enumerate() {
+                if s.decoding {
+                    s.generated += 1;
+                    s.ctx += 1;
+                } else {
+                    s.prefilled += chunks[k];
+                    if s.prefilled == s.prompt {
+                        if s.generated == 0 {
+                            done[s.id as usize].0 = now;
+                        }
+                        s.generated += 1;
+                        s.ctx = u64::from(s.prompt) + 1;
+                        s.decoding = true;
+                    }
+                }
+            }
+            running.retain(|s| {
+                let finished = s.decoding && s.generated >= s.output;
+                if finished {
+                    done[s.id as usize].1 = now;
+                }
+                !finished
+            });
+        }
+        done
+    }
+
+    #[test]
+    fn closed_form_runs_match_a_step_by_step_replica() {
+        use crate::rng::stream;
+        use rand::Rng;
+        for (case, (kv_blocks, max_seqs, budget, per_context)) in [
+            (100_000, 64, 2048, 1e-6),
+            (60, 8, 256, 1e-6),
+            (40, 32, 64, 0.0),
+            (200, 4, 4096, 2e-6),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut sp = spec(kv_blocks, max_seqs);
+            sp.max_num_batched_tokens = budget;
+            sp.max_model_len = (kv_blocks * 16).min(600) as u32;
+            sp.step.per_context_token_s = per_context;
+            sp.step.prefill_base_s = 0.002;
+            let mut rng = stream(7, case as u32, "replica-test");
+            let mut t = 0.0;
+            let arrivals: Vec<(SimTime, u32, u32)> = (0..400)
+                .map(|_| {
+                    t += -(1.0 - (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64).ln() * 0.05;
+                    let p = 1 + (rng.next_u64() % 300) as u32;
+                    let o = 1 + (rng.next_u64() % 200) as u32;
+                    (SimTime::ZERO + SimDuration::from_secs_f64(t), p, o)
+                })
+                .collect();
+            let (a, preemptions) = fast(sp.clone(), &arrivals);
+            let b = naive(sp, &arrivals);
+            // The small caches preempt: recomputation is compared too.
+            assert_eq!(
+                preemptions > 0,
+                kv_blocks <= 60,
+                "case {case}: {preemptions} preemptions"
+            );
+            for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+                let close = |p: SimTime, q: SimTime| p.0.abs_diff(q.0) < 10_000;
+                assert!(
+                    close(x.0, y.0) && close(x.1, y.1),
+                    "case {case}, request {i}: fast {x:?}, naive {y:?}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Serving pools in the loop: token demand at arrival, replicas taking
+//! work from the pool's queue at their step boundaries, and what their
+//! steps produce (first tokens, completions) recorded as the other pools'
+//! outcomes are. The replicas themselves are in [`super::replica`].
+
+use super::replica::Happened;
+use super::slab::State;
+use super::{Event, Route, Sim};
+use crate::engine::SimTime;
+
+impl Sim<'_> {
+    /// A new request of serving `class` on `pool`: its prompt and output
+    /// tokens (cut to the pool's longest sequence), and the service time
+    /// that stands for them in the pool's policy (its work at full load).
+    #[inline(never)]
+    pub(super) fn draw_tokens(&mut self, class: usize, pool: usize) -> (f64, Option<[u32; 2]>) {
+        let c = &mut self.classes[class];
+        let t = c.tokens.as_ref().expect("a serving class has tokens");
+        let (prompt, output) = t.sample(&mut c.token_rng);
+        let means = (t.prompt.mean(), t.output.mean());
+        let spec = self.scenario.pools[pool]
+            .serving
+            .as_ref()
+            .expect("a class with tokens is on a serving pool");
+        let max_len = spec.max_model_len;
+        let prompt = prompt.min(max_len - 1).max(1);
+        let output = output.min(max_len - prompt).max(1);
+        let batch = spec.full_batch(means.0, means.1);
+        let (p, o) = (f64::from(prompt), f64::from(output));
+        let work = spec.work_s(p, o, batch, means.0 + means.1 / 2.0) / c.speed;
+        (work, Some([prompt, output]))
+    }
+
+    /// Replicas usable on `pool` now (whole replicas of its usable GPUs).
+    fn usable_replicas(&mut self, pool: usize) -> usize {
+        let p = &mut self.pools[pool];
+        let usable = p.usable();
+        let reps = p.server.replicas();
+        let n = reps.spec.replicas(usable);
+        reps.ensure(n);
+        n as usize
+    }
+
+    /// Serving pools: an idle replica takes waiting requests at once; else
+    /// the running replica whose next step boundary comes first is made to
+    /// stop there and take them (unless one already will).
+    pub(super) fn dispatch_replicas(&mut self, pool: usize, now: SimTime) {
+        let usable = self.usable_replicas(pool);
+        while self.pools[pool].waiting > 0 {
+            let reps = self.pools[pool].server.replicas();
+            let idle = (0..usable).find(|&r| {
+                let rep = &reps.replicas[r];
+                !rep.is_stepping() && rep.pending.is_empty()
+            });
+            match idle {
+                Some(r) => self.replica_boundary(pool, r, now),
+                None => break,
+            }
+        }
+        self.cover_waiting(pool, now, usable);
+        self.pool_levels(pool, now);
+    }
+
+    /// Requests wait on `pool` and every usable replica is running: make
+    /// sure one with room takes them at its next step boundary, cutting
+    /// the longest-planned run short if none will.
+    fn cover_waiting(&mut self, pool: usize, now: SimTime, usable: usize) {
+        if self.pools[pool].waiting == 0 {
+            return;
+        }
+        let reps = self.pools[pool].server.replicas();
+        let mut first: Option<(SimTime, usize)> = None;
+        for r in 0..usable {
+            if !reps.has_room(r) {
+                continue;
+            }
+            match reps.next_boundary(r) {
+                Some((_, true)) => return,
+                Some((end, false)) if first.is_none_or(|(t, _)| end < t) => {
+                    first = Some((end, r));
+                }
+                _ => {}
+            }
+        }
+        if let Some((_, r)) = first
+            && let Some(at) = reps.cut(r, now)
+        {
+            self.schedule_replica(pool, r, at);
+        }
+    }
+
+    /// Replica `r` of `pool` reaches the end of its plan at `at`.
+    fn schedule_replica(&mut self, pool: usize, r: usize, at: SimTime) {
+        let generation = self.pools[pool].server.replicas().replicas[r].generation;
+        self.events.schedule(
+            at,
+            Event::ReplicaStep {
+                pool: pool as u32,
+                replica: r as u32,
+                generation,
+            },
+        );
+    }
+
+    /// Whether a replica event was overtaken by a change of plan.
+    #[inline]
+    pub(super) fn replica_is_stale(&self, pool: usize, replica: usize, generation: u32) -> bool {
+        match &self.pools[pool].server.model {
+            super::server::Model::Replicas(reps) => reps.replicas[replica].generation != generation,
+            _ => true,
+        }
+    }
+
+    /// Replica `r` of `pool` is at a step boundary (or idle, about to
+    /// start): apply its steps, record first tokens, take waiting work,
+    /// plan its next steps, then complete what finished.
+    pub(super) fn replica_boundary(&mut self, pool: usize, r: usize, now: SimTime) {
+        let usable = self.usable_replicas(pool);
+        let in_window = now >= self.warmup && now < self.arrivals_end;
+        let mut out = std::mem::take(&mut self.serve_scratch);
+        let before = self.pools[pool].server.replicas().replica_load(r);
+        self.pools[pool]
+            .server
+            .replicas()
+            .boundary(r, now, in_window, &mut out);
+        for h in &out {
+            if let Happened::FirstToken { request } = *h {
+                let q = self.requests[request as usize];
+                if q.first_arrival >= self.warmup {
+                    let c = &mut self.classes[usize::from(q.class)];
+                    if let Some(h) = &mut c.stats.ttft {
+                        h.record(now - q.first_arrival);
+                    }
+                }
+            }
+        }
+        // Take work: sequences of its own queue first, then the pool's.
+        loop {
+            let reps = self.pools[pool].server.replicas();
+            if !reps.can_start(r) {
+                break;
+            }
+            if let Some(seq) = reps.replicas[r].pending.pop_front() {
+                if let Err(seq) = reps.admit(r, seq) {
+                    reps.replicas[r].pending.push_front(seq);
+                    break;
+                }
+                continue;
+            }
+            if r >= usable {
+                break;
+            }
+            let Some(id) = self.take_waiting(pool, now) else {
+                break;
+            };
+            self.requests[id as usize].state = State::InService;
+            self.service_started(id, now);
+            let [prompt, output] = self.requests.tokens(id);
+            let reps = self.pools[pool].server.replicas();
+            let seq = reps.sequence(id, prompt, output);
+            if let Err(seq) = reps.admit(r, seq) {
+                // Its KV blocks are not free yet: it waits at the front
+                // of this replica's own queue.
+                reps.replicas[r].pending.push_back(seq);
+                break;
+            }
+        }
+        if let Some(at) = self.pools[pool].server.replicas().plan(r, now) {
+            self.schedule_replica(pool, r, at);
+        }
+        let reps = self.pools[pool].server.replicas();
+        let after = reps.replica_load(r);
+        reps.load_changed(now, before, after);
+        let busy = reps.stepping * reps.spec.gpus_per_replica;
+        self.pools[pool].server.set_busy(busy);
+        for h in out.drain(..) {
+            if let Happened::Finished { seq } = h {
+                let id = seq.request;
+                let route = self.route_of(id);
+                let q = self.requests[id as usize];
+                if q.first_arrival >= self.warmup && seq.output > 1 {
+                    let latency = (now - q.first_arrival).as_secs_f64();
+                    let ttft = (seq.first_token - q.first_arrival).as_secs_f64();
+                    let tpot = (latency - ttft) / f64::from(seq.output - 1);
+                    let c = &mut self.classes[usize::from(q.class)];
+                    if let Some(h) = &mut c.stats.tpot {
+                        h.record(crate::engine::SimDuration::from_secs_f64(tpot));
+                    }
+                }
+                self.completed(route, pool, id, now);
+                debug_assert_eq!(route, Route::Pool(pool as u32));
+                self.release(route, id, now);
+            }
+        }
+        self.serve_scratch = out;
+        self.cover_waiting(pool, now, usable);
+        self.pool_levels(pool, now);
+    }
+}

@@ -1,0 +1,306 @@
+//! Serving pools (LLM replicas at token level) against queueing theory and
+//! conservation laws.
+//!
+//! With one-token prompts prefilled at the cost of a decode token
+//! (`per_prefill_token` = `per_decode_seq` = b), every step of a replica
+//! costs a + b·n for its n tokens, so a replica is a processor-sharing
+//! server in token work: each running sequence gets one token per step.
+//! Steps are discrete (a request joins at the next step boundary), which
+//! the closed forms ignore; the tests keep steps short against a request's
+//! work (E[L] ≥ 100 tokens) so that the difference stays inside a stated
+//! slack.
+
+mod common;
+
+use common::{assert_matches, run_all};
+use surge::engine::SimDuration;
+use surge::model::{
+    DurationDist, RunResult, Scenario, ServingSpec, StepModel, TokenDist, TokenSpec,
+};
+use surge::theory;
+
+/// One serving pool of `replicas` one-GPU replicas, one class per output
+/// length distribution (each at `lambda`/s), one-token prompts, sized to
+/// about `customers` arrivals per replication in all.
+#[allow(clippy::too_many_arguments)]
+fn serving_scenario(
+    replicas: u32,
+    a: f64,
+    b: f64,
+    max_num_seqs: u32,
+    outputs: &[TokenDist],
+    lambda: f64,
+    customers: f64,
+    replications: u32,
+    seed: u64,
+) -> Scenario {
+    let total = lambda * outputs.len() as f64;
+    let duration = SimDuration::from_secs_f64(customers / total);
+    let mut s = Scenario::single_queue(
+        replicas,
+        lambda,
+        DurationDist::deterministic(b * 100.0).unwrap(),
+        duration,
+    );
+    s.warmup = SimDuration::from_secs_f64(duration.as_secs_f64() * 0.05);
+    s.seed = seed;
+    s.replications = replications;
+    s.pools[0].serving = Some(ServingSpec {
+        gpus_per_replica: 1,
+        max_num_seqs,
+        max_num_batched_tokens: max_num_seqs.max(2048),
+        kv_blocks: 1 << 30,
+        max_model_len: 1 << 30,
+        step: StepModel {
+            base_s: a,
+            prefill_base_s: 0.0,
+            per_prefill_token_s: b,
+            per_decode_seq_s: b,
+            per_context_token_s: 0.0,
+        },
+    });
+    let template = s.classes[0].clone();
+    s.classes = outputs
+        .iter()
+        .enumerate()
+        .map(|(i, out)| {
+            let mut c = template.clone();
+            c.name = format!("L{i}");
+            c.tokens = Some(TokenSpec {
+                prompt: TokenDist::Rounded(DurationDist::deterministic(1.0).unwrap()),
+                output: out.clone(),
+            });
+            c
+        })
+        .collect();
+    s
+}
+
+fn deterministic(l: u32) -> TokenDist {
+    TokenDist::Rounded(DurationDist::deterministic(f64::from(l)).unwrap())
+}
+
+/// Mean number in the system of all classes, by Little's law: Σ λ_k·E[T_k].
+fn number_in_system(r: &RunResult, lambda: f64) -> f64 {
+    r.classes
+        .iter()
+        .map(|c| lambda * c.latency.mean_s().unwrap())
+        .sum()
+}
+
+#[test]
+fn decode_cost_per_sequence_is_processor_sharing_in_token_work() {
+    // Step time b·n: M/G/1-PS. E[T | L] = L·b / (1 − ρ) for every length
+    // L, ρ = λ·b·E[L]; here three lengths in equal shares.
+    let b = 0.002;
+    let lengths = [50u32, 200, 800];
+    let mean_l = lengths.iter().map(|&l| f64::from(l)).sum::<f64>() / 3.0;
+    let rho = 0.7;
+    let lambda = rho / (b * mean_l) / 3.0;
+    let outputs: Vec<TokenDist> = lengths.iter().map(|&l| deterministic(l)).collect();
+    let s = serving_scenario(1, 0.0, b, 100_000, &outputs, lambda, 60_000.0, 10, 11);
+    let runs = run_all(&s);
+    for (i, &l) in lengths.iter().enumerate() {
+        let want = f64::from(l) * b / (1.0 - rho);
+        // A request joins at the next step boundary: on average about one
+        // step of b·E[n] = b·ρ/(1 − ρ) late, and its tokens come in
+        // whole steps; 1.5 steps of slack covers both.
+        let slack = 1.5 * b * rho / (1.0 - rho) + b;
+        assert_matches(
+            &format!("PS: E[latency | L = {l}]"),
+            &runs,
+            want,
+            slack,
+            0.05,
+            |r| r.classes[i].latency.mean_s().unwrap(),
+        );
+        // TPOT (latency − TTFT) / (L − 1) → b / (1 − ρ).
+        assert_matches(
+            &format!("PS: E[TPOT | L = {l}]"),
+            &runs,
+            b / (1.0 - rho),
+            (slack + b) / f64::from(l - 1),
+            0.05,
+            |r| r.classes[i].tpot.as_ref().unwrap().mean_s().unwrap(),
+        );
+    }
+    assert_matches(
+        "PS: E[N] = ρ/(1 − ρ)",
+        &runs,
+        theory::gps_mean_number(0.0, b, rho),
+        0.03,
+        0.05,
+        |r| number_in_system(r, lambda),
+    );
+}
+
+#[test]
+fn a_fixed_step_cost_makes_a_generalised_processor_sharing_queue() {
+    // Step time a + b·n: E[N] = (1 + a/b)·ρ_b / (1 − ρ_b) and TPOT
+    // (a + b) / (1 − ρ_b), ρ_b = λ·b·E[L], for any length distribution.
+    let (a, b) = (0.008, 0.002);
+    let rho_b = 0.6;
+    let mean_l = 100.0;
+    let lambda = rho_b / (b * mean_l);
+    let outputs = [TokenDist::Geometric(mean_l)];
+    let s = serving_scenario(1, a, b, 100_000, &outputs, lambda, 60_000.0, 10, 12);
+    let runs = run_all(&s);
+    let en = theory::gps_mean_number(a, b, rho_b);
+    // Discrete steps: a request waits for the step under way (mean about
+    // (a + b·E[n]) / 2 · (1 + cv²)), which adds λ × that to E[N].
+    let step = a + b * en;
+    assert_matches(
+        "GPS: E[N] = (1 + a/b)·ρ_b/(1 − ρ_b)",
+        &runs,
+        en,
+        lambda * step,
+        0.05,
+        |r| number_in_system(r, lambda),
+    );
+    // Every request's latency over its tokens: E[T] / E[L] = (a + b) / (1 − ρ_b).
+    assert_matches(
+        "GPS: E[T] / E[L] = (a + b)/(1 − ρ_b)",
+        &runs,
+        (a + b) / (1.0 - rho_b),
+        step / mean_l,
+        0.05,
+        |r| r.classes[0].latency.mean_s().unwrap() / mean_l,
+    );
+}
+
+#[test]
+fn one_sequence_at_a_time_is_exactly_an_m_g_1_queue() {
+    // max_num_seqs = 1, step b: a request's service is b × L tokens, L
+    // geometric (E[S] = b/p, E[S²] = b²(2 − p)/p²): Pollaczek–Khinchine.
+    let b = 0.002;
+    let mean_l = 100.0;
+    let p = 1.0 / mean_l;
+    let rho = 0.7;
+    let lambda = rho / (b * mean_l);
+    let s = serving_scenario(
+        1,
+        0.0,
+        b,
+        1,
+        &[TokenDist::Geometric(mean_l)],
+        lambda,
+        200_000.0,
+        10,
+        13,
+    );
+    let runs = run_all(&s);
+    let scv = (2.0 - p) / p / p / (mean_l * mean_l) - 1.0;
+    let wq = theory::mg1_mean_wait(lambda, b * mean_l, scv);
+    assert_matches(
+        "max_num_seqs 1: mean wait (P-K)",
+        &runs,
+        wq,
+        1e-4,
+        0.05,
+        |r| r.classes[0].wait.mean_s().unwrap(),
+    );
+}
+
+#[test]
+fn a_batch_cap_with_geometric_lengths_keeps_the_m_m_1_number_in_system() {
+    // Step b·n, at most c running: the replica still serves 1/b tokens
+    // per second while it has work, and a geometric length completes a
+    // job with probability p at each token, so the number in system is
+    // M/M/1's (μ = 1/(b·E[L])), whatever c.
+    let b = 0.002;
+    let mean_l = 100.0;
+    let rho = 0.7;
+    let lambda = rho / (b * mean_l);
+    for c in [4, 32] {
+        let s = serving_scenario(
+            1,
+            0.0,
+            b,
+            c,
+            &[TokenDist::Geometric(mean_l)],
+            lambda,
+            60_000.0,
+            10,
+            14,
+        );
+        let runs = run_all(&s);
+        // Service in whole tokens (cv² = 1 − p, not 1) and joining at step
+        // boundaries move E[N] by well under 3%.
+        assert_matches(
+            &format!("cap {c}: E[N] = ρ/(1 − ρ)"),
+            &runs,
+            rho / (1.0 - rho),
+            0.03 * rho / (1.0 - rho),
+            0.05,
+            |r| number_in_system(r, lambda),
+        );
+    }
+}
+
+#[test]
+fn every_token_is_generated_once_and_the_kv_cache_is_never_overfull() {
+    // A KV cache of 64 blocks (1,024 tokens) for sequences of up to 600
+    // tokens: preemptions, and yet each completed request's 500 output
+    // tokens are generated exactly once (recomputation prefills, it does
+    // not generate again).
+    let mut s = serving_scenario(
+        2,
+        0.004,
+        0.001,
+        64,
+        &[deterministic(500)],
+        1.5,
+        3_000.0,
+        1,
+        15,
+    );
+    s.warmup = SimDuration::ZERO;
+    let sv = s.pools[0].serving.as_mut().unwrap();
+    sv.kv_blocks = 64;
+    sv.max_model_len = 1024;
+    s.classes[0].tokens.as_mut().unwrap().prompt =
+        TokenDist::Rounded(DurationDist::uniform(1.0, 200.0).unwrap());
+    let runs = run_all(&s);
+    let r = &runs[0];
+    let sr = r.pools[0].serving.as_ref().unwrap();
+    assert!(sr.preemptions > 0, "the cache is small enough to preempt");
+    assert_eq!(r.classes[0].in_system, 0);
+    assert_eq!(r.classes[0].completed, r.classes[0].arrivals);
+    assert_eq!(sr.output_tokens, 500 * r.classes[0].completed);
+    assert!(sr.kv_utilization_max <= 1.0, "{}", sr.kv_utilization_max);
+    assert!(sr.prefill_tokens > 0);
+}
+
+#[test]
+fn running_batch_obeys_littles_law() {
+    // Time-average running sequences = λ × mean time running (admission
+    // to last token), over the window.
+    let (a, b) = (0.005, 0.001);
+    let lambda = 4.0;
+    let s = serving_scenario(
+        2,
+        a,
+        b,
+        16,
+        &[TokenDist::Geometric(100.0)],
+        lambda,
+        40_000.0,
+        4,
+        16,
+    );
+    let runs = run_all(&s);
+    assert_matches(
+        "Little: running = λ·(latency − wait)",
+        &runs,
+        0.0,
+        0.02,
+        0.05,
+        |r| {
+            let c = &r.classes[0];
+            let in_service = c.latency.mean_s().unwrap() - c.wait.mean_s().unwrap();
+            let sr = r.pools[0].serving.as_ref().unwrap();
+            let running = sr.running_mean * sr.replicas_mean;
+            (running - lambda * in_service) / running
+        },
+    );
+}
