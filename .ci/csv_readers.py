@@ -98,6 +98,7 @@ def main():
             "pipeline": ["scenarios/launch-pipeline.toml", "--set", "duration=2h",
                          "--replications", "2"],
             "pipeline-short": ["scenarios/launch-pipeline.toml", "--set", "duration=90m"],
+            "serving": ["scenarios/chat-serving.toml", "--set", "duration=10m"],
         }
         for name, args in runs.items():
             surge_run("run", *args, "--out", str(tmp / name), *quiet)

@@ -180,6 +180,29 @@ pub fn describe(s: &Scenario) -> String {
                 b.max_wait
             ));
         }
+        if let Some(v) = &p.serving {
+            let d = |x: f64| crate::engine::SimDuration::from_secs_f64(x).to_string();
+            let st = &v.step;
+            out.push_str(&format!(
+                "      serving: {} replicas of {} GPUs; up to {} sequences and {} tokens per step; KV cache {} tokens ({} blocks of {}), sequences ≤ {} tokens\n",
+                v.replicas(p.gpus),
+                v.gpus_per_replica,
+                v.max_num_seqs,
+                v.max_num_batched_tokens,
+                v.kv_blocks * u64::from(crate::model::BLOCK_TOKENS),
+                v.kv_blocks,
+                crate::model::BLOCK_TOKENS,
+                v.max_model_len
+            ));
+            out.push_str(&format!(
+                "      step: {} + {} with prefill + {}/prefill token + {}/decoding sequence + {}/context token\n",
+                d(st.base_s),
+                d(st.prefill_base_s),
+                d(st.per_prefill_token_s),
+                d(st.per_decode_seq_s),
+                d(st.per_context_token_s)
+            ));
+        }
         if let Some(f) = &p.failures {
             out.push_str(&format!(
                 "      failures: MTBF {} per GPU, repair {}\n",
@@ -200,11 +223,19 @@ pub fn describe(s: &Scenario) -> String {
                 c.name, s.workflows[w].name, arrivals, target
             )),
             None => out.push_str(&format!(
-                "  class {:<7} → pool {}; arrivals {}; service {}{}\n",
+                "  class {:<7} → pool {}; arrivals {}; {}{}\n",
                 c.name,
                 s.pools[c.pool].name,
                 arrivals,
-                c.service.describe(),
+                match &c.tokens {
+                    Some(t) => format!(
+                        "tokens: prompt {}, output {} ({} of GPU time each at full batches)",
+                        t.prompt.describe(),
+                        t.output.describe(),
+                        crate::engine::SimDuration::from_secs_f64(c.service.mean())
+                    ),
+                    None => format!("service {}", c.service.describe()),
+                },
                 target
             )),
         }

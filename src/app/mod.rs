@@ -340,8 +340,9 @@ pub(crate) fn write_info(out: &Path, info: &RunInfo) -> Result<(), AppError> {
 }
 
 /// Write `summary.csv`, `pools.csv`, `timeseries.csv` and `scenario.json`
-/// into `out`, and `stages.csv` and `stage_series.csv` for a scenario
-/// with workflows.
+/// into `out`, `stages.csv` and `stage_series.csv` for a scenario with
+/// workflows, and `serving.csv` and `replicas.csv` for one with serving
+/// pools.
 pub fn write_run_outputs(
     out: &Path,
     scenario: &Scenario,
@@ -372,6 +373,21 @@ pub fn write_run_outputs(
         let path = out.join("stage_series.csv");
         stage_series = crate::report::stage_series_table(scenario, 0, runs).to_csv();
         write_atomic(&path, &stage_series).map_err(|e| io(e, &path))?;
+    }
+    if scenario.pools.iter().any(|p| p.serving.is_some()) {
+        for (name, table) in [
+            (
+                "serving.csv",
+                crate::report::serving_table(scenario, 0, runs),
+            ),
+            (
+                "replicas.csv",
+                crate::report::replicas_table(scenario, 0, runs),
+            ),
+        ] {
+            let path = out.join(name);
+            write_atomic(&path, &table.to_csv()).map_err(|e| io(e, &path))?;
+        }
     }
     if scenario.trace > 0 {
         let path = out.join("requests.csv");

@@ -4,7 +4,9 @@
 
 use crate::model::{RunResult, Scenario};
 pub use crate::rows::{Cell, Table};
-use crate::rows::{PoolRow, RequestRow, SeriesRow, StageRow, StageTimeRow, SummaryRow};
+use crate::rows::{
+    PoolRow, ReplicaRow, RequestRow, SeriesRow, ServingRow, StageRow, StageTimeRow, SummaryRow,
+};
 
 /// One row per (replication, class), plus class `all`, for grid point `point`.
 pub fn summary_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -> Table {
@@ -19,6 +21,16 @@ pub fn pools_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -> Tab
 /// One row per (replication, workflow class, stage): `stages.csv`.
 pub fn stages_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -> Table {
     Table::of(&StageRow::of_runs(scenario, point, runs))
+}
+
+/// One row per (replication, class on a serving pool): `serving.csv`.
+pub fn serving_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -> Table {
+    Table::of(&ServingRow::of_runs(scenario, point, runs))
+}
+
+/// One row per (replication, serving pool): `replicas.csv`.
+pub fn replicas_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -> Table {
+    Table::of(&ReplicaRow::of_runs(scenario, point, runs))
 }
 
 /// One row per (replication, bucket, workflow class, stage): `stage_series.csv`.

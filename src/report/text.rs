@@ -56,9 +56,15 @@ fn over(runs: &[RunResult], get: impl Fn(&RunResult) -> Option<f64>) -> Option<E
     estimate(&values)
 }
 
-/// The wait or the latency histogram of a class.
-fn hist(c: &ClassResult, wait: bool) -> &crate::metrics::DurationHistogram {
-    if wait { &c.wait } else { &c.latency }
+/// A class's histogram of one of its times: `wait`, `latency`, and for
+/// serving classes `ttft` and `tpot`.
+fn hist<'c>(c: &'c ClassResult, which: &str) -> Option<&'c crate::metrics::DurationHistogram> {
+    match which {
+        "wait" => Some(&c.wait),
+        "latency" => Some(&c.latency),
+        "ttft" => c.ttft.as_ref(),
+        _ => c.tpot.as_ref(),
+    }
 }
 
 /// Class `index` of a run, or the `all` row for `None`.
@@ -222,21 +228,23 @@ pub fn summary_text(scenario: &Scenario, runs: &[RunResult], wall: Duration) -> 
         "p99.9".into(),
     ]];
     for (name, pick) in &class_picks {
-        for (label, is_wait) in [("wait", true), ("latency", false)] {
+        let serving = runs
+            .first()
+            .is_some_and(|r| class_of(r, *pick).ttft.is_some());
+        let times: &[&str] = if serving {
+            &["wait", "ttft", "tpot", "latency"]
+        } else {
+            &["wait", "latency"]
+        };
+        for &label in times {
             let mut row = vec![name.clone(), label.to_string()];
             row.push(est(
-                over(runs, |r| {
-                    let c = class_of(r, *pick);
-                    hist(c, is_wait).mean_s()
-                }),
+                over(runs, |r| hist(class_of(r, *pick), label)?.mean_s()),
                 format_secs,
             ));
             for q in [0.5, 0.95, 0.99, 0.999] {
                 row.push(est(
-                    over(runs, |r| {
-                        let c = class_of(r, *pick);
-                        hist(c, is_wait).quantile_s(q)
-                    }),
+                    over(runs, |r| hist(class_of(r, *pick), label)?.quantile_s(q)),
                     format_secs,
                 ));
             }
@@ -292,6 +300,10 @@ pub fn summary_text(scenario: &Scenario, runs: &[RunResult], wall: Duration) -> 
     }
     out.push_str(&render(&rows));
     out.push('\n');
+    if let Some(table) = serving_table(scenario, runs) {
+        out.push_str(&table);
+        out.push('\n');
+    }
 
     let requests: u64 = runs.iter().map(|r| r.requests).sum();
     let events: u64 = runs.iter().map(|r| r.events).sum();
@@ -328,6 +340,40 @@ pub fn summary_text(scenario: &Scenario, runs: &[RunResult], wall: Duration) -> 
         }
     }
     out
+}
+
+/// The serving pools' token-level table, if the scenario has any.
+fn serving_table(scenario: &Scenario, runs: &[RunResult]) -> Option<String> {
+    let mut rows = vec![vec![
+        "serving pool".to_string(),
+        "replicas".into(),
+        "prefill tok/s".into(),
+        "output tok/s".into(),
+        "running/replica".into(),
+        "KV mean".into(),
+        "KV max".into(),
+        "preemptions".into(),
+    ]];
+    for (i, p) in scenario.pools.iter().enumerate() {
+        if p.serving.is_none() {
+            continue;
+        }
+        let get = |f: fn(&crate::model::ServingResult) -> f64| {
+            over(runs, move |r| r.pools[i].serving.as_ref().map(f))
+        };
+        let pct = |x: f64| format!("{:.1}%", x * 100.0);
+        rows.push(vec![
+            p.name.clone(),
+            est(get(|s| s.replicas_mean), |x| format!("{x:.1}")),
+            est(get(|s| s.prefill_tokens_per_s), group),
+            est(get(|s| s.output_tokens_per_s), group),
+            est(get(|s| s.running_mean), |x| format!("{x:.1}")),
+            est(get(|s| s.kv_utilization), pct),
+            est(get(|s| s.kv_utilization_max), pct),
+            est(get(|s| s.preemptions as f64), group),
+        ]);
+    }
+    (rows.len() > 1).then(|| render(&rows))
 }
 
 #[cfg(test)]

@@ -341,7 +341,9 @@ macro_rules! rows {
     )*};
 }
 
+mod serving;
 mod stages;
+pub use serving::{ReplicaRow, ServingRow};
 pub use stages::{StageRow, StageTimeRow};
 
 rows! {

@@ -1,0 +1,144 @@
+//! The rows of `serving.csv` and `replicas.csv`: the token-level results
+//! of the classes on serving pools and of those pools.
+
+use super::{Cell, Column, Row};
+use crate::metrics::DurationHistogram;
+use crate::model::{RunResult, Scenario};
+
+rows! {
+    /// One row of `serving.csv`: one class on a serving pool in one
+    /// replication of one grid point (measured requests).
+    pub struct ServingRow {
+        /// Scenario name.
+        pub scenario: String,
+        /// Grid point.
+        pub point: u64,
+        /// Replication index.
+        pub replication: u64,
+        /// The scenario's seed.
+        pub seed: u64,
+        /// Class name.
+        pub class: String,
+        /// Serving pool of the class.
+        pub pool: String,
+        /// Measured requests that saw their first token.
+        pub first_tokens: u64,
+        /// Mean time to first token (arrival → first token), seconds.
+        pub ttft_mean_s: Option<f64>,
+        /// Median time to first token, seconds.
+        pub ttft_p50_s: Option<f64>,
+        /// 95th percentile time to first token, seconds.
+        pub ttft_p95_s: Option<f64>,
+        /// 99th percentile time to first token, seconds.
+        pub ttft_p99_s: Option<f64>,
+        /// Mean time per output token, (latency − TTFT) ÷ (output − 1), seconds.
+        pub tpot_mean_s: Option<f64>,
+        /// Median time per output token, seconds.
+        pub tpot_p50_s: Option<f64>,
+        /// 95th percentile time per output token, seconds.
+        pub tpot_p95_s: Option<f64>,
+        /// 99th percentile time per output token, seconds.
+        pub tpot_p99_s: Option<f64>,
+    }
+
+    /// One row of `replicas.csv`: one serving pool in one replication of
+    /// one grid point, over `[warmup, duration)`.
+    pub struct ReplicaRow {
+        /// Scenario name.
+        pub scenario: String,
+        /// Grid point.
+        pub point: u64,
+        /// Replication index.
+        pub replication: u64,
+        /// The scenario's seed.
+        pub seed: u64,
+        /// Pool name.
+        pub pool: String,
+        /// GPUs per replica (tensor-parallel degree).
+        pub gpus_per_replica: u64,
+        /// Time-average replicas online.
+        pub replicas_mean: f64,
+        /// Prompt tokens prefilled per second, recomputation included.
+        pub prefill_tokens_per_s: f64,
+        /// Output tokens generated per second.
+        pub output_tokens_per_s: f64,
+        /// Time-average running sequences per online replica.
+        pub running_mean: f64,
+        /// Most sequences running at once over the pool.
+        pub running_max: u64,
+        /// Time-average share of the online replicas' KV cache held.
+        pub kv_utilization: f64,
+        /// Largest share of the pool's KV cache held at once.
+        pub kv_utilization_max: f64,
+        /// Sequences preempted for KV blocks (and recomputed).
+        pub preemptions: u64,
+        /// Steps run over all replicas.
+        pub steps: u64,
+    }
+}
+
+impl ServingRow {
+    /// Rows of every class on a serving pool of every run, for grid point
+    /// `point`.
+    pub fn of_runs(scenario: &Scenario, point: usize, runs: &[RunResult]) -> Vec<Self> {
+        let mut rows = Vec::new();
+        for run in runs {
+            for (c, spec) in run.classes.iter().zip(&scenario.classes) {
+                let Some(ttft) = &c.ttft else { continue };
+                let empty = DurationHistogram::new();
+                let tpot = c.tpot.as_ref().unwrap_or(&empty);
+                let q = |h: &DurationHistogram, p: f64| h.quantile_s(p);
+                rows.push(ServingRow {
+                    scenario: scenario.name.clone(),
+                    point: point as u64,
+                    replication: u64::from(run.replication),
+                    seed: run.seed,
+                    class: c.name.clone(),
+                    pool: scenario.pools[spec.pool].name.clone(),
+                    first_tokens: ttft.count(),
+                    ttft_mean_s: ttft.mean_s(),
+                    ttft_p50_s: q(ttft, 0.5),
+                    ttft_p95_s: q(ttft, 0.95),
+                    ttft_p99_s: q(ttft, 0.99),
+                    tpot_mean_s: tpot.mean_s(),
+                    tpot_p50_s: q(tpot, 0.5),
+                    tpot_p95_s: q(tpot, 0.95),
+                    tpot_p99_s: q(tpot, 0.99),
+                });
+            }
+        }
+        rows
+    }
+}
+
+impl ReplicaRow {
+    /// Rows of every serving pool of every run, for grid point `point`.
+    pub fn of_runs(scenario: &Scenario, point: usize, runs: &[RunResult]) -> Vec<Self> {
+        let mut rows = Vec::new();
+        for run in runs {
+            for (p, spec) in run.pools.iter().zip(&scenario.pools) {
+                let (Some(s), Some(sv)) = (&p.serving, &spec.serving) else {
+                    continue;
+                };
+                rows.push(ReplicaRow {
+                    scenario: scenario.name.clone(),
+                    point: point as u64,
+                    replication: u64::from(run.replication),
+                    seed: run.seed,
+                    pool: p.name.clone(),
+                    gpus_per_replica: u64::from(sv.gpus_per_replica),
+                    replicas_mean: s.replicas_mean,
+                    prefill_tokens_per_s: s.prefill_tokens_per_s,
+                    output_tokens_per_s: s.output_tokens_per_s,
+                    running_mean: s.running_mean,
+                    running_max: s.running_max,
+                    kv_utilization: s.kv_utilization,
+                    kv_utilization_max: s.kv_utilization_max,
+                    preemptions: s.preemptions,
+                    steps: s.steps,
+                });
+            }
+        }
+        rows
+    }
+}
