@@ -28,6 +28,9 @@
 //!   duration=193h` (the same 5 M customers), best of three each; the
 //!   ratio of their rates is printed (skipped, saying so, where the floor's
 //!   folder is not there);
+//! - serving: `benches/serving-100.toml` (100 LLM replicas at ρ = 0.8)
+//!   in a fresh process, best of three: requests per second of wall time
+//!   and events per request;
 //! - memory per queued request: `mmc` flooded at 1G/s (the backlog grows
 //!   linearly), stopped by the budget at 2 M and at 8 M requests in the
 //!   system; the slope of the two peaks is printed as bytes per queued
@@ -315,6 +318,36 @@ fn floor_ratio(out: &Path) -> String {
     )
 }
 
+/// A serving pool of 100 replicas at ρ = 0.8 (`benches/serving-100.toml`,
+/// 1 h), in a fresh `surge` process, best of three: requests per second
+/// of wall time, events per request, the child's peak RSS.
+fn serving_rate(out: &Path) -> String {
+    let scenario = load("benches/serving-100.toml", &[]);
+    let run = simulate(&scenario, 0).expect("the bench scenario is valid");
+    let dir = out.join("serving-100");
+    let Some(dir) = dir.to_str() else {
+        return "serving: no output folder; not measured".into();
+    };
+    let args = run_args("benches/serving-100.toml", dir, &[]);
+    let mut best: Option<(f64, f64)> = None;
+    for _ in 0..3 {
+        let Some((secs, kb)) = surge_process(&args) else {
+            return "serving: the surge run failed; not measured".into();
+        };
+        if best.is_none_or(|b| secs < b.0) {
+            best = Some((secs, kb));
+        }
+    }
+    let (secs, kb) = best.expect("three runs");
+    let mb = kb / 1024.0;
+    format!(
+        "serving-100 (100 replicas, rho 0.8, 1 h): {} requests in {secs:.2} s, best of 3 whole processes: {:.2} M requests/s, {:.2} events per request, peak RSS {mb:.0} MB",
+        run.requests,
+        run.requests as f64 / secs / 1e6,
+        run.events as f64 / run.requests as f64
+    )
+}
+
 fn bench_scenarios(c: &mut Criterion) {
     // First, while this process is small: memory against duration.
     let memory = memory_over_duration();
@@ -332,6 +365,7 @@ fn bench_scenarios(c: &mut Criterion) {
         ("shared-pool", "scenarios/shared-pool.toml", &[][..]),
         ("retry-storm", "scenarios/retry-storm.toml", &[][..]),
         ("mmc", "scenarios/mmc.toml", &[][..]),
+        ("chat-serving", "scenarios/chat-serving.toml", &[][..]),
     ];
     let mut group = c.benchmark_group("scenarios");
     group.sample_size(10);
@@ -358,6 +392,7 @@ fn bench_scenarios(c: &mut Criterion) {
     };
     let reports = launch_days().into_iter().map(Some).chain([
         Some(floor_ratio(out.path())),
+        Some(serving_rate(out.path())),
         memory,
         sweep_scaling(out.path()),
         backlog_bytes_per_request(out.path()).map(|bytes| {

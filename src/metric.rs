@@ -47,7 +47,7 @@ macro_rules! metrics {
         }
 
         impl Metric {
-            /// Every metric, in `summary.csv` order (shares last).
+            /// Every metric, in `summary.csv` order (shares, then serving metrics, last).
             pub const ALL: &'static [Metric] = &[$(Metric::$variant,)*];
 
             /// The name used in SLOs and `--slo` (the column without `_s`).
@@ -126,6 +126,22 @@ metrics! {
     AbandonedFraction = "abandoned_fraction", "abandoned_fraction", Fraction, higher, "abandoned share";
     /// Share of measured requests failed for good.
     FailedFraction = "failed_fraction", "failed_fraction", Fraction, higher, "failed share";
+    /// Serving classes: mean time to first token (a column of `serving.csv`).
+    TtftMean = "ttft_mean", "ttft_mean_s", Seconds, higher, "mean TTFT";
+    /// Serving classes: median time to first token.
+    TtftP50 = "ttft_p50", "ttft_p50_s", Seconds, higher, "p50 TTFT";
+    /// Serving classes: 95th percentile of the time to first token.
+    TtftP95 = "ttft_p95", "ttft_p95_s", Seconds, higher, "p95 TTFT";
+    /// Serving classes: 99th percentile of the time to first token.
+    TtftP99 = "ttft_p99", "ttft_p99_s", Seconds, higher, "p99 TTFT";
+    /// Serving classes: mean time per output token.
+    TpotMean = "tpot_mean", "tpot_mean_s", Seconds, higher, "mean TPOT";
+    /// Serving classes: median time per output token.
+    TpotP50 = "tpot_p50", "tpot_p50_s", Seconds, higher, "p50 TPOT";
+    /// Serving classes: 95th percentile of the time per output token.
+    TpotP95 = "tpot_p95", "tpot_p95_s", Seconds, higher, "p95 TPOT";
+    /// Serving classes: 99th percentile of the time per output token.
+    TpotP99 = "tpot_p99", "tpot_p99_s", Seconds, higher, "p99 TPOT";
 }
 
 impl Metric {
@@ -183,6 +199,43 @@ impl Metric {
     pub fn clip(self, x: f64) -> f64 {
         let (lo, hi) = self.unit().range();
         x.clamp(lo, hi)
+    }
+
+    /// Whether the metric is a token-level time of a class on a serving
+    /// pool (a column of `serving.csv`, not of `summary.csv`).
+    pub fn is_serving(self) -> bool {
+        matches!(
+            self,
+            Metric::TtftMean
+                | Metric::TtftP50
+                | Metric::TtftP95
+                | Metric::TtftP99
+                | Metric::TpotMean
+                | Metric::TpotP50
+                | Metric::TpotP95
+                | Metric::TpotP99
+        )
+    }
+
+    /// The value of a serving metric from a class's TTFT and TPOT
+    /// histograms (`None` for other metrics, classes not on a serving
+    /// pool, or no samples).
+    pub fn of_serving(
+        self,
+        ttft: Option<&crate::metrics::DurationHistogram>,
+        tpot: Option<&crate::metrics::DurationHistogram>,
+    ) -> Option<f64> {
+        match self {
+            Metric::TtftMean => ttft?.mean_s(),
+            Metric::TtftP50 => ttft?.quantile_s(0.5),
+            Metric::TtftP95 => ttft?.quantile_s(0.95),
+            Metric::TtftP99 => ttft?.quantile_s(0.99),
+            Metric::TpotMean => tpot?.mean_s(),
+            Metric::TpotP50 => tpot?.quantile_s(0.5),
+            Metric::TpotP95 => tpot?.quantile_s(0.95),
+            Metric::TpotP99 => tpot?.quantile_s(0.99),
+            _ => None,
+        }
     }
 
     /// Whether the metric is a share of the arrivals computed from counts

@@ -15,6 +15,9 @@ use crate::stats::{Estimate, estimate};
 /// The value of `metric` for one class of one run; `None` if it does not
 /// exist (e.g. a percentile of no completions).
 pub fn metric(c: &ClassResult, metric: Metric) -> Option<f64> {
+    if metric.is_serving() {
+        return metric.of_serving(c.ttft.as_ref(), c.tpot.as_ref());
+    }
     SummaryRow::of_class(c).metric(metric)
 }
 

@@ -621,6 +621,15 @@ impl SummaryRow {
             Metric::RejectedFraction => share(self.rejected),
             Metric::AbandonedFraction => share(self.abandoned),
             Metric::FailedFraction => share(self.failed),
+            // In `serving.csv`, not here (see `crate::slo::metric`).
+            Metric::TtftMean
+            | Metric::TtftP50
+            | Metric::TtftP95
+            | Metric::TtftP99
+            | Metric::TpotMean
+            | Metric::TpotP50
+            | Metric::TpotP95
+            | Metric::TpotP99 => None,
         }
     }
 }
@@ -746,7 +755,7 @@ mod tests {
         for &m in Metric::ALL {
             assert_eq!(
                 SummaryRow::COLUMNS.contains(&m.column()),
-                !m.is_share(),
+                !m.is_share() && !m.is_serving(),
                 "{m}"
             );
         }

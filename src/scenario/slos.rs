@@ -15,6 +15,8 @@ pub(super) fn build_slo(
     // error is not "unknown" here (no cascade of errors).
     classes: &[String],
     with_target: &[String],
+    // The classes on serving pools (which have TTFT and TPOT).
+    serving: &[String],
     // The stage names of each workflow class.
     stages: &HashMap<String, Option<Vec<String>>>,
 ) -> Option<SloSpec> {
@@ -158,6 +160,17 @@ pub(super) fn build_slo(
             &format!("{key}.metric"),
             format!("slo_attainment of class {c:?} does not exist: the class has no latency_target"),
             "give the class a latency_target (e.g. latency_target = \"60s\"), or bound latency_p99 instead",
+        );
+    }
+    if let (Some(m), Some(c), Some(v)) = (metric, &class, &s.metric)
+        && m.is_serving()
+        && !(serving.contains(c) || (c == "all" && !serving.is_empty()))
+    {
+        ctx.error_hint(
+            &v.span(),
+            &format!("{key}.metric"),
+            format!("{m} of class {c:?} does not exist: TTFT and TPOT are times of classes on serving pools"),
+            "bound latency_p99 or wait_p99 instead, or route the class to a pool with [pool.serving]",
         );
     }
     Some(SloSpec {

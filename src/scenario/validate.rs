@@ -375,6 +375,12 @@ fn build(
         .filter(|c| c.latency_target.is_some())
         .map(|c| c.name.clone())
         .collect();
+    let serving_classes: Vec<String> = classes
+        .iter()
+        .flatten()
+        .filter(|c| c.tokens.is_some())
+        .map(|c| c.name.clone())
+        .collect();
     let mut pools = pools;
     for (pool, raw_pool) in pools.iter_mut().zip(&raw.pool) {
         if let Some(v) = &raw_pool.get_ref().policy {
@@ -401,7 +407,17 @@ fn build(
         .slo
         .iter()
         .enumerate()
-        .map(|(i, s)| build_slo(ctx, s, i, &declared, &with_target, &stage_names))
+        .map(|(i, s)| {
+            build_slo(
+                ctx,
+                s,
+                i,
+                &declared,
+                &with_target,
+                &serving_classes,
+                &stage_names,
+            )
+        })
         .collect();
 
     Some(Scenario {

@@ -259,6 +259,16 @@ pub fn plan(path: &Path, opts: &PlanOptions) -> Result<Option<Vec<u64>>, AppErro
                 s.class
             )));
         }
+        let serving = base
+            .classes
+            .iter()
+            .any(|c| c.tokens.is_some() && (s.class == "all" || c.name == s.class));
+        if s.metric.is_serving() && !serving {
+            return Err(AppError::Input(format!(
+                "--slo {}: class {:?} has no {}: TTFT and TPOT are times of classes on serving pools",
+                s.metric, s.class, s.metric
+            )));
+        }
     }
     if opts.vary.is_empty() {
         return Err(AppError::Input(
