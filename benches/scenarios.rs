@@ -30,7 +30,9 @@
 //!   folder is not there);
 //! - serving: `benches/serving-100.toml` (100 LLM replicas at ρ = 0.8)
 //!   in a fresh process, best of three: requests per second of wall time
-//!   and events per request;
+//!   and events per request; launch day with its chat pool on the
+//!   serving model (`benches/launch-day-serving.toml`) against launch day
+//!   as it is, wall-time ratio;
 //! - memory per queued request: `mmc` flooded at 1G/s (the backlog grows
 //!   linearly), stopped by the budget at 2 M and at 8 M requests in the
 //!   system; the slope of the two peaks is printed as bytes per queued
@@ -348,6 +350,38 @@ fn serving_rate(out: &Path) -> String {
     )
 }
 
+/// Launch day with its chat pool on the serving model
+/// (`benches/launch-day-serving.toml`) against launch day as it is, one
+/// whole process each, interleaved, best of two: the wall-time ratio
+/// (issue #28's target is ≤ 1.5×).
+fn serving_launch_day(out: &Path) -> String {
+    let mut best = [f64::INFINITY; 2];
+    for _ in 0..2 {
+        for (i, file) in [
+            "scenarios/launch-day.toml",
+            "benches/launch-day-serving.toml",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let dir = out.join(format!("launch-day-{i}"));
+            let Some(dir) = dir.to_str() else {
+                return "launch day serving: no output folder; not measured".into();
+            };
+            match surge_process(&run_args(file, dir, &[])) {
+                Some((secs, _)) => best[i] = best[i].min(secs),
+                None => return format!("launch day serving: {file} failed; not measured"),
+            }
+        }
+    }
+    format!(
+        "launch day (24 h, whole process, best of 2): as it is {:.2} s, chat on LLM replicas {:.2} s: {:.2}x",
+        best[0],
+        best[1],
+        best[1] / best[0]
+    )
+}
+
 fn bench_scenarios(c: &mut Criterion) {
     // First, while this process is small: memory against duration.
     let memory = memory_over_duration();
@@ -393,6 +427,7 @@ fn bench_scenarios(c: &mut Criterion) {
     let reports = launch_days().into_iter().map(Some).chain([
         Some(floor_ratio(out.path())),
         Some(serving_rate(out.path())),
+        Some(serving_launch_day(out.path())),
         memory,
         sweep_scaling(out.path()),
         backlog_bytes_per_request(out.path()).map(|bytes| {

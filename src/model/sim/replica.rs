@@ -12,17 +12,17 @@
 //! one event whose time is a closed-form sum. A step holding prefill is
 //! one event of its own (prompts take one or a few chunked steps).
 //!
-//! The pool's queue is shared by its replicas (a central scheduler): a
-//! replica takes waiting requests at its step boundaries while it has a
-//! free sequence slot, token budget and KV blocks; an idle replica takes
-//! one at once. A replica that preempts keeps its preempted sequences at
+//! The pool's queue is shared by its replicas (a central scheduler):
+//! waiting requests go to the least loaded replica that can take work
+//! (fewest running sequences), at once if it is idle, else at its next
+//! step boundary. A replica that preempts keeps its preempted sequences at
 //! the front of its own queue and resumes them first.
 
 use crate::engine::SimTime;
 use crate::metrics::Level;
 use crate::model::serving::{BLOCK_TOKENS, ServingSpec, StepModel};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 
 /// Blocks that hold `tokens` tokens.
 #[inline]
@@ -288,6 +288,13 @@ pub(super) struct Replicas {
     pub(super) running: Level,
     /// KV blocks held over all replicas.
     pub(super) kv: Level,
+    /// Replicas that can take work from the pool's queue, by (running
+    /// sequences, index): the least loaded first.
+    room: BTreeSet<(u32, u32)>,
+    /// Each replica's key in `room`, if it is there.
+    room_key: Vec<Option<u32>>,
+    /// Replicas in use (of the pool's usable GPUs).
+    usable: u32,
 }
 
 impl Replicas {
@@ -302,7 +309,46 @@ impl Replicas {
             window_counts: Counts::default(),
             running: Level::new(0, window.0, window.1),
             kv: Level::new(0, window.0, window.1),
+            room: BTreeSet::new(),
+            room_key: Vec::new(),
+            usable: 0,
         }
+    }
+
+    /// `n` replicas are usable (whole replicas of the usable GPUs): make
+    /// room for them, and index the ones that can take work.
+    pub(super) fn set_usable(&mut self, n: u32) {
+        if n == self.usable && self.replicas.len() >= n as usize {
+            return;
+        }
+        self.ensure(n);
+        self.usable = n;
+        for r in 0..self.replicas.len() {
+            self.refresh_room(r);
+        }
+    }
+
+    /// Replica `r`'s place in the index of replicas that can take work,
+    /// after a change of its load or plan.
+    pub(super) fn refresh_room(&mut self, r: usize) {
+        let key = (r < self.usable as usize && self.has_room(r)).then(|| self.replicas[r].running);
+        if key == self.room_key[r] {
+            return;
+        }
+        if let Some(k) = self.room_key[r] {
+            self.room.remove(&(k, r as u32));
+        }
+        if let Some(k) = key {
+            self.room.insert((k, r as u32));
+        }
+        self.room_key[r] = key;
+    }
+
+    /// The usable replica that can take work with the fewest running
+    /// sequences (the lowest index among equals), if any.
+    #[inline]
+    pub(super) fn least_loaded(&self) -> Option<usize> {
+        self.room.first().map(|&(_, r)| r as usize)
     }
 
     /// Replica `r`'s running sequences and KV blocks.
@@ -329,6 +375,7 @@ impl Replicas {
     pub(super) fn ensure(&mut self, n: u32) {
         while self.replicas.len() < n as usize {
             self.replicas.push(Replica::new());
+            self.room_key.push(None);
         }
     }
 
@@ -627,16 +674,6 @@ impl Replicas {
         rep.generation = rep.generation.wrapping_add(1);
         Some(new_end)
     }
-
-    /// The time of replica `r`'s next boundary, if it is running steps;
-    /// and whether that boundary is the end of its current step (so that
-    /// it takes waiting work there without being cut).
-    pub(super) fn next_boundary(&self, r: usize) -> Option<(SimTime, bool)> {
-        match self.replicas[r].plan {
-            Plan::Idle => None,
-            Plan::Running { end, steps, .. } => Some((end, steps == 1)),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -772,7 +809,6 @@ mod tests {
                 next += 1;
                 if reps.replicas[0].is_stepping() {
                     if reps.has_room(0)
-                        && reps.next_boundary(0).is_some_and(|(_, one)| !one)
                         && let Some(at) = reps.cut(0, now)
                     {
                         event = Some(at);
@@ -807,7 +843,6 @@ mod tests {
             event = reps.plan(0, now);
             if !queue.is_empty()
                 && reps.has_room(0)
-                && reps.next_boundary(0).is_some_and(|(_, one)| !one)
                 && let Some(at) = reps.cut(0, now)
             {
                 event = Some(at);

@@ -37,54 +37,43 @@ impl Sim<'_> {
         let usable = p.usable();
         let reps = p.server.replicas();
         let n = reps.spec.replicas(usable);
-        reps.ensure(n);
+        reps.set_usable(n);
         n as usize
     }
 
-    /// Serving pools: an idle replica takes waiting requests at once; else
-    /// the running replica whose next step boundary comes first is made to
-    /// stop there and take them (unless one already will).
+    /// Serving pools: waiting requests go to the least loaded replica
+    /// that can take work (a central scheduler's join-the-shortest-queue):
+    /// an idle one starts at once; a running one takes them at its next
+    /// step boundary, its run of decode steps cut short there.
     pub(super) fn dispatch_replicas(&mut self, pool: usize, now: SimTime) {
-        let usable = self.usable_replicas(pool);
+        self.usable_replicas(pool);
         while self.pools[pool].waiting > 0 {
             let reps = self.pools[pool].server.replicas();
-            let idle = (0..usable).find(|&r| {
-                let rep = &reps.replicas[r];
-                !rep.is_stepping() && rep.pending.is_empty()
-            });
-            match idle {
-                Some(r) => self.replica_boundary(pool, r, now),
-                None => break,
+            match reps.least_loaded() {
+                Some(r) if !reps.replicas[r].is_stepping() => self.replica_boundary(pool, r, now),
+                _ => break,
             }
         }
-        self.cover_waiting(pool, now, usable);
+        self.cover_waiting(pool, now);
         self.pool_levels(pool, now);
     }
 
-    /// Requests wait on `pool` and every usable replica is running: make
-    /// sure one with room takes them at its next step boundary, cutting
-    /// the longest-planned run short if none will.
-    fn cover_waiting(&mut self, pool: usize, now: SimTime, usable: usize) {
+    /// Requests wait on `pool`: the least loaded replica that can take
+    /// work takes them at its next step boundary (now, if it is idle).
+    fn cover_waiting(&mut self, pool: usize, now: SimTime) {
         if self.pools[pool].waiting == 0 {
             return;
         }
         let reps = self.pools[pool].server.replicas();
-        let mut first: Option<(SimTime, usize)> = None;
-        for r in 0..usable {
-            if !reps.has_room(r) {
-                continue;
-            }
-            match reps.next_boundary(r) {
-                Some((_, true)) => return,
-                Some((end, false)) if first.is_none_or(|(t, _)| end < t) => {
-                    first = Some((end, r));
-                }
-                _ => {}
-            }
-        }
-        if let Some((_, r)) = first
-            && let Some(at) = reps.cut(r, now)
-        {
+        let Some(r) = reps.least_loaded() else {
+            return;
+        };
+        let at = if reps.replicas[r].is_stepping() {
+            reps.cut(r, now)
+        } else {
+            Some(now)
+        };
+        if let Some(at) = at {
             self.schedule_replica(pool, r, at);
         }
     }
@@ -171,6 +160,7 @@ impl Sim<'_> {
         let reps = self.pools[pool].server.replicas();
         let after = reps.replica_load(r);
         reps.load_changed(now, before, after);
+        reps.refresh_room(r);
         let busy = reps.stepping * reps.spec.gpus_per_replica;
         self.pools[pool].server.set_busy(busy);
         for h in out.drain(..) {
@@ -193,7 +183,7 @@ impl Sim<'_> {
             }
         }
         self.serve_scratch = out;
-        self.cover_waiting(pool, now, usable);
+        self.cover_waiting(pool, now);
         self.pool_levels(pool, now);
     }
 }
