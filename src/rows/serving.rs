@@ -2,7 +2,7 @@
 //! of the classes on serving pools and of those pools.
 
 use super::{Cell, Column, Row};
-use crate::metrics::DurationHistogram;
+use crate::metric::Metric;
 use crate::model::{RunResult, Scenario};
 
 rows! {
@@ -85,9 +85,7 @@ impl ServingRow {
         for run in runs {
             for (c, spec) in run.classes.iter().zip(&scenario.classes) {
                 let Some(ttft) = &c.ttft else { continue };
-                let empty = DurationHistogram::new();
-                let tpot = c.tpot.as_ref().unwrap_or(&empty);
-                let q = |h: &DurationHistogram, p: f64| h.quantile_s(p);
+                let v = |m: Metric| m.of_serving(Some(ttft), c.tpot.as_ref());
                 rows.push(ServingRow {
                     scenario: scenario.name.clone(),
                     point: point as u64,
@@ -96,14 +94,14 @@ impl ServingRow {
                     class: c.name.clone(),
                     pool: scenario.pools[spec.pool].name.clone(),
                     first_tokens: ttft.count(),
-                    ttft_mean_s: ttft.mean_s(),
-                    ttft_p50_s: q(ttft, 0.5),
-                    ttft_p95_s: q(ttft, 0.95),
-                    ttft_p99_s: q(ttft, 0.99),
-                    tpot_mean_s: tpot.mean_s(),
-                    tpot_p50_s: q(tpot, 0.5),
-                    tpot_p95_s: q(tpot, 0.95),
-                    tpot_p99_s: q(tpot, 0.99),
+                    ttft_mean_s: v(Metric::TtftMean),
+                    ttft_p50_s: v(Metric::TtftP50),
+                    ttft_p95_s: v(Metric::TtftP95),
+                    ttft_p99_s: v(Metric::TtftP99),
+                    tpot_mean_s: v(Metric::TpotMean),
+                    tpot_p50_s: v(Metric::TpotP50),
+                    tpot_p95_s: v(Metric::TpotP95),
+                    tpot_p99_s: v(Metric::TpotP99),
                 });
             }
         }
