@@ -81,6 +81,8 @@ const CASES: &[(&str, &[&str])] = &[
         "launch-pipeline",
         &["--set", "duration=90m", "--set", "warmup=15m"],
     ),
+    ("chat-serving", &["--set", "duration=10m"]),
+    ("chat-roofline", &["--set", "duration=10m"]),
 ];
 
 /// `timeseries.csv` too: it is small at these lengths and guards the
@@ -110,10 +112,12 @@ fn check_case(index: usize, scenario: &str, args: &[&str]) {
         let actual = std::fs::read(out.path().join(name)).unwrap();
         compare_or_bless(&golden.join(name), &actual);
     }
-    // Workflows: each stage's table too.
-    let stages = out.path().join("stages.csv");
-    if stages.exists() {
-        compare_or_bless(&golden.join("stages.csv"), &std::fs::read(stages).unwrap());
+    // Workflows: each stage's table too; serving pools: their token files.
+    for name in ["stages.csv", "serving.csv", "replicas.csv"] {
+        let file = out.path().join(name);
+        if file.exists() {
+            compare_or_bless(&golden.join(name), &std::fs::read(file).unwrap());
+        }
     }
 }
 

@@ -15,7 +15,7 @@ mod common;
 use common::{assert_matches, run_all};
 use surge::engine::SimDuration;
 use surge::model::{
-    DurationDist, RunResult, Scenario, ServingSpec, StepModel, TokenDist, TokenSpec,
+    DurationDist, RunResult, Scenario, ServingSpec, StepModel, StepTime, TokenDist, TokenSpec,
 };
 use surge::theory;
 
@@ -51,13 +51,13 @@ fn serving_scenario(
         max_num_batched_tokens: max_num_seqs.max(2048),
         kv_blocks: 1 << 30,
         max_model_len: 1 << 30,
-        step: StepModel {
+        step: StepTime::fitted(StepModel {
             base_s: a,
             prefill_base_s: 0.0,
             per_prefill_token_s: b,
             per_decode_seq_s: b,
             per_context_token_s: 0.0,
-        },
+        }),
     });
     let template = s.classes[0].clone();
     s.classes = outputs

@@ -88,6 +88,124 @@ fn bad_serving_input_names_its_line_and_key() {
     );
 }
 
+/// The template's pool on a roofline: no step and no KV cache given.
+fn roofline(serving_extra: &str) -> String {
+    scenario(serving_extra, TOKENS)
+        .lines()
+        .filter(|l| !l.starts_with("step =") && !l.starts_with("kv_cache_tokens"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn bad_roofline_input_names_its_line_and_key() {
+    let key = |k: &str| format!("pool.llm.serving.{k}");
+    // An unknown preset: the message lists the known ones.
+    let text = roofline("model = \"llama-9\"\ngpu = \"h100-sxm\"");
+    let stderr = assert_rejected(&text, line_of(&text, "model ="), &key("model"));
+    assert!(stderr.contains("\"llama-3.1-70b\""), "{stderr}");
+    let text = roofline("model = \"llama-3.1-8b\"\ngpu = \"v100\"");
+    let stderr = assert_rejected(&text, line_of(&text, "gpu ="), &key("gpu"));
+    assert!(stderr.contains("\"b200\""), "{stderr}");
+    // A model without a GPU.
+    let text = roofline("model = \"llama-3.1-8b\"");
+    assert_rejected(&text, line_of(&text, "model ="), &key("gpu"));
+    // An efficiency without a roofline.
+    let text = scenario("mfu = 0.5", TOKENS);
+    assert_rejected(&text, line_of(&text, "mfu ="), &key("mfu"));
+    // An efficiency beside a fitted step, which is held above the floor.
+    let text = scenario(
+        "model = \"llama-3.1-8b\"\ngpu = \"h100-sxm\"\noverhead = \"3ms\"",
+        TOKENS,
+    );
+    assert_rejected(&text, line_of(&text, "overhead ="), &key("overhead"));
+    // An MFU above 1.
+    let text = roofline("model = \"llama-3.1-8b\"\ngpu = \"h100-sxm\"\nmfu = 1.5");
+    assert_rejected(&text, line_of(&text, "mfu ="), &key("mfu"));
+    // Weights that do not fit: 70B in BF16 on one GPU of each replica's two.
+    let text = roofline("model = \"llama-3.1-70b\"\ngpu = \"l40s\"");
+    let stderr = assert_rejected(&text, line_of(&text, "model ="), &key("model"));
+    assert!(stderr.contains("leave no KV cache"), "{stderr}");
+    // The KV cache given twice.
+    let text = scenario(
+        "model = \"llama-3.1-8b\"\ngpu = \"h100-sxm\"\ngpu_memory_utilization = 0.8",
+        TOKENS,
+    );
+    assert_rejected(
+        &text,
+        line_of(&text, "gpu_memory_utilization"),
+        &key("gpu_memory_utilization"),
+    );
+    // A custom model with an unknown key, and one with no layers.
+    let shape =
+        "params = 7e9, layers = 32, hidden = 4096, heads = 32, kv_heads = 8, head_dim = 128";
+    let text = roofline(&format!(
+        "model = {{ {shape}, experts = 8 }}\ngpu = \"h100-sxm\""
+    ));
+    let stderr = assert_rejected(&text, line_of(&text, "model ="), &key("model"));
+    assert!(stderr.contains("experts"), "{stderr}");
+    let text = roofline(&format!(
+        "model = {{ {} }}\ngpu = \"h100-sxm\"",
+        shape.replace("layers = 32", "layers = 0")
+    ));
+    assert_rejected(&text, line_of(&text, "model ="), &key("model"));
+    // Neither a step model nor a roofline.
+    let text = roofline("");
+    assert_rejected(
+        &text,
+        line_of(&text, "[pool.serving]"),
+        &key("kv_cache_tokens"),
+    );
+}
+
+#[test]
+fn a_roofline_pool_derives_its_step_and_kv_cache_and_runs() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("r.toml");
+    let custom = "model = { params = 8.03e9, layers = 32, hidden = 4096, heads = 32, kv_heads = 8, head_dim = 128 }\ngpu = { tflops = 989, hbm_tb_s = 3.35, memory_gb = 85.9, link_gb_s = 450 }";
+    for extra in ["model = \"llama-3.1-8b\"\ngpu = \"h100-sxm\"", custom] {
+        std::fs::write(&file, roofline(extra)).unwrap();
+        let out = surge().arg("validate").arg(&file).assert().success();
+        let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+        // 2 × 85.9 GB × 0.9 − 16.1 GB of weights, at 128 KiB a token.
+        let want = ((2.0 * 80.0 * 1024f64.powi(3) * 0.9 - 8.03e9 * 2.0) / 131_072.0) as u64;
+        let kv = text
+            .split("KV cache ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|t| t.parse::<u64>().ok())
+            .expect("the KV cache in validate's output");
+        assert!(
+            kv.abs_diff(want) <= 16 + want / 500,
+            "{kv} vs {want}:\n{text}"
+        );
+        assert!(text.contains("step: roofline of"), "{text}");
+        assert!(text.contains("reference steps"), "{text}");
+    }
+    std::fs::write(
+        &file,
+        roofline("model = \"llama-3.1-8b\"\ngpu = \"h100-sxm\""),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    surge()
+        .args(["run", "--charts", "none", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&file)
+        .assert()
+        .success();
+    let replicas = std::fs::read_to_string(out.join("replicas.csv")).unwrap();
+    assert!(
+        replicas.lines().next().unwrap().ends_with(",floor_steps"),
+        "{replicas}"
+    );
+    // A roofline alone has no floor to hold: floor_steps is 0.
+    assert!(
+        replicas.lines().nth(1).unwrap().ends_with(",0"),
+        "{replicas}"
+    );
+}
+
 #[test]
 fn a_serving_run_writes_its_token_files_and_the_same_bytes_for_any_jobs() {
     let dir = TempDir::new().unwrap();

@@ -181,8 +181,6 @@ pub fn describe(s: &Scenario) -> String {
             ));
         }
         if let Some(v) = &p.serving {
-            let d = |x: f64| crate::engine::SimDuration::from_secs_f64(x).to_string();
-            let st = &v.step;
             out.push_str(&format!(
                 "      serving: {} replicas of {} GPUs; up to {} sequences and {} tokens per step; KV cache {} tokens ({} blocks of {}), sequences ≤ {} tokens\n",
                 v.replicas(p.gpus),
@@ -194,14 +192,9 @@ pub fn describe(s: &Scenario) -> String {
                 crate::model::BLOCK_TOKENS,
                 v.max_model_len
             ));
-            out.push_str(&format!(
-                "      step: {} + {} with prefill + {}/prefill token + {}/decoding sequence + {}/context token\n",
-                d(st.base_s),
-                d(st.prefill_base_s),
-                d(st.per_prefill_token_s),
-                d(st.per_decode_seq_s),
-                d(st.per_context_token_s)
-            ));
+            for line in step_lines(v) {
+                out.push_str(&format!("      {line}\n"));
+            }
         }
         if let Some(f) = &p.failures {
             out.push_str(&format!(
@@ -372,5 +365,54 @@ fn describe_workflow(s: &Scenario, w: &crate::model::WorkflowSpec) -> String {
         parts.push(format!("then {then}"));
         out.push_str(&format!("    stage {:<9} {}\n", st.name, parts.join("; ")));
     }
+    out
+}
+
+/// The step model in words: its source, its coefficients, and (for
+/// rooflines) what a few reference steps take.
+fn step_lines(v: &crate::model::ServingSpec) -> Vec<String> {
+    use crate::model::{Roofline, StepModel, StepSource};
+    use crate::report::format_secs;
+    let d = |x: f64| crate::engine::SimDuration::from_secs_f64(x).to_string();
+    let fitted = |m: &StepModel| {
+        format!(
+            "step: {} + {} with prefill + {}/prefill token + {}/decoding sequence + {}/context token",
+            d(m.base_s),
+            d(m.prefill_base_s),
+            d(m.per_prefill_token_s),
+            d(m.per_decode_seq_s),
+            d(m.per_context_token_s)
+        )
+    };
+    let on = |r: &Roofline| format!("{} on {} × {}", r.model.name, r.tp, r.gpu.name);
+    let mut out = match v.step.source() {
+        StepSource::Fitted => return vec![fitted(&v.step.lines()[0])],
+        StepSource::Roofline(r) => {
+            let e = &r.efficiency;
+            vec![format!(
+                "step: roofline of {} at {:.0}% of peak FLOP/s and {:.0}% of HBM bandwidth, overhead {}, all-reduce latency {}",
+                on(r),
+                e.mfu * 100.0,
+                e.bandwidth_utilization * 100.0,
+                format_secs(e.overhead_s),
+                format_secs(e.allreduce_latency_s)
+            )]
+        }
+        StepSource::Clamped(r) => vec![
+            fitted(&v.step.lines()[0]),
+            format!(
+                "  held above the roofline floor of {} (peak FLOP/s and bandwidth)",
+                on(r)
+            ),
+        ],
+    };
+    let n = u64::from(v.max_num_seqs);
+    let chunk = u64::from(v.max_num_batched_tokens);
+    out.push(format!(
+        "  reference steps: 1 decoding sequence {}; {n} at 1,000 tokens of context each {}; a prefill chunk of {chunk} tokens {}",
+        format_secs(v.step.step_s(0, 1, 0)),
+        format_secs(v.step.step_s(0, n, n * 1000)),
+        format_secs(v.step.step_s(chunk, 0, 0))
+    ));
     out
 }

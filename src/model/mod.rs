@@ -34,7 +34,10 @@ pub use results::{
     StageSeriesRow, StopReason, Stopped, TimeSeriesRow,
 };
 pub use retry::RetrySpec;
-pub use serving::{BLOCK_TOKENS, ServingSpec, StepModel, TokenDist, TokenSpec};
+pub use serving::roofline::{Efficiency, GpuSpec, ModelShape, Roofline};
+pub use serving::{
+    BLOCK_TOKENS, ServingSpec, StepModel, StepSource, StepTime, TokenDist, TokenSpec,
+};
 pub(crate) use sim::simulate_with;
 pub use spec::{
     AutoscaleSpec, BatchingSpec, Budget, CapacityChange, CapacityStep, ClassSpec, CountDist,

@@ -144,6 +144,10 @@ pub struct ServingResult {
     pub preemptions: u64,
     /// Steps run inside the window, over all replicas.
     pub steps: u64,
+    /// Of those, steps whose time the roofline floor set: a fitted step
+    /// model that would have run faster than the GPUs can (0 unless the
+    /// pool gives both `step` and `model`/`gpu`).
+    pub floor_steps: u64,
     /// Output tokens generated over the whole run (warm-up and drain
     /// included): every output token of every completed request, once,
     /// and those of the requests still running.

@@ -373,7 +373,28 @@ fn serving_table(scenario: &Scenario, runs: &[RunResult]) -> Option<String> {
             est(get(|s| s.preemptions as f64), group),
         ]);
     }
-    (rows.len() > 1).then(|| render(&rows))
+    if rows.len() == 1 {
+        return None;
+    }
+    let mut out = render(&rows);
+    // Say where a fitted step model ran into the roofline floor.
+    for (i, p) in scenario.pools.iter().enumerate() {
+        let (steps, floor) = runs.iter().fold((0u64, 0u64), |(a, b), r| {
+            r.pools[i]
+                .serving
+                .as_ref()
+                .map_or((a, b), |s| (a + s.steps, b + s.floor_steps))
+        });
+        if floor > 0 {
+            let _ = writeln!(
+                out,
+                "{}: {:.1}% of steps held at the roofline floor (the fitted step model is faster than the GPUs can run)",
+                p.name,
+                100.0 * floor as f64 / steps.max(1) as f64
+            );
+        }
+    }
+    Some(out)
 }
 
 #[cfg(test)]

@@ -74,6 +74,9 @@ rows! {
         pub preemptions: u64,
         /// Steps run over all replicas.
         pub steps: u64,
+        /// Of those, steps the roofline floor set (a fitted step model
+        /// held above what the GPUs can do).
+        pub floor_steps: u64,
     }
 }
 
@@ -134,6 +137,7 @@ impl ReplicaRow {
                     kv_utilization_max: s.kv_utilization_max,
                     preemptions: s.preemptions,
                     steps: s.steps,
+                    floor_steps: s.floor_steps,
                 });
             }
         }

@@ -23,6 +23,7 @@ mod overrides;
 mod policies;
 mod pools;
 mod raw;
+mod serving;
 mod slos;
 mod traces;
 mod validate;

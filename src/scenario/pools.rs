@@ -1,15 +1,15 @@
 //! `[[pool]]`: GPUs, speed and price, capacity schedules, the autoscaler,
-//! failures and batching.
+//! failures and batching (serving models in `serving.rs`).
 
 use super::ctx::{Ctx, check_unique, entry_key};
 use super::distributions::build_dist;
 use super::policies::build_policy;
 use super::raw::RawCapacityStep;
-use super::raw::{RawAutoscale, RawBatching, RawFailures, RawPool, RawServing, RawStep, Val};
+use super::raw::{RawAutoscale, RawBatching, RawFailures, RawPool, Val};
 use crate::engine::SimDuration;
 use crate::model::{
-    AutoscaleSpec, BLOCK_TOKENS, BatchingSpec, CapacityChange, CapacityStep, DurationDist,
-    FailureSpec, PolicySpec, PoolSpec, ScaleTrigger, ServingSpec, StepModel,
+    AutoscaleSpec, BatchingSpec, CapacityChange, CapacityStep, DurationDist, FailureSpec,
+    PolicySpec, PoolSpec, ScaleTrigger,
 };
 use crate::units::DURATION_EXPECTED;
 use std::ops::Range;
@@ -125,7 +125,7 @@ pub(super) fn build_pools(
                             );
                         }
                     }
-                    build_serving(ctx, sv, &skey, gpus).map(Some)
+                    super::serving::build_serving(ctx, sv, &skey, gpus).map(Some)
                 }
                 None => Some(None),
             };
@@ -405,168 +405,4 @@ pub(super) fn build_batching(
         per_item_s: per_item.as_secs_f64(),
         max_wait: max_wait?,
     })
-}
-
-/// `[pool.serving]`: LLM replicas doing continuous batching on `gpus`
-/// GPUs (if valid).
-pub(super) fn build_serving(
-    ctx: &mut Ctx<'_>,
-    sv: &Spanned<RawServing>,
-    key: &str,
-    gpus: Option<u32>,
-) -> Option<ServingSpec> {
-    let r = sv.get_ref();
-    let span = sv.span();
-    let k = |n: &str| format!("{key}.{n}");
-    let int_or = |ctx: &mut Ctx<'_>, v: &Option<Val>, n: &str, default: i64, max: i64| match v {
-        Some(v) => ctx.int(v, &k(n), 1, max),
-        None => Some(default),
-    };
-    let tp = int_or(ctx, &r.gpus_per_replica, "gpus_per_replica", 1, 1024).map(|x| x as u32);
-    let seqs = int_or(ctx, &r.max_num_seqs, "max_num_seqs", 256, 1_000_000).map(|x| x as u32);
-    let budget = int_or(
-        ctx,
-        &r.max_num_batched_tokens,
-        "max_num_batched_tokens",
-        2048,
-        100_000_000,
-    )
-    .map(|x| x as u32);
-    let kv_tokens = ctx
-        .required(
-            &r.kv_cache_tokens,
-            &span,
-            &k("kv_cache_tokens"),
-            "the KV-cache capacity of one replica in tokens, e.g. kv_cache_tokens = 500000",
-        )
-        .and_then(|v| {
-            ctx.int(
-                v,
-                &k("kv_cache_tokens"),
-                i64::from(BLOCK_TOKENS),
-                1_000_000_000_000,
-            )
-        });
-    let kv_blocks = kv_tokens.map(|t| t as u64 / u64::from(BLOCK_TOKENS));
-    let capacity_tokens = kv_blocks.map(|b| b * u64::from(BLOCK_TOKENS));
-    let max_len = match &r.max_model_len {
-        Some(v) => ctx
-            .int(v, &k("max_model_len"), 2, 100_000_000)
-            .map(|x| x as u32),
-        None => capacity_tokens.map(|t| t.min(100_000_000) as u32),
-    };
-    let step = ctx
-        .required(
-            &r.step,
-            &span,
-            &k("step"),
-            "the step-time model, e.g. step = { base = \"8ms\", per_decode_seq = \"0.1ms\" }",
-        )
-        .and_then(|st| build_step(ctx, st, &k("step")));
-    let mut ok = true;
-    if let (Some(seqs), Some(budget)) = (seqs, budget)
-        && budget < seqs
-    {
-        ctx.error_hint(
-            &r.max_num_batched_tokens.as_ref().map_or(span.clone(), |v| v.span()),
-            &k("max_num_batched_tokens"),
-            format!(
-                "expected a token budget ≥ max_num_seqs ({seqs}), found {budget}: every running sequence decodes one token per step"
-            ),
-            "raise max_num_batched_tokens or lower max_num_seqs",
-        );
-        ok = false;
-    }
-    if let (Some(cap), Some(max_len)) = (capacity_tokens, max_len)
-        && u64::from(max_len) > cap
-    {
-        ctx.error(
-            &r.max_model_len.as_ref().map_or(span.clone(), |v| v.span()),
-            &k("max_model_len"),
-            format!(
-                "expected at most the KV cache of one replica ({cap} tokens), found {max_len}: a sequence that long could never run"
-            ),
-        );
-        ok = false;
-    }
-    if let (Some(g), Some(tp)) = (gpus, tp) {
-        let at = r
-            .gpus_per_replica
-            .as_ref()
-            .map_or(span.clone(), |v| v.span());
-        if g < tp {
-            ctx.error_hint(
-                &at,
-                &k("gpus_per_replica"),
-                format!("expected at most the pool's gpus ({g}), found {tp}: not one replica fits"),
-                format!("set gpus to {tp} or more"),
-            );
-            ok = false;
-        } else if g % tp != 0 {
-            ctx.push(
-                super::diagnostic::Severity::Warning,
-                &at,
-                &k("gpus_per_replica"),
-                format!(
-                    "the pool's {g} GPUs make {} whole replicas of {tp}: {} GPUs serve nothing (they are billed)",
-                    g / tp,
-                    g % tp
-                ),
-                Some(format!("set gpus to a multiple of {tp}")),
-            );
-        }
-    }
-    let spec = ServingSpec {
-        gpus_per_replica: tp?,
-        max_num_seqs: seqs?,
-        max_num_batched_tokens: budget?,
-        kv_blocks: kv_blocks?,
-        max_model_len: max_len?,
-        step: step?,
-    };
-    ok.then_some(spec)
-}
-
-/// `step = { base, prefill_base, per_prefill_token, per_decode_seq,
-/// per_context_token }`: durations, each 0 if left out; a step must take
-/// time.
-fn build_step(ctx: &mut Ctx<'_>, st: &Spanned<RawStep>, key: &str) -> Option<StepModel> {
-    let r = st.get_ref();
-    let mut get = |v: &Option<Val>, n: &str| match v {
-        Some(v) => ctx
-            .duration(v, &format!("{key}.{n}"))
-            .map(|d| d.as_secs_f64()),
-        None => Some(0.0),
-    };
-    let base = get(&r.base, "base");
-    let prefill_base = get(&r.prefill_base, "prefill_base");
-    let per_prefill = get(&r.per_prefill_token, "per_prefill_token");
-    let per_decode = get(&r.per_decode_seq, "per_decode_seq");
-    let per_context = get(&r.per_context_token, "per_context_token");
-    let m = StepModel {
-        base_s: base?,
-        prefill_base_s: prefill_base?,
-        per_prefill_token_s: per_prefill?,
-        per_decode_seq_s: per_decode?,
-        per_context_token_s: per_context?,
-    };
-    if m.base_s + m.per_decode_seq_s <= 0.0 {
-        ctx.error_hint(
-            &st.span(),
-            key,
-            "a decode step must take time: `base` and `per_decode_seq` are both 0",
-            "set base = \"5ms\" or per_decode_seq = \"0.1ms\"",
-        );
-        return None;
-    }
-    if m.base_s + m.prefill_base_s + m.per_prefill_token_s <= 0.0 {
-        ctx.error_hint(
-            &st.span(),
-            key,
-            "a prefill step must take time: `base`, `prefill_base` and `per_prefill_token` are all 0",
-            "set per_prefill_token = \"0.05ms\"",
-        );
-        return None;
-    }
-    Some(m)
 }

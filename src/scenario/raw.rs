@@ -121,6 +121,36 @@ pub(crate) struct RawServing {
     pub kv_cache_tokens: Option<Val>,
     pub max_model_len: Option<Val>,
     pub step: Option<Spanned<RawStep>>,
+    pub model: Option<Val>,
+    pub gpu: Option<Val>,
+    pub mfu: Option<Val>,
+    pub bandwidth_utilization: Option<Val>,
+    pub overhead: Option<Val>,
+    pub allreduce_latency: Option<Val>,
+    pub gpu_memory_utilization: Option<Val>,
+}
+
+/// `model = { … }`: a model's shape, for a roofline.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawModelShape {
+    pub params: f64,
+    pub layers: u32,
+    pub hidden: u32,
+    pub heads: u32,
+    pub kv_heads: u32,
+    pub head_dim: u32,
+    pub bytes_per_param: Option<f64>,
+}
+
+/// `gpu = { … }`: a GPU's peak numbers, for a roofline.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGpu {
+    pub tflops: f64,
+    pub hbm_tb_s: f64,
+    pub memory_gb: f64,
+    pub link_gb_s: f64,
 }
 
 #[derive(Debug, Deserialize)]

@@ -203,6 +203,7 @@ fn serving_result(
         kv_utilization_max: reps.kv.window_max() as f64 / (kv_cap * online),
         preemptions: w.preemptions,
         steps: w.steps,
+        floor_steps: w.floor_steps,
         output_tokens: reps.counts.generated,
         prefill_tokens: reps.counts.prefilled,
     }

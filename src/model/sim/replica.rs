@@ -7,9 +7,11 @@
 //! and it finishes at a known boundary; the replica keeps only sums (its
 //! decoders, their context, their KV blocks, and how many gain a block at
 //! each step modulo 16). Between batch changes every step is a decode
-//! step whose time is affine in the step number, so a run of steps up to
-//! the next completion (or the step that would overflow the KV cache) is
-//! one event whose time is a closed-form sum. A step holding prefill is
+//! step whose time is affine in the step number on each line of the step
+//! model, so a run of steps up to the next completion (or the step that
+//! would overflow the KV cache, or the step where another line, such as a
+//! roofline's compute side, overtakes the one that set the run's first
+//! step) is one event whose time is a closed-form sum. A step holding prefill is
 //! one event of its own (prompts take one or a few chunked steps).
 //!
 //! The pool's queue is shared by its replicas (a central scheduler):
@@ -20,7 +22,7 @@
 
 use crate::engine::SimTime;
 use crate::metrics::Level;
-use crate::model::serving::{BLOCK_TOKENS, ServingSpec, StepModel};
+use crate::model::serving::{BLOCK_TOKENS, ServingSpec, StepTime};
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 
@@ -90,6 +92,8 @@ enum Plan {
         steps: u64,
         end: SimTime,
         prefill: bool,
+        /// The roofline floor sets these steps' time.
+        floor: bool,
     },
 }
 
@@ -271,13 +275,16 @@ pub(super) struct Counts {
     pub(super) preemptions: u64,
     /// Steps run.
     pub(super) steps: u64,
+    /// Of those, steps the roofline floor set (a fitted step model that
+    /// would have run faster than the GPUs allow).
+    pub(super) floor_steps: u64,
 }
 
 /// The replicas of one serving pool.
 pub(super) struct Replicas {
     pub(super) spec: ServingSpec,
     /// The step model at the pool's speed.
-    step: StepModel,
+    step: StepTime,
     pub(super) replicas: Vec<Replica>,
     /// Replicas running steps.
     pub(super) stepping: u32,
@@ -393,7 +400,16 @@ impl Replicas {
         let kv_cap = self.spec.kv_blocks;
         let before = self.counts;
         let rep = &mut self.replicas[r];
-        if let Plan::Running { steps, prefill, .. } = rep.plan {
+        if let Plan::Running {
+            steps,
+            prefill,
+            floor,
+            ..
+        } = rep.plan
+        {
+            if floor {
+                self.counts.floor_steps += steps;
+            }
             // Decoders: `steps` more tokens each.
             let n = rep.decoders;
             let cycle = u64::from(BLOCK_TOKENS);
@@ -486,6 +502,7 @@ impl Replicas {
             w.generated += now.generated - was.generated;
             w.preemptions += now.preemptions - was.preemptions;
             w.steps += now.steps - was.steps;
+            w.floor_steps += now.floor_steps - was.floor_steps;
         }
     }
 
@@ -549,7 +566,7 @@ impl Replicas {
     pub(super) fn plan(&mut self, r: usize, now: SimTime) -> Option<SimTime> {
         let budget = u64::from(self.spec.max_num_batched_tokens);
         let kv_cap = self.spec.kv_blocks;
-        let m = self.step;
+        let m = &self.step;
         let rep = &mut self.replicas[r];
         let was = rep.plan != Plan::Idle;
         rep.generation = rep.generation.wrapping_add(1);
@@ -567,7 +584,7 @@ impl Replicas {
         if !was {
             self.stepping += 1;
         }
-        let (steps, prefill, time) = if rep.prefilling.is_empty() {
+        let (steps, prefill, time, floor) = if rep.prefilling.is_empty() {
             // Decode steps up to the next finish or the step whose blocks
             // would not fit.
             let n = rep.decoders;
@@ -592,12 +609,16 @@ impl Replicas {
                 t += 1;
             }
             // Steps S .. S+t-1 fit; the one from boundary S+t does not.
-            let steps = (next_finish - rep.step).min(t.max(1));
+            // The run also ends where another line of the step model
+            // overtakes the one that sets its first step.
+            let (line, run) = m.decode_run(n, rep.context);
+            let l = &m.lines()[line];
+            let steps = (next_finish - rep.step).min(t.max(1)).min(run);
             let c = rep.context as f64;
-            let per = m.base_s + m.per_decode_seq_s * n as f64 + m.per_context_token_s * c;
+            let per = l.base_s + l.per_decode_seq_s * n as f64 + l.per_context_token_s * c;
             let k = steps as f64;
-            let time = k * per + m.per_context_token_s * n as f64 * k * (k - 1.0) / 2.0;
-            (steps, false, time)
+            let time = k * per + l.per_context_token_s * n as f64 * k * (k - 1.0) / 2.0;
+            (steps, false, time, m.is_floor(line))
         } else {
             let mut left = budget - rep.decoders.min(budget);
             let mut tokens = 0;
@@ -608,7 +629,9 @@ impl Replicas {
                 left -= chunk;
                 tokens += chunk;
             }
-            (1, true, m.step_s(tokens, rep.decoders, rep.context))
+            let line = m.setting(tokens, rep.decoders, rep.context);
+            let time = m.lines()[line].step_s(tokens, rep.decoders, rep.context);
+            (1, true, time, m.is_floor(line))
         };
         let end = now + crate::engine::SimDuration::from_secs_f64(time);
         rep.plan = Plan::Running {
@@ -616,6 +639,7 @@ impl Replicas {
             steps,
             end,
             prefill,
+            floor,
         };
         Some(end)
     }
@@ -624,13 +648,13 @@ impl Replicas {
     /// its run at the first boundary at or after `now`, so that it takes
     /// the request there. The new time of its next event, if it changed.
     pub(super) fn cut(&mut self, r: usize, now: SimTime) -> Option<SimTime> {
-        let m = self.step;
         let rep = &mut self.replicas[r];
         let Plan::Running {
             t0,
             steps,
             end,
             prefill: false,
+            floor,
         } = rep.plan
         else {
             return None;
@@ -638,6 +662,8 @@ impl Replicas {
         if steps <= 1 {
             return None;
         }
+        // The line the plan ran on: the same state picks the same line.
+        let m = &self.step.lines()[self.step.decode_run(rep.decoders, rep.context).0];
         let n = rep.decoders as f64;
         let per = m.base_s + m.per_decode_seq_s * n + m.per_context_token_s * rep.context as f64;
         let quad = m.per_context_token_s * n / 2.0;
@@ -670,6 +696,7 @@ impl Replicas {
             steps: k,
             end: new_end,
             prefill: false,
+            floor,
         };
         rep.generation = rep.generation.wrapping_add(1);
         Some(new_end)

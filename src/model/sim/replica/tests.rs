@@ -1,6 +1,15 @@
 //! The replica engine against closed forms and a step-by-step reference.
 use super::*;
 use crate::engine::SimDuration;
+use crate::model::StepModel;
+
+const LINE: StepModel = StepModel {
+    base_s: 0.01,
+    prefill_base_s: 0.0,
+    per_prefill_token_s: 1e-5,
+    per_decode_seq_s: 1e-3,
+    per_context_token_s: 1e-6,
+};
 
 fn spec(kv_blocks: u64, max_num_seqs: u32) -> ServingSpec {
     ServingSpec {
@@ -9,13 +18,7 @@ fn spec(kv_blocks: u64, max_num_seqs: u32) -> ServingSpec {
         max_num_batched_tokens: 4096,
         kv_blocks,
         max_model_len: (kv_blocks * 16) as u32,
-        step: StepModel {
-            base_s: 0.01,
-            prefill_base_s: 0.0,
-            per_prefill_token_s: 1e-5,
-            per_decode_seq_s: 1e-3,
-            per_context_token_s: 1e-6,
-        },
+        step: StepTime::fitted(LINE),
     }
 }
 
@@ -186,7 +189,7 @@ fn naive(spec: ServingSpec, arrivals: &[(SimTime, u32, u32)]) -> Vec<(SimTime, S
         decoding: bool,
         admitted: u64,
     }
-    let m = spec.step;
+    let m = spec.step.clone();
     let max_len = spec.max_model_len;
     let mut done = vec![(SimTime::MAX, SimTime::MAX); arrivals.len()];
     let mut queue: VecDeque<S> = VecDeque::new();
@@ -336,11 +339,23 @@ fn naive(spec: ServingSpec, arrivals: &[(SimTime, u32, u32)]) -> Vec<(SimTime, S
 fn closed_form_runs_match_a_step_by_step_replica() {
     use crate::rng::stream;
     use rand::Rng;
-    for (case, (kv_blocks, max_seqs, budget, per_context)) in [
-        (100_000, 64, 2048, 1e-6),
-        (60, 8, 256, 1e-6),
-        (40, 32, 64, 0.0),
-        (200, 4, 4096, 2e-6),
+    // A second line that starts higher and grows faster with context: the
+    // step model is the larger of the two, so runs cross from one to the
+    // other (as a roofline's memory and compute sides do).
+    let steep = StepModel {
+        base_s: 0.012,
+        prefill_base_s: 0.0,
+        per_prefill_token_s: 2e-5,
+        per_decode_seq_s: 2e-4,
+        per_context_token_s: 4e-6,
+    };
+    for (case, (kv_blocks, max_seqs, budget, per_context, two_lines)) in [
+        (100_000, 64, 2048, 1e-6, false),
+        (60, 8, 256, 1e-6, false),
+        (40, 32, 64, 0.0, false),
+        (200, 4, 4096, 2e-6, false),
+        (100_000, 64, 2048, 1e-6, true),
+        (60, 8, 256, 0.0, true),
     ]
     .into_iter()
     .enumerate()
@@ -348,8 +363,16 @@ fn closed_form_runs_match_a_step_by_step_replica() {
         let mut sp = spec(kv_blocks, max_seqs);
         sp.max_num_batched_tokens = budget;
         sp.max_model_len = (kv_blocks * 16).min(600) as u32;
-        sp.step.per_context_token_s = per_context;
-        sp.step.prefill_base_s = 0.002;
+        let line = StepModel {
+            per_context_token_s: per_context,
+            prefill_base_s: 0.002,
+            ..LINE
+        };
+        sp.step = if two_lines {
+            StepTime::of_lines(vec![line, steep])
+        } else {
+            StepTime::fitted(line)
+        };
         let mut rng = stream(7, case as u32, "replica-test");
         let mut t = 0.0;
         let arrivals: Vec<(SimTime, u32, u32)> = (0..400)

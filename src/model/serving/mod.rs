@@ -14,15 +14,19 @@
 //!
 //! seconds (divided by the pool's speed), where P is the step's prefill
 //! tokens, D its decoding sequences and C the context tokens those
-//! sequences attend to. The KV cache holds `kv_blocks` blocks of
+//! sequences attend to; or the larger of a few such lines (a roofline's
+//! compute and memory sides, see [`roofline`]). The KV cache holds `kv_blocks` blocks of
 //! [`BLOCK_TOKENS`] tokens; a sequence of context L holds ⌈L / 16⌉ of
 //! them. When a step cannot get the blocks it needs, the most recently
 //! admitted running sequence is preempted (recompute: its blocks are
 //! freed, and it is prefilled again, prompt and generated tokens, before
 //! it goes on).
 
+pub mod roofline;
+
 use super::DurationDist;
 use crate::rng::SimRng;
+use roofline::Roofline;
 
 /// Tokens per KV-cache block (vLLM's default block size).
 pub const BLOCK_TOKENS: u32 = 16;
@@ -43,7 +47,7 @@ pub struct ServingSpec {
     /// longer prompts are cut to it and outputs stop at it.
     pub max_model_len: u32,
     /// The step-time model.
-    pub step: StepModel,
+    pub step: StepTime,
 }
 
 /// Step-time coefficients, seconds (on a pool of speed 1).
@@ -87,6 +91,141 @@ impl StepModel {
     }
 }
 
+/// Where a pool's step times come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StepSource {
+    /// Explicit coefficients (`step = { … }`).
+    Fitted,
+    /// The roofline of a model on a GPU (`model`, `gpu`).
+    Roofline(Box<Roofline>),
+    /// Explicit coefficients held above the roofline floor of a model on
+    /// a GPU: no step runs faster than peak FLOP/s and bandwidth allow.
+    Clamped(Box<Roofline>),
+}
+
+/// A step's time: the largest of one to three affine [`StepModel`] lines.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepTime {
+    lines: Vec<StepModel>,
+    source: StepSource,
+}
+
+impl StepTime {
+    /// Explicit coefficients.
+    pub fn fitted(m: StepModel) -> StepTime {
+        StepTime {
+            lines: vec![m],
+            source: StepSource::Fitted,
+        }
+    }
+
+    /// The roofline of a model on a GPU at the engine's efficiencies.
+    pub fn roofline(r: Roofline) -> StepTime {
+        StepTime {
+            lines: r.lines().to_vec(),
+            source: StepSource::Roofline(Box::new(r)),
+        }
+    }
+
+    /// Explicit coefficients, never below the roofline floor of `r`.
+    pub fn clamped(m: StepModel, r: Roofline) -> StepTime {
+        let mut lines = vec![m];
+        lines.extend(r.floor());
+        StepTime {
+            lines,
+            source: StepSource::Clamped(Box::new(r)),
+        }
+    }
+
+    /// The larger of `lines` (a test's step model).
+    #[cfg(test)]
+    pub(crate) fn of_lines(lines: Vec<StepModel>) -> StepTime {
+        assert!(!lines.is_empty());
+        StepTime {
+            lines,
+            source: StepSource::Fitted,
+        }
+    }
+
+    /// The lines (at least one).
+    pub fn lines(&self) -> &[StepModel] {
+        &self.lines
+    }
+
+    /// Where the lines come from.
+    pub fn source(&self) -> &StepSource {
+        &self.source
+    }
+
+    /// A step prefilling `prefill` tokens and decoding `decode` sequences
+    /// whose contexts sum to `context` tokens, seconds.
+    #[inline]
+    pub fn step_s(&self, prefill: u64, decode: u64, context: u64) -> f64 {
+        self.lines[self.setting(prefill, decode, context)].step_s(prefill, decode, context)
+    }
+
+    /// The index of the line that sets such a step (the first of equals).
+    #[inline]
+    pub fn setting(&self, prefill: u64, decode: u64, context: u64) -> usize {
+        let mut best = 0;
+        let mut t = self.lines[0].step_s(prefill, decode, context);
+        for (i, l) in self.lines.iter().enumerate().skip(1) {
+            let u = l.step_s(prefill, decode, context);
+            if u > t {
+                best = i;
+                t = u;
+            }
+        }
+        best
+    }
+
+    /// Whether line `i` is the roofline floor under a fitted model.
+    #[inline]
+    pub fn is_floor(&self, i: usize) -> bool {
+        i > 0 && matches!(self.source, StepSource::Clamped(_))
+    }
+
+    /// Decode steps of `n` sequences from context `c` (growing by `n` a
+    /// step): the line that sets the first step and how many steps in a
+    /// row it keeps setting (`u64::MAX`: all of them). Step k of the run
+    /// takes `per + n·per_context_token·k` on that line, so another line
+    /// overtakes it only if it grows faster.
+    #[inline]
+    pub fn decode_run(&self, n: u64, c: u64) -> (usize, u64) {
+        if self.lines.len() == 1 {
+            return (0, u64::MAX);
+        }
+        let per = |l: &StepModel| l.step_s(0, n, c);
+        let slope = |l: &StepModel| l.per_context_token_s * n as f64;
+        let mut best = 0;
+        for (i, l) in self.lines.iter().enumerate().skip(1) {
+            let (a, b) = (per(l), per(&self.lines[best]));
+            if a > b || (a == b && slope(l) > slope(&self.lines[best])) {
+                best = i;
+            }
+        }
+        let (pa, sa) = (per(&self.lines[best]), slope(&self.lines[best]));
+        let mut run = u64::MAX;
+        for l in &self.lines {
+            let (pj, sj) = (per(l), slope(l));
+            if sj > sa {
+                // Steps k ≤ (pa − pj)/(sj − sa) stay on the best line.
+                let k = ((pa - pj) / (sj - sa)).floor();
+                run = run.min(if k >= 1.8e19 { u64::MAX } else { k as u64 + 1 });
+            }
+        }
+        (best, run)
+    }
+
+    /// The model on a pool of speed `speed`.
+    pub fn at_speed(&self, speed: f64) -> StepTime {
+        StepTime {
+            lines: self.lines.iter().map(|l| l.at_speed(speed)).collect(),
+            source: self.source.clone(),
+        }
+    }
+}
+
 impl ServingSpec {
     /// Replicas on `gpus` GPUs (whole replicas only).
     #[inline]
@@ -112,10 +251,19 @@ impl ServingSpec {
     /// load and verdicts: ρ = Σλ·work / replicas, the load against the
     /// throughput of full batches.
     pub fn work_s(&self, prompt: f64, output: f64, batch: f64, context: f64) -> f64 {
-        let s = &self.step;
-        let per_token =
-            (s.base_s + s.per_decode_seq_s * batch + s.per_context_token_s * context * batch)
-                / batch;
+        // The line that sets a full step with a prefill chunk in it: for
+        // one line, that line.
+        let n = batch.round().max(1.0) as u64;
+        let ctx = (context * batch).round() as u64;
+        let chunk = u64::from(self.max_num_batched_tokens)
+            .saturating_sub(n)
+            .max(1);
+        let s = &self.step.lines()[self.step.setting(chunk, n, ctx)];
+        let decode = &self.step.lines()[self.step.setting(0, n, ctx)];
+        let per_token = (decode.base_s
+            + decode.per_decode_seq_s * batch
+            + decode.per_context_token_s * context * batch)
+            / batch;
         prompt * s.per_prefill_token_s + output * per_token
     }
 }
