@@ -251,6 +251,13 @@ impl ServingSpec {
     /// load and verdicts: ρ = Σλ·work / replicas, the load against the
     /// throughput of full batches.
     pub fn work_s(&self, prompt: f64, output: f64, batch: f64, context: f64) -> f64 {
+        let (per_prompt, per_output) = self.work_rates(batch, context);
+        prompt * per_prompt + output * per_output
+    }
+
+    /// The two rates of [`ServingSpec::work_s`]: replica-seconds per
+    /// prompt token and per output token at full load.
+    pub fn work_rates(&self, batch: f64, context: f64) -> (f64, f64) {
         // The line that sets a full step with a prefill chunk in it: for
         // one line, that line.
         let n = batch.round().max(1.0) as u64;
@@ -264,7 +271,7 @@ impl ServingSpec {
             + decode.per_decode_seq_s * batch
             + decode.per_context_token_s * context * batch)
             / batch;
-        prompt * s.per_prefill_token_s + output * per_token
+        (s.per_prefill_token_s, per_token)
     }
 }
 

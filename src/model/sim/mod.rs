@@ -308,7 +308,12 @@ impl<'a> Sim<'a> {
                 arrival_rng: s(format!("class/{}/arrivals", c.name)),
                 service: c.service.clone(),
                 service_rng: s(format!("class/{}/service", c.name)),
-                tokens: c.tokens.clone(),
+                // Token demand where the class's pool serves tokens.
+                tokens: c
+                    .tokens
+                    .as_ref()
+                    .zip(sc.pools.get(c.pool).and_then(|p| p.serving.as_ref()))
+                    .map(|(t, spec)| requests::ClassTokens::new(t, spec)),
                 token_rng: s(format!("class/{}/tokens", c.name)),
                 patience_rng: s(format!("class/{}/patience", c.name)),
                 retry_rng: s(format!("class/{}/retry", c.name)),

@@ -27,7 +27,7 @@ pub(super) struct ClassState {
     pub(super) service: crate::model::DurationDist,
     pub(super) service_rng: SimRng,
     /// Token demand, for a class on a serving pool.
-    pub(super) tokens: Option<crate::model::TokenSpec>,
+    pub(super) tokens: Option<ClassTokens>,
     pub(super) token_rng: SimRng,
     pub(super) patience_rng: SimRng,
     pub(super) retry_rng: SimRng,
@@ -40,6 +40,28 @@ pub(super) struct ClassState {
     pub(super) stats: ClassStats,
     pub(super) queued: Level,
     pub(super) bucket: BucketTally,
+}
+
+/// A serving class's token demand and what its tokens cost its pool.
+pub(super) struct ClassTokens {
+    pub(super) spec: crate::model::TokenSpec,
+    /// The pool's longest sequence.
+    pub(super) max_len: u32,
+    /// Replica-seconds per prompt token and per output token at full load
+    /// (see [`crate::model::ServingSpec::work_rates`]).
+    pub(super) work: (f64, f64),
+}
+
+impl ClassTokens {
+    pub(super) fn new(spec: &crate::model::TokenSpec, pool: &crate::model::ServingSpec) -> Self {
+        let means = (spec.prompt.mean(), spec.output.mean());
+        let batch = pool.full_batch(means.0, means.1);
+        ClassTokens {
+            spec: spec.clone(),
+            max_len: pool.max_model_len,
+            work: pool.work_rates(batch, means.0 + means.1 / 2.0),
+        }
+    }
 }
 
 impl ClassState {
@@ -134,7 +156,7 @@ impl Sim<'_> {
         let c = &mut self.classes[class];
         let (service_s, tokens) = match &c.tokens {
             None => (c.service.sample_secs(&mut c.service_rng) / c.speed, None),
-            Some(_) => self.draw_tokens(class, pool as usize),
+            Some(_) => self.draw_tokens(class),
         };
         let c = &mut self.classes[class];
         if now >= self.warmup {

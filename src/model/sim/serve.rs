@@ -13,21 +13,15 @@ impl Sim<'_> {
     /// tokens (cut to the pool's longest sequence), and the service time
     /// that stands for them in the pool's policy (its work at full load).
     #[inline(never)]
-    pub(super) fn draw_tokens(&mut self, class: usize, pool: usize) -> (f64, Option<[u32; 2]>) {
+    pub(super) fn draw_tokens(&mut self, class: usize) -> (f64, Option<[u32; 2]>) {
         let c = &mut self.classes[class];
         let t = c.tokens.as_ref().expect("a serving class has tokens");
-        let (prompt, output) = t.sample(&mut c.token_rng);
-        let means = (t.prompt.mean(), t.output.mean());
-        let spec = self.scenario.pools[pool]
-            .serving
-            .as_ref()
-            .expect("a class with tokens is on a serving pool");
-        let max_len = spec.max_model_len;
+        let (prompt, output) = t.spec.sample(&mut c.token_rng);
+        let max_len = t.max_len;
         let prompt = prompt.min(max_len - 1).max(1);
         let output = output.min(max_len - prompt).max(1);
-        let batch = spec.full_batch(means.0, means.1);
         let (p, o) = (f64::from(prompt), f64::from(output));
-        let work = spec.work_s(p, o, batch, means.0 + means.1 / 2.0) / c.speed;
+        let work = (p * t.work.0 + o * t.work.1) / c.speed;
         (work, Some([prompt, output]))
     }
 
