@@ -15,7 +15,8 @@ mod common;
 use common::{assert_matches, run_all};
 use surge::engine::SimDuration;
 use surge::model::{
-    DurationDist, RunResult, Scenario, ServingSpec, StepModel, StepTime, TokenDist, TokenSpec,
+    DurationDist, Router, RouterKind, RunResult, Scenario, ServingSpec, StepModel, StepTime,
+    TokenDist, TokenSpec,
 };
 use surge::theory;
 
@@ -58,6 +59,7 @@ fn serving_scenario(
             per_decode_seq_s: b,
             per_context_token_s: 0.0,
         }),
+        router: Router::Central,
     });
     let template = s.classes[0].clone();
     s.classes = outputs
@@ -303,4 +305,148 @@ fn running_batch_obeys_littles_law() {
             (running - lambda * in_service) / running
         },
     );
+}
+
+/// Route `s`'s serving pool with `kind` (fresh loads).
+fn routed(mut s: Scenario, kind: RouterKind, refresh: Option<SimDuration>) -> Scenario {
+    s.pools[0].serving.as_mut().unwrap().router = Router::Routed { kind, refresh };
+    s
+}
+
+#[test]
+fn random_routing_makes_independent_processor_sharing_queues() {
+    // Four PS replicas (step b·n), each request sent to one at random:
+    // each replica is an M/G/1-PS queue at λ/4, so E[T | L] = L·b/(1 − ρ)
+    // with ρ the per-replica load, as for one replica alone.
+    let b = 0.002;
+    let lengths = [50u32, 200, 800];
+    let mean_l = lengths.iter().map(|&l| f64::from(l)).sum::<f64>() / 3.0;
+    let rho = 0.7;
+    let lambda = 4.0 * rho / (b * mean_l) / 3.0;
+    let outputs: Vec<TokenDist> = lengths.iter().map(|&l| deterministic(l)).collect();
+    let s = serving_scenario(4, 0.0, b, 100_000, &outputs, lambda, 240_000.0, 10, 21);
+    let runs = run_all(&routed(s, RouterKind::Random, None));
+    for (i, &l) in lengths.iter().enumerate() {
+        let want = f64::from(l) * b / (1.0 - rho);
+        let slack = 1.5 * b * rho / (1.0 - rho) + b;
+        assert_matches(
+            &format!("random routing, PS: E[latency | L = {l}]"),
+            &runs,
+            want,
+            slack,
+            0.05,
+            |r| r.classes[i].latency.mean_s().unwrap(),
+        );
+    }
+}
+
+/// Fifty replicas that each serve one sequence at a time for b × L
+/// (L geometric of mean 100: nearly exponential, cv² = 0.99), at load ρ.
+fn fifty_m_m_1(rho: f64, seed: u64) -> (Scenario, f64, f64) {
+    let (b, mean_l, n) = (0.002, 100.0, 50.0);
+    let mu = 1.0 / (b * mean_l);
+    let lambda = n * rho * mu;
+    let s = serving_scenario(
+        50,
+        0.0,
+        b,
+        1,
+        &[TokenDist::Geometric(mean_l)],
+        lambda,
+        400_000.0,
+        10,
+        seed,
+    );
+    (s, lambda, mu)
+}
+
+#[test]
+fn random_routing_to_fifty_replicas_is_fifty_m_g_1_queues() {
+    let rho = 0.8;
+    let (s, lambda, mu) = fifty_m_m_1(rho, 22);
+    let runs = run_all(&routed(s, RouterKind::Random, None));
+    // Each replica: M/G/1 at λ/50 with S = b·L, E[S²] = b²(2 − p)/p².
+    let p = 0.01;
+    let scv = (2.0 - p) / p / p / 10_000.0 - 1.0;
+    let wq = theory::mg1_mean_wait(lambda / 50.0, 1.0 / mu, scv);
+    assert_matches(
+        "random routing: E[wait] (P-K)",
+        &runs,
+        wq,
+        1e-3,
+        0.05,
+        |r| r.classes[0].wait.mean_s().unwrap(),
+    );
+}
+
+#[test]
+fn power_of_two_routing_meets_the_mean_field_sojourn() {
+    // Mitzenmacher's mean-field limit for the power of two choices with
+    // exponential service: E[T] = (1/μ)·Σ_{i≥1} ρ^(2^i − 2). Fifty
+    // replicas are close to the limit; the random router's M/M/1 sojourn
+    // 1/(μ(1 − ρ)) is four times as long at ρ = 0.9.
+    let rho = 0.9;
+    let (s, _, mu) = fifty_m_m_1(rho, 23);
+    let runs = run_all(&routed(s, RouterKind::PowerOfTwo, None));
+    let want: f64 = (1..12).map(|i| rho.powi((1 << i) - 2)).sum::<f64>() / mu;
+    // Slack: 50 replicas are not infinitely many, and service comes in
+    // whole steps (cv² 0.99, not 1).
+    assert_matches(
+        "power of two: E[T] (mean field)",
+        &runs,
+        want,
+        0.04 * want,
+        0.05,
+        |r| r.classes[0].latency.mean_s().unwrap(),
+    );
+}
+
+#[test]
+fn stale_loads_make_a_least_loaded_router_herd() {
+    // With loads a second old, every arrival in that second goes to the
+    // replica that looked least loaded: far longer waits than with loads
+    // seen now, and than random routing.
+    let rho = 0.8;
+    let wait = |kind, refresh| {
+        let (mut s, _, _) = fifty_m_m_1(rho, 24);
+        s.replications = 2;
+        s.duration = SimDuration::from_secs(2_000);
+        s.warmup = SimDuration::from_secs(100);
+        let runs = run_all(&routed(s, kind, refresh));
+        runs.iter()
+            .map(|r| r.classes[0].wait.mean_s().unwrap())
+            .sum::<f64>()
+            / 2.0
+    };
+    let fresh = wait(RouterKind::LeastOutstanding, None);
+    let stale = wait(
+        RouterKind::LeastOutstanding,
+        Some(SimDuration::from_secs(1)),
+    );
+    let random = wait(RouterKind::Random, None);
+    assert!(fresh < 0.5 * random, "JSQ {fresh} vs random {random}");
+    assert!(stale > 2.0 * random, "stale JSQ {stale} vs random {random}");
+}
+
+#[test]
+fn every_routed_request_is_accounted_for_when_users_give_up_and_replicas_go() {
+    // Routed queues with patience, and half the replicas removed halfway:
+    // their queues go to the router again; every arrival completes or is
+    // abandoned, none is left behind.
+    for kind in RouterKind::ALL {
+        let (mut s, _, _) = fifty_m_m_1(0.95, 25);
+        s.replications = 1;
+        s.duration = SimDuration::from_secs(600);
+        s.warmup = SimDuration::ZERO;
+        s.classes[0].patience = Some(DurationDist::exponential(2.0).unwrap());
+        s.pools[0].capacity = vec![surge::model::CapacityStep {
+            at: SimDuration::from_secs(300),
+            change: surge::model::CapacityChange::Set(25),
+        }];
+        let r = &run_all(&routed(s, kind, None))[0];
+        let c = &r.classes[0];
+        assert!(c.abandoned > 0, "{kind:?}: patience runs out at ρ = 1.9");
+        assert_eq!(c.in_system, 0, "{kind:?}");
+        assert_eq!(c.completed + c.abandoned, c.arrivals, "{kind:?}");
+    }
 }

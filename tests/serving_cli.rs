@@ -98,7 +98,7 @@ fn roofline(serving_extra: &str) -> String {
 }
 
 #[test]
-fn bad_roofline_input_names_its_line_and_key() {
+fn bad_roofline_and_router_input_names_its_line_and_key() {
     let key = |k: &str| format!("pool.llm.serving.{k}");
     // An unknown preset: the message lists the known ones.
     let text = roofline("model = \"llama-9\"\ngpu = \"h100-sxm\"");
@@ -149,6 +149,17 @@ fn bad_roofline_input_names_its_line_and_key() {
         shape.replace("layers = 32", "layers = 0")
     ));
     assert_rejected(&text, line_of(&text, "model ="), &key("model"));
+    // Routers: an unknown kind, a bad refresh, a policy that orders.
+    let text = scenario("router = \"p3c\"", TOKENS);
+    let stderr = assert_rejected(&text, line_of(&text, "router ="), &key("router"));
+    assert!(stderr.contains("\"power-of-two\""), "{stderr}");
+    let text = scenario("router = { kind = \"random\", refresh = \"soon\" }", TOKENS);
+    assert_rejected(&text, line_of(&text, "router ="), &key("router.refresh"));
+    let text = scenario("router = { kind = \"random\", every = \"1s\" }", TOKENS);
+    assert_rejected(&text, line_of(&text, "router ="), &key("router"));
+    let text = scenario("router = \"least-kv\"", TOKENS)
+        .replace("gpus = 4", "gpus = 4\npolicy = \"priority\"");
+    assert_rejected(&text, line_of(&text, "policy ="), "pool.llm.policy");
     // Neither a step model nor a roofline.
     let text = roofline("");
     assert_rejected(
@@ -210,7 +221,8 @@ fn a_roofline_pool_derives_its_step_and_kv_cache_and_runs() {
 fn a_serving_run_writes_its_token_files_and_the_same_bytes_for_any_jobs() {
     let dir = TempDir::new().unwrap();
     let file = dir.path().join("s.toml");
-    std::fs::write(&file, scenario("", TOKENS)).unwrap();
+    // A router draws from its own stream: power of two choices.
+    std::fs::write(&file, scenario("router = \"power-of-two\"", TOKENS)).unwrap();
     let run = |jobs: &str, out: &str| {
         let out = dir.path().join(out);
         surge()

@@ -192,6 +192,16 @@ pub fn describe(s: &Scenario) -> String {
                 crate::model::BLOCK_TOKENS,
                 v.max_model_len
             ));
+            if let crate::model::Router::Routed { kind, refresh } = v.router {
+                out.push_str(&format!(
+                    "      router: {} at arrival, a first-come-first-served queue per replica{}\n",
+                    kind.name(),
+                    match refresh {
+                        Some(r) => format!("; loads as of the last refresh, every {r}"),
+                        None => String::new(),
+                    }
+                ));
+            }
             for line in step_lines(v) {
                 out.push_str(&format!("      {line}\n"));
             }

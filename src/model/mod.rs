@@ -36,7 +36,8 @@ pub use results::{
 pub use retry::RetrySpec;
 pub use serving::roofline::{Efficiency, GpuSpec, ModelShape, Roofline};
 pub use serving::{
-    BLOCK_TOKENS, ServingSpec, StepModel, StepSource, StepTime, TokenDist, TokenSpec,
+    BLOCK_TOKENS, Router, RouterKind, ServingSpec, StepModel, StepSource, StepTime, TokenDist,
+    TokenSpec,
 };
 pub(crate) use sim::simulate_with;
 pub use spec::{

@@ -129,6 +129,21 @@ pub(super) fn build_pools(
                 }
                 None => Some(None),
             };
+            // Per-replica queues are first come first served: a pool
+            // policy that orders or sheds has no queue to act on.
+            if let (Some(Some(sv)), Some(pol)) = (&serving, &policy)
+                && matches!(sv.router, crate::model::Router::Routed { .. })
+                && *pol != PolicySpec::Fifo
+            {
+                let at = p.policy.as_ref().map_or(span.clone(), |v| v.span());
+                ctx.error_hint(
+                    &at,
+                    &format!("{key}.policy"),
+                    "a serving pool with a router keeps a first-come-first-served queue per replica: its policy must be \"fifo\"",
+                    "set router = \"central\" (the shared queue, in policy order), or policy = \"fifo\"",
+                );
+                return None;
+            }
             Some(PoolSpec {
                 serving: serving?,
                 batching: batching?,

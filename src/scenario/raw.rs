@@ -128,6 +128,7 @@ pub(crate) struct RawServing {
     pub overhead: Option<Val>,
     pub allreduce_latency: Option<Val>,
     pub gpu_memory_utilization: Option<Val>,
+    pub router: Option<Val>,
 }
 
 /// `model = { … }`: a model's shape, for a roofline.

@@ -8,7 +8,7 @@ use crate::engine::SimDuration;
 use crate::model::serving::roofline::{
     Efficiency, GPU_PRESETS, GpuSpec, MODEL_PRESETS, ModelShape, Roofline, gpu_preset, model_preset,
 };
-use crate::model::{BLOCK_TOKENS, ServingSpec, StepModel, StepTime};
+use crate::model::{BLOCK_TOKENS, Router, RouterKind, ServingSpec, StepModel, StepTime};
 use std::ops::Range;
 use toml::Spanned;
 
@@ -93,6 +93,10 @@ pub(super) fn build_serving(
             None
         }
     };
+    let router = match &r.router {
+        Some(v) => build_router(ctx, v, &k("router")),
+        None => Some(Router::Central),
+    };
     let mut ok = true;
     if let (Some(seqs), Some(budget)) = (seqs, budget)
         && budget < seqs
@@ -153,6 +157,7 @@ pub(super) fn build_serving(
         kv_blocks: kv_blocks?,
         max_model_len: max_len?,
         step: step?,
+        router: router?,
     };
     ok.then_some(spec)
 }
@@ -498,5 +503,57 @@ fn warn_below_floor(
             ),
             Some("check the fit's hardware, or remove model and gpu".to_string()),
         );
+    }
+}
+
+/// `router = "power-of-two"` or `router = { kind = "least-outstanding",
+/// refresh = "100ms" }`; `"central"` is the shared queue.
+fn build_router(ctx: &mut Ctx<'_>, v: &Val, key: &str) -> Option<Router> {
+    let names: Vec<&str> = std::iter::once("central")
+        .chain(RouterKind::ALL.iter().map(|k| k.name()))
+        .collect();
+    let what = format!(
+        "a router ({}) or a table {{ kind, refresh }}",
+        quoted(&names)
+    );
+    let kind_of = |s: &str| RouterKind::ALL.iter().copied().find(|k| k.name() == s);
+    let (kind, refresh) = match v.get_ref() {
+        toml::Value::String(s) if s == "central" => return Some(Router::Central),
+        toml::Value::String(s) => (kind_of(s), None),
+        toml::Value::Table(t) => {
+            if let Some(extra) = t.keys().find(|k| *k != "kind" && *k != "refresh") {
+                ctx.error(
+                    &v.span(),
+                    key,
+                    format!("unknown key `{extra}`: expected {what}"),
+                );
+                return None;
+            }
+            let kind = t.get("kind").and_then(|k| k.as_str()).and_then(kind_of);
+            let refresh = match t.get("refresh") {
+                None => Some(None),
+                Some(toml::Value::String(s)) => crate::units::parse_duration(s)
+                    .filter(|d| d.as_secs_f64() > 0.0)
+                    .map(Some),
+                Some(_) => None,
+            };
+            let Some(refresh) = refresh else {
+                ctx.error(
+                    &v.span(),
+                    &format!("{key}.refresh"),
+                    format!("expected a positive {}", crate::units::DURATION_EXPECTED),
+                );
+                return None;
+            };
+            (kind, refresh)
+        }
+        _ => (None, None),
+    };
+    match kind {
+        Some(kind) => Some(Router::Routed { kind, refresh }),
+        None => {
+            ctx.expected(v, key, &what);
+            None
+        }
     }
 }

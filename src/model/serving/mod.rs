@@ -48,6 +48,65 @@ pub struct ServingSpec {
     pub max_model_len: u32,
     /// The step-time model.
     pub step: StepTime,
+    /// How waiting requests reach replicas.
+    pub router: Router,
+}
+
+/// How a serving pool's waiting requests reach its replicas.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Router {
+    /// One queue shared by the replicas, in the pool's policy order; the
+    /// least loaded replica that can take work takes the next request
+    /// (a central scheduler).
+    #[default]
+    Central,
+    /// A replica is chosen at arrival, and each replica serves its own
+    /// queue first come first served (as an engine behind a gateway does).
+    Routed {
+        /// How the replica is chosen.
+        kind: RouterKind,
+        /// How old the load the router sees is: `None` for the load now;
+        /// else the loads as of the last refresh, taken every `refresh`.
+        refresh: Option<crate::engine::SimDuration>,
+    },
+}
+
+/// How a router chooses a replica at arrival (ties: the lowest index).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouterKind {
+    /// In turn.
+    RoundRobin,
+    /// Uniformly at random.
+    Random,
+    /// The fewest outstanding requests (running and queued): JSQ.
+    LeastOutstanding,
+    /// The fewer outstanding of two replicas drawn at random
+    /// (power of two choices).
+    PowerOfTwo,
+    /// The fewest KV-cache blocks held.
+    LeastKv,
+}
+
+impl RouterKind {
+    /// The name a scenario uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            RouterKind::RoundRobin => "round-robin",
+            RouterKind::Random => "random",
+            RouterKind::LeastOutstanding => "least-outstanding",
+            RouterKind::PowerOfTwo => "power-of-two",
+            RouterKind::LeastKv => "least-kv",
+        }
+    }
+
+    /// Every kind, in the order the docs list them.
+    pub const ALL: [RouterKind; 5] = [
+        RouterKind::RoundRobin,
+        RouterKind::Random,
+        RouterKind::LeastOutstanding,
+        RouterKind::PowerOfTwo,
+        RouterKind::LeastKv,
+    ];
 }
 
 /// Step-time coefficients, seconds (on a pool of speed 1).

@@ -38,6 +38,7 @@ mod limits;
 mod pools;
 mod replica;
 mod requests;
+mod router;
 mod serve;
 mod server;
 mod slab;
@@ -347,7 +348,11 @@ impl<'a> Sim<'a> {
                 last_scale: None,
                 failure_rng: s(format!("pool/{}/failures", p.name)),
                 failures_lost: 0,
-                server: Server::new(p, (warmup, arrivals_end)),
+                server: Server::new(
+                    p,
+                    (warmup, arrivals_end),
+                    s(format!("pool/{}/router", p.name)),
+                ),
                 billed: Level::new(u64::from(p.gpus), warmup, arrivals_end),
                 waiting: 0,
                 waiting_deferred: 0,

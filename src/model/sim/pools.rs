@@ -142,14 +142,29 @@ impl Sim<'_> {
             let (slab, sc) = (&self.requests, self.scenario);
             p.policy
                 .started(|| slab.queued(h, sc.classes[class].priority), &view);
-            p.waiting -= 1;
-            if deferred {
-                p.waiting_deferred -= 1;
-            }
-            if counted {
-                self.classes[class].queued.add(now, -1);
-            }
+            self.left_queue(pool, class, deferred, counted, now);
             return Some(h.id);
+        }
+    }
+
+    /// A request of `class` left `pool`'s queue to start: the waiting
+    /// counts.
+    #[inline(always)]
+    pub(super) fn left_queue(
+        &mut self,
+        pool: usize,
+        class: usize,
+        deferred: bool,
+        counted: bool,
+        now: SimTime,
+    ) {
+        let p = &mut self.pools[pool];
+        p.waiting -= 1;
+        if deferred {
+            p.waiting_deferred -= 1;
+        }
+        if counted {
+            self.classes[class].queued.add(now, -1);
         }
     }
 

@@ -302,6 +302,9 @@ pub(super) struct Replicas {
     room_key: Vec<Option<u32>>,
     /// Replicas in use (of the pool's usable GPUs).
     usable: u32,
+    /// A routed pool's router and per-replica queues (`None`: the pool's
+    /// queue is shared).
+    pub(super) router: Option<Box<super::router::RouterState>>,
 }
 
 impl Replicas {
@@ -319,6 +322,7 @@ impl Replicas {
             room: BTreeSet::new(),
             room_key: Vec::new(),
             usable: 0,
+            router: None,
         }
     }
 
@@ -351,6 +355,12 @@ impl Replicas {
         self.room_key[r] = key;
     }
 
+    /// Replicas in use.
+    #[inline]
+    pub(super) fn usable(&self) -> u32 {
+        self.usable
+    }
+
     /// The usable replica that can take work with the fewest running
     /// sequences (the lowest index among equals), if any.
     #[inline]
@@ -378,11 +388,33 @@ impl Replicas {
         }
     }
 
+    /// A routed pool: request `id` (ticket `ticket`) arrives at `now` and
+    /// the router queues it at one of the usable replicas (replica 0 while
+    /// none is usable).
+    pub(super) fn route(&mut self, id: u32, ticket: u32, now: SimTime) {
+        self.ensure(1);
+        let usable = (self.usable as usize).max(1);
+        let replicas = &self.replicas;
+        let rt = self.router.as_mut().expect("a routed pool");
+        let queued = &rt.queued;
+        let r = rt.chooser.choose(now, usable, |r| {
+            let rep = &replicas[r];
+            (
+                rep.running + rep.pending.len() as u32 + queued[r],
+                rep.kv_blocks(),
+            )
+        });
+        rt.push(r, id, ticket);
+    }
+
     /// Make room for `n` replicas.
     pub(super) fn ensure(&mut self, n: u32) {
         while self.replicas.len() < n as usize {
             self.replicas.push(Replica::new());
             self.room_key.push(None);
+        }
+        if let Some(router) = &mut self.router {
+            router.ensure(n as usize);
         }
     }
 

@@ -322,7 +322,15 @@ impl Sim<'_> {
             self.pool_levels(pool, now);
             return;
         }
-        p.policy.enqueue(queued, &view);
+        let usable = p.usable();
+        match p.server.routed() {
+            Some(reps) => {
+                let n = reps.spec.replicas(usable);
+                reps.set_usable(n);
+                reps.route(id, generation, now);
+            }
+            None => p.policy.enqueue(queued, &view),
+        }
         p.waiting += 1;
         if task && spec.patience.is_some() {
             self.arm_patience(id, now);
@@ -458,6 +466,9 @@ impl Sim<'_> {
         p.waiting -= 1;
         if deferred {
             p.waiting_deferred -= 1;
+        }
+        if let Some(reps) = p.server.routed() {
+            reps.router.as_mut().expect("routed").forget(id);
         }
         p.queue.set(now, p.waiting);
         p.bucket.abandoned += 1;

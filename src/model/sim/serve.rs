@@ -26,13 +26,93 @@ impl Sim<'_> {
     }
 
     /// Replicas usable on `pool` now (whole replicas of its usable GPUs).
+    /// A routed pool that lost replicas routes their queues again; one
+    /// that gained some wakes those with a queue.
     fn usable_replicas(&mut self, pool: usize) -> usize {
         let p = &mut self.pools[pool];
         let usable = p.usable();
         let reps = p.server.replicas();
         let n = reps.spec.replicas(usable);
+        let old = reps.usable() as usize;
         reps.set_usable(n);
-        n as usize
+        let n = n as usize;
+        if n != old
+            && let Some(rt) = &mut reps.router
+        {
+            if n > old {
+                rt.woken
+                    .extend((old as u32..n as u32).filter(|&r| rt.queued[r as usize] > 0));
+            } else if n > 0 {
+                let end = old.min(rt.queues.len());
+                self.reroute(pool, n..end);
+            }
+        }
+        n
+    }
+
+    /// A routed pool: the live requests queued at replicas `from` go to
+    /// the router again.
+    fn reroute(&mut self, pool: usize, from: std::ops::Range<usize>) {
+        for r in from {
+            let reps = self.pools[pool].server.replicas();
+            let rt = reps.router.as_mut().expect("routed");
+            let handles = std::mem::take(&mut rt.queues[r]);
+            rt.queued[r] = 0;
+            for (id, ticket) in handles {
+                let q = &self.requests[id as usize];
+                if matches!(q.state, State::Waiting { .. }) && q.generation == ticket {
+                    let now = self.events.now();
+                    self.pools[pool].server.replicas().route(id, ticket, now);
+                }
+            }
+        }
+    }
+
+    /// A routed pool: replicas routed to since the last dispatch take
+    /// their queue now if idle, else at their next step boundary.
+    fn wake_routed(&mut self, pool: usize, usable: usize, now: SimTime) {
+        loop {
+            let reps = self.pools[pool].server.replicas();
+            let rt = reps.router.as_mut().expect("routed");
+            let Some(r) = rt.woken.pop() else { break };
+            let r = r as usize;
+            if r >= usable || rt.queued[r] == 0 || !reps.has_room(r) {
+                continue;
+            }
+            if !reps.replicas[r].is_stepping() {
+                self.replica_boundary(pool, r, now);
+            } else if let Some(at) = reps.cut(r, now) {
+                self.schedule_replica(pool, r, at);
+            }
+        }
+    }
+
+    /// The next request for replica `r` of `pool`: from its own queue if
+    /// the pool routes, else from the pool's.
+    fn take_for(&mut self, pool: usize, r: usize, now: SimTime) -> Option<u32> {
+        if self.pools[pool].server.routed().is_none() {
+            return self.take_waiting(pool, now);
+        }
+        loop {
+            let rt = self.pools[pool]
+                .server
+                .replicas()
+                .router
+                .as_mut()
+                .expect("routed");
+            let (id, ticket) = rt.queues[r].pop_front()?;
+            let q = &self.requests[id as usize];
+            let State::Waiting { counted } = q.state else {
+                continue;
+            };
+            if q.generation != ticket {
+                continue;
+            }
+            rt.queued[r] -= 1;
+            let (class, deferred) = (usize::from(q.class), q.deferred);
+            self.left_queue(pool, class, deferred, counted, now);
+            return Some(id);
+        }
     }
 
     /// Serving pools: waiting requests go to the least loaded replica
@@ -40,7 +120,12 @@ impl Sim<'_> {
     /// an idle one starts at once; a running one takes them at its next
     /// step boundary, its run of decode steps cut short there.
     pub(super) fn dispatch_replicas(&mut self, pool: usize, now: SimTime) {
-        self.usable_replicas(pool);
+        let usable = self.usable_replicas(pool);
+        if self.pools[pool].server.routed().is_some() {
+            self.wake_routed(pool, usable, now);
+            self.pool_levels(pool, now);
+            return;
+        }
         while self.pools[pool].waiting > 0 {
             let reps = self.pools[pool].server.replicas();
             match reps.least_loaded() {
@@ -55,7 +140,7 @@ impl Sim<'_> {
     /// Requests wait on `pool`: the least loaded replica that can take
     /// work takes them at its next step boundary (now, if it is idle).
     fn cover_waiting(&mut self, pool: usize, now: SimTime) {
-        if self.pools[pool].waiting == 0 {
+        if self.pools[pool].waiting == 0 || self.pools[pool].server.routed().is_some() {
             return;
         }
         let reps = self.pools[pool].server.replicas();
@@ -133,7 +218,7 @@ impl Sim<'_> {
             if r >= usable {
                 break;
             }
-            let Some(id) = self.take_waiting(pool, now) else {
+            let Some(id) = self.take_for(pool, r, now) else {
                 break;
             };
             self.requests[id as usize].state = State::InService;
@@ -177,6 +262,9 @@ impl Sim<'_> {
             }
         }
         self.serve_scratch = out;
+        if self.pools[pool].server.routed().is_some() {
+            self.wake_routed(pool, usable, now);
+        }
         self.cover_waiting(pool, now);
         self.pool_levels(pool, now);
     }

@@ -22,6 +22,7 @@ use super::replica::Replicas;
 use super::slab::RequestSlab;
 use crate::engine::SimTime;
 use crate::model::spec::{BatchingSpec, PoolSpec};
+use crate::rng::SimRng;
 
 /// The server of one pool: its busy counts, which every model keeps, and
 /// its model's own state.
@@ -43,10 +44,17 @@ pub(super) enum Model {
 
 impl Server {
     /// The model `spec` declares, measured over `window`.
-    pub(super) fn new(spec: &PoolSpec, window: (SimTime, SimTime)) -> Self {
+    /// `router_rng` is the stream of a serving pool's router, if it has one.
+    pub(super) fn new(spec: &PoolSpec, window: (SimTime, SimTime), router_rng: SimRng) -> Self {
         let model = match (&spec.batching, &spec.serving) {
             (_, Some(sv)) => {
-                Model::Replicas(Box::new(Replicas::new(sv.clone(), spec.speed, window)))
+                let mut reps = Replicas::new(sv.clone(), spec.speed, window);
+                if let crate::model::Router::Routed { kind, refresh } = sv.router {
+                    reps.router = Some(Box::new(super::router::RouterState::new(
+                        kind, refresh, router_rng,
+                    )));
+                }
+                Model::Replicas(Box::new(reps))
             }
             (Some(b), None) => Model::Batches(Batches {
                 spec: b.clone(),
@@ -189,6 +197,15 @@ impl Server {
         match &mut self.model {
             Model::Replicas(r) => r,
             _ => unreachable!("only a serving pool has replicas"),
+        }
+    }
+
+    /// A serving pool's replicas, if it routes requests at arrival.
+    #[inline]
+    pub(super) fn routed(&mut self) -> Option<&mut Replicas> {
+        match &mut self.model {
+            Model::Replicas(r) if r.router.is_some() => Some(r),
+            _ => None,
         }
     }
 }

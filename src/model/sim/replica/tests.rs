@@ -19,6 +19,7 @@ fn spec(kv_blocks: u64, max_num_seqs: u32) -> ServingSpec {
         kv_blocks,
         max_model_len: (kv_blocks * 16) as u32,
         step: StepTime::fitted(LINE),
+        router: crate::model::Router::Central,
     }
 }
 
