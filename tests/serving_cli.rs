@@ -149,6 +149,28 @@ fn bad_roofline_and_router_input_names_its_line_and_key() {
         shape.replace("layers = 32", "layers = 0")
     ));
     assert_rejected(&text, line_of(&text, "model ="), &key("model"));
+    // Prefill first with a budget below the longest sequence, and a flag
+    // that is not a boolean.
+    let text = scenario(
+        "enable_chunked_prefill = false\nmax_model_len = 8192",
+        TOKENS,
+    );
+    let text = text.replace(
+        "[pool.serving]",
+        "[pool.serving]\nmax_num_batched_tokens = 4096",
+    );
+    let stderr = assert_rejected(
+        &text,
+        line_of(&text, "max_num_batched_tokens"),
+        &key("max_num_batched_tokens"),
+    );
+    assert!(stderr.contains("whole prompt"), "{stderr}");
+    let text = scenario("enable_chunked_prefill = \"no\"", TOKENS);
+    assert_rejected(
+        &text,
+        line_of(&text, "enable_chunked_prefill"),
+        &key("enable_chunked_prefill"),
+    );
     // Routers: an unknown kind, a bad refresh, a policy that orders.
     let text = scenario("router = \"p3c\"", TOKENS);
     let stderr = assert_rejected(&text, line_of(&text, "router ="), &key("router"));

@@ -192,6 +192,11 @@ pub fn describe(s: &Scenario) -> String {
                 crate::model::BLOCK_TOKENS,
                 v.max_model_len
             ));
+            if !v.chunked_prefill {
+                out.push_str(
+                    "      prefill first, unmixed: a step holds whole prompts or decodes, prompts first\n",
+                );
+            }
             if let crate::model::Router::Routed { kind, refresh } = v.router {
                 out.push_str(&format!(
                     "      router: {} at arrival, a first-come-first-served queue per replica{}\n",

@@ -129,6 +129,7 @@ pub(crate) struct RawServing {
     pub allreduce_latency: Option<Val>,
     pub gpu_memory_utilization: Option<Val>,
     pub router: Option<Val>,
+    pub enable_chunked_prefill: Option<Val>,
 }
 
 /// `model = { … }`: a model's shape, for a roofline.

@@ -29,14 +29,20 @@ pub(super) fn build_serving(
     };
     let tp = int_or(ctx, &r.gpus_per_replica, "gpus_per_replica", 1, 1024).map(|x| x as u32);
     let seqs = int_or(ctx, &r.max_num_seqs, "max_num_seqs", 256, 1_000_000).map(|x| x as u32);
-    let budget = int_or(
-        ctx,
-        &r.max_num_batched_tokens,
-        "max_num_batched_tokens",
-        2048,
-        100_000_000,
-    )
-    .map(|x| x as u32);
+    let chunked = match &r.enable_chunked_prefill {
+        Some(v) => match v.get_ref() {
+            toml::Value::Boolean(b) => Some(*b),
+            _ => {
+                ctx.expected(v, &k("enable_chunked_prefill"), "true or false");
+                None
+            }
+        },
+        None => Some(true),
+    };
+    let budget = r.max_num_batched_tokens.as_ref().map(|v| {
+        ctx.int(v, &k("max_num_batched_tokens"), 1, 100_000_000)
+            .map(|x| x as u32)
+    });
     let roofline = build_roofline(ctx, r, key, tp);
     let kv_tokens = match (&r.kv_cache_tokens, &roofline) {
         (Some(v), _) => {
@@ -77,7 +83,7 @@ pub(super) fn build_serving(
     };
     let step = match (&r.step, &roofline) {
         (Some(st), Derived::Roofline(rf, _)) => build_step(ctx, st, &k("step")).map(|m| {
-            warn_below_floor(ctx, st, &k("step"), &m, rf, seqs, budget);
+            warn_below_floor(ctx, st, &k("step"), &m, rf, seqs, budget.flatten());
             StepTime::clamped(m, (**rf).clone())
         }),
         (Some(st), _) => build_step(ctx, st, &k("step")).map(StepTime::fitted),
@@ -97,7 +103,28 @@ pub(super) fn build_serving(
         Some(v) => build_router(ctx, v, &k("router")),
         None => Some(Router::Central),
     };
+    // The budget defaults as vLLM's does: 2,048 tokens with chunked
+    // prefill; without, the longest sequence (a prompt goes whole).
+    let budget = match (budget, chunked, max_len) {
+        (Some(b), _, _) => b,
+        (None, Some(false), Some(len)) => Some(len.max(2048)),
+        (None, Some(false), None) => None,
+        (None, _, _) => Some(2048),
+    };
     let mut ok = true;
+    if let (Some(false), Some(budget), Some(len)) = (chunked, budget, max_len)
+        && budget < len
+    {
+        ctx.error_hint(
+            &r.max_num_batched_tokens.as_ref().map_or(span.clone(), |v| v.span()),
+            &k("max_num_batched_tokens"),
+            format!(
+                "expected a token budget ≥ max_model_len ({len}) without chunked prefill, found {budget}: a step must hold a whole prompt"
+            ),
+            "raise max_num_batched_tokens, lower max_model_len, or enable_chunked_prefill = true",
+        );
+        ok = false;
+    }
     if let (Some(seqs), Some(budget)) = (seqs, budget)
         && budget < seqs
     {
@@ -158,6 +185,7 @@ pub(super) fn build_serving(
         max_model_len: max_len?,
         step: step?,
         router: router?,
+        chunked_prefill: chunked?,
     };
     ok.then_some(spec)
 }

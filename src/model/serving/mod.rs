@@ -50,6 +50,10 @@ pub struct ServingSpec {
     pub step: StepTime,
     /// How waiting requests reach replicas.
     pub router: Router,
+    /// Prefill chunks mixed into decode steps (vLLM v1, Sarathi); `false`:
+    /// prefill first, unmixed (vLLM v0, Orca-like): a step holds either
+    /// whole prompts or decodes, and prompts go first.
+    pub chunked_prefill: bool,
 }
 
 /// How a serving pool's waiting requests reach its replicas.

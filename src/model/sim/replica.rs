@@ -94,6 +94,9 @@ enum Plan {
         prefill: bool,
         /// The roofline floor sets these steps' time.
         floor: bool,
+        /// The decoders generate a token a step (not in an unmixed
+        /// prefill step, which holds prompts only).
+        decode: bool,
     },
 }
 
@@ -436,13 +439,17 @@ impl Replicas {
             steps,
             prefill,
             floor,
+            decode,
             ..
         } = rep.plan
         {
             if floor {
                 self.counts.floor_steps += steps;
             }
-            // Decoders: `steps` more tokens each.
+            self.counts.steps += steps;
+            // Decoders: a token each per decode step (`rep.step` counts
+            // those only, so a decoder's context stays `d + step`).
+            let steps = if decode { steps } else { 0 };
             let n = rep.decoders;
             let cycle = u64::from(BLOCK_TOKENS);
             let mut gained = steps / cycle * n;
@@ -452,7 +459,6 @@ impl Replicas {
             rep.decode_blocks += gained;
             rep.context += n * steps;
             self.counts.generated += n * steps;
-            self.counts.steps += steps;
             rep.step += steps;
             if prefill {
                 let mut k = 0;
@@ -554,7 +560,12 @@ impl Replicas {
     /// Token budget left in the next step after the decoders and the
     /// remaining prefill of the running prefills.
     fn budget_left(&self, rep: &Replica) -> u64 {
-        let mut used = rep.decoders;
+        // Unmixed, a prefill step holds prompts only.
+        let mut used = if self.spec.chunked_prefill {
+            rep.decoders
+        } else {
+            0
+        };
         for &slot in &rep.prefilling {
             let s = &rep.seqs[slot as usize];
             used += u64::from(s.prompt - s.prefilled);
@@ -566,6 +577,11 @@ impl Replicas {
     /// hand it back.
     pub(super) fn admit(&mut self, r: usize, mut seq: Seq) -> Result<(), Seq> {
         let cap = self.spec.kv_blocks;
+        // Without chunking, a prompt is prefilled whole in one step.
+        if !self.spec.chunked_prefill && u64::from(seq.prompt) > self.budget_left(&self.replicas[r])
+        {
+            return Err(seq);
+        }
         let rep = &mut self.replicas[r];
         let need = blocks(u64::from(seq.prompt) + 1);
         if rep.decode_need() + rep.reserved + need > cap {
@@ -651,6 +667,22 @@ impl Replicas {
             let k = steps as f64;
             let time = k * per + l.per_context_token_s * n as f64 * k * (k - 1.0) / 2.0;
             (steps, false, time, m.is_floor(line))
+        } else if !self.spec.chunked_prefill {
+            // Unmixed (prefill first): the step holds the admitted prompts
+            // whole, and the decoders wait for it.
+            let mut tokens = 0;
+            for &slot in &rep.prefilling {
+                let s = &mut rep.seqs[slot as usize];
+                s.chunk = s.prompt - s.prefilled;
+                tokens += u64::from(s.chunk);
+            }
+            let line = m.setting(tokens, 0, 0);
+            (
+                1,
+                true,
+                m.lines()[line].step_s(tokens, 0, 0),
+                m.is_floor(line),
+            )
         } else {
             let mut left = budget - rep.decoders.min(budget);
             let mut tokens = 0;
@@ -672,6 +704,7 @@ impl Replicas {
             end,
             prefill,
             floor,
+            decode: !prefill || self.spec.chunked_prefill,
         };
         Some(end)
     }
@@ -687,6 +720,7 @@ impl Replicas {
             end,
             prefill: false,
             floor,
+            ..
         } = rep.plan
         else {
             return None;
@@ -729,6 +763,7 @@ impl Replicas {
             end: new_end,
             prefill: false,
             floor,
+            decode: true,
         };
         rep.generation = rep.generation.wrapping_add(1);
         Some(new_end)

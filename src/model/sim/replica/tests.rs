@@ -20,6 +20,7 @@ fn spec(kv_blocks: u64, max_num_seqs: u32) -> ServingSpec {
         max_model_len: (kv_blocks * 16) as u32,
         step: StepTime::fitted(LINE),
         router: crate::model::Router::Central,
+        chunked_prefill: true,
     }
 }
 
@@ -252,12 +253,13 @@ fn naive(spec: ServingSpec, arrivals: &[(SimTime, u32, u32)]) -> Vec<(SimTime, S
             pending.push_front(s);
         }
         // Admit: own queue first, then the pool's.
+        let mixed = spec.chunked_prefill;
         loop {
             let used: u64 = running
                 .iter()
                 .map(|s| {
                     if s.decoding {
-                        1
+                        u64::from(mixed)
                     } else {
                         u64::from(s.prompt - s.prefilled)
                     }
@@ -276,7 +278,9 @@ fn naive(spec: ServingSpec, arrivals: &[(SimTime, u32, u32)]) -> Vec<(SimTime, S
             }) else {
                 break;
             };
-            if need(&running) + blocks(u64::from(s.prompt) + 1) > spec.kv_blocks {
+            let whole =
+                !mixed && used + u64::from(s.prompt) > u64::from(spec.max_num_batched_tokens);
+            if whole || need(&running) + blocks(u64::from(s.prompt) + 1) > spec.kv_blocks {
                 if from_pending {
                     pending.push_front(s)
                 } else {
@@ -288,10 +292,11 @@ fn naive(spec: ServingSpec, arrivals: &[(SimTime, u32, u32)]) -> Vec<(SimTime, S
             s.admitted = admissions;
             running.push(s);
         }
-        // One step.
+        // One step; unmixed, prompts whole and alone while there are any.
         let mut left = u64::from(spec.max_num_batched_tokens);
+        let prefill_only = !mixed && running.iter().any(|s| !s.decoding);
         let decoders: Vec<usize> = (0..running.len())
-            .filter(|&k| running[k].decoding)
+            .filter(|&k| running[k].decoding && !prefill_only)
             .collect();
         left -= decoders.len() as u64;
         let context: u64 = decoders.iter().map(|&k| running[k].ctx).sum();
@@ -311,8 +316,10 @@ fn naive(spec: ServingSpec, arrivals: &[(SimTime, u32, u32)]) -> Vec<(SimTime, S
         now += step;
         for (k, s) in running.iter_mut().enumerate() {
             if s.decoding {
-                s.generated += 1;
-                s.ctx += 1;
+                if !prefill_only {
+                    s.generated += 1;
+                    s.ctx += 1;
+                }
             } else {
                 s.prefilled += chunks[k];
                 if s.prefilled == s.prompt {
@@ -350,19 +357,24 @@ fn closed_form_runs_match_a_step_by_step_replica() {
         per_decode_seq_s: 2e-4,
         per_context_token_s: 4e-6,
     };
-    for (case, (kv_blocks, max_seqs, budget, per_context, two_lines)) in [
-        (100_000, 64, 2048, 1e-6, false),
-        (60, 8, 256, 1e-6, false),
-        (40, 32, 64, 0.0, false),
-        (200, 4, 4096, 2e-6, false),
-        (100_000, 64, 2048, 1e-6, true),
-        (60, 8, 256, 0.0, true),
+    for (case, (kv_blocks, max_seqs, budget, per_context, two_lines, mixed)) in [
+        (100_000, 64, 2048, 1e-6, false, true),
+        (60, 8, 256, 1e-6, false, true),
+        (40, 32, 64, 0.0, false, true),
+        (200, 4, 4096, 2e-6, false, true),
+        (100_000, 64, 2048, 1e-6, true, true),
+        (60, 8, 256, 0.0, true, true),
+        // Unmixed (prefill first): budgets hold the longest sequence.
+        (100_000, 64, 2048, 1e-6, false, false),
+        (60, 8, 600, 1e-6, false, false),
+        (200, 4, 4096, 2e-6, true, false),
     ]
     .into_iter()
     .enumerate()
     {
         let mut sp = spec(kv_blocks, max_seqs);
         sp.max_num_batched_tokens = budget;
+        sp.chunked_prefill = mixed;
         sp.max_model_len = (kv_blocks * 16).min(600) as u32;
         let line = StepModel {
             per_context_token_s: per_context,
