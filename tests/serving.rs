@@ -504,3 +504,80 @@ fn prefill_first_stalls_decodes_where_chunked_prefill_mixes_them() {
         assert_eq!(c.completed + c.in_system, c.arrivals);
     }
 }
+
+#[test]
+fn patience_runs_until_the_first_token_as_in_erlang_a() {
+    // One sequence at a time, S = b·L (L geometric, nearly exponential),
+    // exponential patience that runs until the first token: M/M/1+M,
+    // except that a user can also leave during the first step (b), so
+    // P(abandon) is Erlang A's plus at most θ·b.
+    let (b, mean_l, theta) = (0.002, 100.0, 2.0);
+    let mu = 1.0 / (b * mean_l);
+    let lambda = 1.1 * mu;
+    let mut s = serving_scenario(
+        1,
+        0.0,
+        b,
+        1,
+        &[TokenDist::Geometric(mean_l)],
+        lambda,
+        200_000.0,
+        10,
+        32,
+    );
+    s.classes[0].patience = Some(DurationDist::exponential(1.0 / theta).unwrap());
+    let runs = run_all(&s);
+    let (p_abandon, _) = theory::erlang_a(1, lambda, mu, theta);
+    assert_matches(
+        "first-token patience: P(abandon) (Erlang A)",
+        &runs,
+        p_abandon + theta * b / 2.0,
+        theta * b / 2.0,
+        0.05,
+        |r| {
+            let c = &r.classes[0];
+            c.abandoned as f64 / c.arrivals as f64
+        },
+    );
+    for r in &runs {
+        let c = &r.classes[0];
+        assert_eq!(c.completed + c.abandoned + c.in_system, c.arrivals);
+    }
+}
+
+#[test]
+fn a_user_who_sees_no_first_token_leaves_during_the_prefill() {
+    // A lone request on an idle replica gets its first token when its
+    // prefill step ends, T = 250 tokens × 2 ms = 0.5 s after it arrives:
+    // with exponential patience (rate θ = 1/s) that runs until the first
+    // token, P(abandon) = 1 − e^(−θT). Arrivals are rare enough (ρ ≈
+    // 0.005) that one finds the replica busy at most that often.
+    let b = 0.002;
+    let mut s = serving_scenario(1, 0.0, b, 1, &[deterministic(2)], 0.01, 100_000.0, 10, 33);
+    s.warmup = SimDuration::ZERO;
+    s.classes[0].tokens.as_mut().unwrap().prompt = deterministic(250);
+    s.classes[0].patience = Some(DurationDist::exponential(1.0).unwrap());
+    let runs = run_all(&s);
+    let want = 1.0 - (-0.5f64).exp();
+    assert_matches(
+        "P(abandon) before the first token",
+        &runs,
+        want,
+        0.005,
+        0.05,
+        |r| {
+            let c = &r.classes[0];
+            c.abandoned as f64 / c.arrivals as f64
+        },
+    );
+    // Nobody who left got a token: the tokens generated are exactly the
+    // completed requests' outputs.
+    for r in &runs {
+        let c = &r.classes[0];
+        assert_eq!(c.completed + c.abandoned + c.in_system, c.arrivals);
+        assert_eq!(
+            r.pools[0].serving.as_ref().unwrap().output_tokens,
+            2 * c.completed
+        );
+    }
+}

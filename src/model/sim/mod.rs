@@ -671,7 +671,8 @@ impl<'a> Sim<'a> {
                 generation,
             } => {
                 let r = &self.requests[request as usize];
-                !r.is_waiting() || r.generation != generation
+                r.generation != generation
+                    || !r.is_waiting() && !self.awaits_first_token(request, r.state)
             }
             Event::ServiceCompleted {
                 request,

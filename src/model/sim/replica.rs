@@ -61,6 +61,9 @@ pub(super) struct Seq {
     decoding: bool,
     /// When its first token came (valid once `generated` > 0).
     pub(super) first_token: SimTime,
+    /// Its user gave up before the first token: it leaves at the end of
+    /// the step under way.
+    cancelled: bool,
 }
 
 impl Seq {
@@ -77,6 +80,7 @@ impl Seq {
             admitted: 0,
             decoding: false,
             first_token: SimTime::ZERO,
+            cancelled: false,
         }
     }
 }
@@ -308,6 +312,9 @@ pub(super) struct Replicas {
     /// A routed pool's router and per-replica queues (`None`: the pool's
     /// queue is shared).
     pub(super) router: Option<Box<super::router::RouterState>>,
+    /// By request id, 1 + the replica of an admitted request that has no
+    /// first token yet (0: none): its user may still give up.
+    awaiting: Vec<u32>,
 }
 
 impl Replicas {
@@ -326,6 +333,7 @@ impl Replicas {
             room_key: Vec::new(),
             usable: 0,
             router: None,
+            awaiting: Vec::new(),
         }
     }
 
@@ -410,6 +418,36 @@ impl Replicas {
         rt.push(r, id, ticket);
     }
 
+    /// Whether request `id` was admitted and has no first token yet.
+    #[inline]
+    pub(super) fn awaits_first_token(&self, id: u32) -> bool {
+        self.awaiting.get(id as usize).is_some_and(|&r| r > 0)
+    }
+
+    /// The user of request `id` (admitted, no first token) gives up: a
+    /// preempted sequence leaves its replica's queue at once, a prefilling
+    /// one at the end of the step under way. Its replica.
+    pub(super) fn cancel(&mut self, id: u32) -> usize {
+        let r = self.awaiting[id as usize] as usize - 1;
+        self.awaiting[id as usize] = 0;
+        let rep = &mut self.replicas[r];
+        if let Some(k) = rep.pending.iter().position(|s| s.request == id) {
+            rep.pending.remove(k);
+        } else {
+            let slot = rep
+                .prefilling
+                .iter()
+                .copied()
+                .find(|&slot| {
+                    let s = &rep.seqs[slot as usize];
+                    s.request == id && !s.cancelled
+                })
+                .expect("a sequence without a first token is queued or prefilling");
+            rep.seqs[slot as usize].cancelled = true;
+        }
+        r
+    }
+
     /// Make room for `n` replicas.
     pub(super) fn ensure(&mut self, n: u32) {
         while self.replicas.len() < n as usize {
@@ -468,6 +506,15 @@ impl Replicas {
                     s.prefilled += s.chunk;
                     self.counts.prefilled += u64::from(s.chunk);
                     s.chunk = 0;
+                    if s.cancelled {
+                        // Its user left during the step: its work is
+                        // done, its blocks are free.
+                        let prompt = u64::from(s.prompt);
+                        rep.prefilling.remove(k);
+                        rep.reserved -= blocks(prompt + 1);
+                        rep.remove(slot);
+                        continue;
+                    }
                     if s.prefilled < s.prompt {
                         k += 1;
                         continue;
@@ -477,6 +524,7 @@ impl Replicas {
                     if s.generated == 0 {
                         s.first_token = now;
                         out.push(Happened::FirstToken { request: s.request });
+                        self.awaiting[s.request as usize] = 0;
                     }
                     s.generated += 1;
                     self.counts.generated += 1;
@@ -575,7 +623,17 @@ impl Replicas {
 
     /// Start `seq` on replica `r` if its prompt's KV blocks are free; else
     /// hand it back.
+    /// A sequence that cannot start yet waits in replica `r`'s own queue
+    /// (the caller puts it there): either way it is replica `r`'s, and
+    /// until its first token its user may give up.
     pub(super) fn admit(&mut self, r: usize, mut seq: Seq) -> Result<(), Seq> {
+        if seq.generated == 0 {
+            let id = seq.request as usize;
+            if self.awaiting.len() <= id {
+                self.awaiting.resize(id + 1, 0);
+            }
+            self.awaiting[id] = r as u32 + 1;
+        }
         let cap = self.spec.kv_blocks;
         // Without chunking, a prompt is prefilled whole in one step.
         if !self.spec.chunked_prefill && u64::from(seq.prompt) > self.budget_left(&self.replicas[r])

@@ -454,6 +454,11 @@ impl Sim<'_> {
     pub(super) fn abandon(&mut self, id: u32, now: SimTime) {
         let route = self.route_of(id);
         let pool = self.pool_of(route, id);
+        if self.requests[id as usize].state == State::InService {
+            // Only on a replica, before the first token (see `is_stale`).
+            self.abandon_on_replica(pool, id, now);
+            return;
+        }
         let r = &mut self.requests[id as usize];
         let counted = r.state == (State::Waiting { counted: true });
         r.state = State::Backoff;

@@ -170,6 +170,41 @@ impl Sim<'_> {
         );
     }
 
+    /// Whether request `id` (in `state`) is on a replica without its first
+    /// token: its user's patience still runs.
+    #[inline]
+    pub(super) fn awaits_first_token(&self, id: u32, state: State) -> bool {
+        if state != State::InService {
+            return false;
+        }
+        let Route::Pool(pool) = self.route_of(id) else {
+            return false;
+        };
+        match &self.pools[pool as usize].server.model {
+            super::server::Model::Replicas(reps) => reps.awaits_first_token(id),
+            _ => false,
+        }
+    }
+
+    /// The user of request `id`, admitted to a replica of `pool` and still
+    /// without a first token, gives up: the replica lets it go, and the
+    /// attempt is abandoned (retried or lost) as one that waited.
+    pub(super) fn abandon_on_replica(&mut self, pool: usize, id: u32, now: SimTime) {
+        let reps = self.pools[pool].server.replicas();
+        let r = reps.cancel(id);
+        reps.refresh_room(r);
+        self.requests[id as usize].state = State::Backoff;
+        self.pools[pool].bucket.abandoned += 1;
+        self.setback(
+            Route::Pool(pool as u32),
+            pool,
+            id,
+            now,
+            super::Setback::Abandoned,
+        );
+        self.dispatch(pool, now);
+    }
+
     /// Whether a replica event was overtaken by a change of plan.
     #[inline]
     pub(super) fn replica_is_stale(&self, pool: usize, replica: usize, generation: u32) -> bool {
