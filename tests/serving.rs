@@ -534,12 +534,20 @@ fn patience_runs_until_the_first_token_as_in_erlang_a() {
         p_abandon + theta * b / 2.0,
         theta * b / 2.0,
         0.05,
-        |r| {
-            let c = &r.classes[0];
-            c.abandoned as f64 / c.arrivals as f64
-        },
+        abandoned_share,
     );
-    for r in &runs {
+    assert_accounted(&runs);
+}
+
+/// The share of class 0's arrivals abandoned.
+fn abandoned_share(r: &RunResult) -> f64 {
+    let c = &r.classes[0];
+    c.abandoned as f64 / c.arrivals as f64
+}
+
+/// Every arrival of class 0 completed, was abandoned, or is in the system.
+fn assert_accounted(runs: &[RunResult]) {
+    for r in runs {
         let c = &r.classes[0];
         assert_eq!(c.completed + c.abandoned + c.in_system, c.arrivals);
     }
@@ -565,16 +573,13 @@ fn a_user_who_sees_no_first_token_leaves_during_the_prefill() {
         want,
         0.005,
         0.05,
-        |r| {
-            let c = &r.classes[0];
-            c.abandoned as f64 / c.arrivals as f64
-        },
+        abandoned_share,
     );
     // Nobody who left got a token: the tokens generated are exactly the
     // completed requests' outputs.
+    assert_accounted(&runs);
     for r in &runs {
         let c = &r.classes[0];
-        assert_eq!(c.completed + c.abandoned + c.in_system, c.arrivals);
         assert_eq!(
             r.pools[0].serving.as_ref().unwrap().output_tokens,
             2 * c.completed
