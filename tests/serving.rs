@@ -586,3 +586,61 @@ fn a_user_who_sees_no_first_token_leaves_during_the_prefill() {
         );
     }
 }
+
+#[test]
+fn a_failed_gpu_takes_its_whole_replica_out_of_service() {
+    // 16 GPUs in replicas of 4; each GPU fails after an exponential
+    // MTBF of 1 h and is repaired in 10 min, independently: in steady
+    // state the failed GPUs F are binomial(16, 1/7), and the replicas in
+    // service are ⌊(16 − F)/4⌋ (one failed GPU takes a whole replica).
+    let mut s = serving_scenario(
+        4,
+        0.0,
+        0.001,
+        64,
+        &[TokenDist::Geometric(50.0)],
+        1.0,
+        3.0e5,
+        10,
+        34,
+    );
+    let sv = s.pools[0].serving.as_mut().unwrap();
+    sv.gpus_per_replica = 4;
+    s.pools[0].gpus = 16;
+    s.pools[0].failures = Some(surge::model::FailureSpec {
+        mtbf: SimDuration::from_secs(3600),
+        mttr: DurationDist::deterministic(600.0).unwrap(),
+    });
+    s.classes[0].retry = Some(surge::model::RetrySpec {
+        max_attempts: 3,
+        base_s: 1.0,
+        factor: 1.0,
+        max_s: 1.0,
+        jitter: 0.0,
+    });
+    let runs = run_all(&s);
+    let q: f64 = 1.0 / 7.0;
+    let binom = |f: u32| {
+        let c = (0..f).fold(1.0, |acc, i| acc * f64::from(16 - i) / f64::from(i + 1));
+        c * q.powi(f as i32) * (1.0 - q).powi(16 - f as i32)
+    };
+    let want: f64 = (0..=16).map(|f| binom(f) * f64::from((16 - f) / 4)).sum();
+    assert_matches(
+        "replicas in service under failures",
+        &runs,
+        want,
+        0.0,
+        0.05,
+        |r| r.pools[0].serving.as_ref().unwrap().replicas_mean,
+    );
+    // The sequences of a failed replica fail as attempts: retried, and
+    // every request accounted for.
+    for r in &runs {
+        let c = &r.classes[0];
+        assert!(c.attempts > c.arrivals, "failures retried");
+        assert_eq!(
+            c.completed + c.failed + c.abandoned + c.in_system,
+            c.arrivals
+        );
+    }
+}

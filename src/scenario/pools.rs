@@ -110,11 +110,6 @@ pub(super) fn build_pools(
                             "batching",
                             "remove [pool.batching]: a serving pool batches continuously",
                         ),
-                        (
-                            p.failures.is_some(),
-                            "failures",
-                            "remove [pool.failures], or model the pool without [pool.serving]",
-                        ),
                     ] {
                         if present {
                             ctx.error_hint(

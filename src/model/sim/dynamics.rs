@@ -2,7 +2,7 @@
 //! with repair.
 
 use super::slab::State;
-use super::{Event, Setback, Sim, unit};
+use super::{Event, Route, Setback, Sim, unit};
 use crate::engine::{SimDuration, SimTime};
 use crate::model::spec::{CapacityChange, ScaleTrigger};
 use rand_distr::Distribution as _;
@@ -106,6 +106,13 @@ impl Sim<'_> {
         let Some(f) = &self.scenario.pools[pool].failures else {
             return;
         };
+        if matches!(
+            self.pools[pool].server.model,
+            super::server::Model::Replicas(_)
+        ) {
+            self.replica_gpu_fails(pool, now);
+            return;
+        }
         let p = &mut self.pools[pool];
         let working = p.usable();
         let busy_working = p.server.busy().min(working);
@@ -127,6 +134,42 @@ impl Sim<'_> {
             self.requests[id as usize].state = State::Backoff;
             let route = self.route_of(id);
             self.setback(route, pool, id, now, Setback::Failed);
+        }
+        self.capacity_changed(pool, now);
+    }
+
+    /// A GPU of serving pool `pool` fails: one of its working GPUs, drawn
+    /// uniformly. If it belongs to a replica in use, that replica's
+    /// sequences fail (their attempts retry or are lost, as a failed GPU's
+    /// request's are) and the replica starts again empty. Replicas in use
+    /// are always the first ones, so the replica that capacity loses is
+    /// the last in use, which finishes what it runs (as a removed GPU
+    /// does). Until the repair, the pool has one GPU fewer.
+    fn replica_gpu_fails(&mut self, pool: usize, now: SimTime) {
+        let f = self.scenario.pools[pool]
+            .failures
+            .as_ref()
+            .expect("failures are scheduled for a pool with failures");
+        let p = &mut self.pools[pool];
+        let working = p.usable();
+        let u = unit(&mut p.failure_rng) * f64::from(working);
+        p.failed += 1;
+        let repair = f.mttr.sample(&mut p.failure_rng);
+        self.events
+            .schedule(now + repair, Event::GpuRepaired { pool: pool as u32 });
+        let reps = p.server.replicas();
+        let victim = (u / f64::from(reps.spec.gpus_per_replica)) as usize;
+        if victim < reps.usable() as usize && victim < reps.replicas.len() {
+            let before = reps.replica_load(victim);
+            let mut lost = Vec::new();
+            reps.kill(victim, &mut lost);
+            reps.load_changed(now, before, (0, 0));
+            let busy = reps.stepping * reps.spec.gpus_per_replica;
+            p.server.set_busy(busy);
+            for id in lost {
+                self.requests[id as usize].state = State::Backoff;
+                self.setback(Route::Pool(pool as u32), pool, id, now, Setback::Failed);
+            }
         }
         self.capacity_changed(pool, now);
     }

@@ -110,9 +110,7 @@ impl Sim<'_> {
                     failed: p.failures_lost,
                     verdict: Default::default(),
                     serving: match &mut p.server.model {
-                        Model::Replicas(reps) => {
-                            Some(serving_result(reps, gpus_mean, window_s, end))
-                        }
+                        Model::Replicas(reps) => Some(serving_result(reps, window_s, end)),
                         _ => None,
                     },
                 }
@@ -166,15 +164,10 @@ impl Sim<'_> {
     }
 }
 
-/// A serving pool's token-level results at the end of the run, on
-/// `gpus_mean` online GPUs over a window of `window_s` seconds.
-fn serving_result(
-    reps: &mut Replicas,
-    gpus_mean: f64,
-    window_s: f64,
-    end: SimTime,
-) -> ServingResult {
-    let replicas_mean = gpus_mean / f64::from(reps.spec.gpus_per_replica);
+/// A serving pool's token-level results at the end of the run, over a
+/// window of `window_s` seconds.
+fn serving_result(reps: &mut Replicas, window_s: f64, end: SimTime) -> ServingResult {
+    let replicas_mean = reps.in_service.window_mean(end);
     let per_s = |n: u64| {
         if window_s > 0.0 {
             n as f64 / window_s

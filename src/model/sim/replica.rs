@@ -302,6 +302,9 @@ pub(super) struct Replicas {
     pub(super) running: Level,
     /// KV blocks held over all replicas.
     pub(super) kv: Level,
+    /// Whole replicas in service (those draining after a capacity cut
+    /// are not counted).
+    pub(super) in_service: Level,
     /// Replicas that can take work from the pool's queue, by (running
     /// sequences, index): the least loaded first.
     room: BTreeSet<(u32, u32)>,
@@ -329,6 +332,7 @@ impl Replicas {
             window_counts: Counts::default(),
             running: Level::new(0, window.0, window.1),
             kv: Level::new(0, window.0, window.1),
+            in_service: Level::new(0, window.0, window.1),
             room: BTreeSet::new(),
             room_key: Vec::new(),
             usable: 0,
@@ -339,12 +343,13 @@ impl Replicas {
 
     /// `n` replicas are usable (whole replicas of the usable GPUs): make
     /// room for them, and index the ones that can take work.
-    pub(super) fn set_usable(&mut self, n: u32) {
+    pub(super) fn set_usable(&mut self, n: u32, now: SimTime) {
         if n == self.usable && self.replicas.len() >= n as usize {
             return;
         }
         self.ensure(n);
         self.usable = n;
+        self.in_service.set(now, u64::from(n));
         for r in 0..self.replicas.len() {
             self.refresh_room(r);
         }
@@ -416,6 +421,31 @@ impl Replicas {
             )
         });
         rt.push(r, id, ticket);
+    }
+
+    /// A GPU of replica `r` failed: the replica loses every sequence it
+    /// runs or holds in its own queue (their requests into `lost`, but not
+    /// those whose users already left) and starts again empty.
+    pub(super) fn kill(&mut self, r: usize, lost: &mut Vec<u32>) {
+        let rep = &mut self.replicas[r];
+        for (s, &live) in rep.seqs.iter().zip(&rep.live) {
+            if live && !s.cancelled {
+                lost.push(s.request);
+            }
+        }
+        lost.extend(rep.pending.iter().map(|s| s.request));
+        if rep.plan != Plan::Idle {
+            self.stepping -= 1;
+        }
+        let generation = rep.generation.wrapping_add(1);
+        *rep = Replica::new();
+        rep.generation = generation;
+        for &id in lost.iter() {
+            if let Some(a) = self.awaiting.get_mut(id as usize) {
+                *a = 0;
+            }
+        }
+        self.refresh_room(r);
     }
 
     /// Whether request `id` was admitted and has no first token yet.

@@ -326,7 +326,7 @@ impl Sim<'_> {
         match p.server.routed() {
             Some(reps) => {
                 let n = reps.spec.replicas(usable);
-                reps.set_usable(n);
+                reps.set_usable(n, now);
                 reps.route(id, generation, now);
             }
             None => p.policy.enqueue(queued, &view),

@@ -34,7 +34,7 @@ impl Sim<'_> {
         let reps = p.server.replicas();
         let n = reps.spec.replicas(usable);
         let old = reps.usable() as usize;
-        reps.set_usable(n);
+        reps.set_usable(n, self.events.now());
         let n = n as usize;
         if n != old
             && let Some(rt) = &mut reps.router

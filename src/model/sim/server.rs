@@ -54,6 +54,7 @@ impl Server {
                         kind, refresh, router_rng,
                     )));
                 }
+                reps.set_usable(sv.replicas(spec.gpus), SimTime::ZERO);
                 Model::Replicas(Box::new(reps))
             }
             (Some(b), None) => Model::Batches(Batches {
