@@ -176,6 +176,15 @@ impl Metric {
         Metric::SloAttainment,
     ];
 
+    /// The token-level metrics `surge compare` and `check --baseline`
+    /// add for a class on a serving pool.
+    pub const SERVING_COMPARED: &'static [Metric] = &[
+        Metric::TtftMean,
+        Metric::TtftP99,
+        Metric::TpotMean,
+        Metric::TpotP99,
+    ];
+
     /// Parse a metric by its name or its column (`wait_p95` or
     /// `wait_p95_s`).
     pub fn parse(s: &str) -> Option<Metric> {

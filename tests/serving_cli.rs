@@ -342,3 +342,58 @@ fn ttft_and_tpot_are_slos_of_serving_classes_only() {
     let stderr = assert_rejected(&text, lines - 1, "slo.2.metric");
     assert!(stderr.contains("serving pools"), "{stderr}");
 }
+
+#[test]
+fn compare_and_check_baseline_read_ttft_and_tpot() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("s.toml");
+    std::fs::write(&file, scenario("", TOKENS)).unwrap();
+    // compare: the token-level rows beside the request-level ones.
+    surge()
+        .args(["compare", "--replications", "3", "--out"])
+        .arg(dir.path().join("cmp"))
+        .arg(&file)
+        .args(["--b", "pool.llm.serving.router=\"random\""])
+        .assert()
+        .success();
+    let csv = std::fs::read_to_string(dir.path().join("cmp/compare.csv")).unwrap();
+    for metric in ["ttft_mean", "ttft_p99", "tpot_mean", "tpot_p99"] {
+        assert!(
+            csv.contains(&format!("chat,{metric},")),
+            "{metric} in:\n{csv}"
+        );
+    }
+    // check --baseline: a baseline run, then a pool half the size, whose
+    // TTFT and TPOT tails regress.
+    let base = dir.path().join("base");
+    surge()
+        .args([
+            "run",
+            "--charts",
+            "none",
+            "--quiet",
+            "--replications",
+            "3",
+            "--out",
+        ])
+        .arg(&base)
+        .arg(&file)
+        .assert()
+        .success();
+    let out = surge()
+        .args(["check", "--replications", "3", "--out"])
+        .arg(dir.path().join("chk"))
+        .arg("--baseline")
+        .arg(&base)
+        .arg(&file)
+        .args(["--set", "pool.llm.gpus=2"])
+        .assert()
+        .code(1);
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("chat ttft_p99")),
+        "{text}"
+    );
+    assert!(text.contains("chat tpot_p99"), "{text}");
+}

@@ -85,9 +85,26 @@ fn outcome(
     }
 }
 
-/// Per-replication values of `metric` for `class` in a `summary.csv`.
+/// Per-replication values of `metric` for `class` in a `summary.csv`, or
+/// for a token-level metric in the `serving.csv` beside it.
 fn baseline_values(path: &Path, class: &str, metric: Metric) -> Result<Vec<f64>, AppError> {
     let bad = AppError::Input;
+    if metric.is_serving() {
+        let path = path.with_file_name("serving.csv");
+        let bytes = std::fs::read(&path).map_err(|e| {
+            bad(format!(
+                "{}: {e} (the baseline has no token-level results for {class})",
+                path.display()
+            ))
+        })?;
+        let rows: Vec<crate::rows::ServingRow> =
+            rows::read(&path.display().to_string(), &bytes).map_err(bad)?;
+        return Ok(rows
+            .iter()
+            .filter(|r| r.class == class)
+            .filter_map(|r| r.metric(metric))
+            .collect());
+    }
     let bytes = std::fs::read(path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
     let rows: Vec<SummaryRow> = rows::read(&path.display().to_string(), &bytes).map_err(bad)?;
     Ok(rows
@@ -192,6 +209,13 @@ pub fn check(paths: &[PathBuf], opts: &CheckOptions) -> Result<bool, AppError> {
                 .chain(["all".to_string()])
             {
                 metrics.push((c, Metric::LatencyP99));
+            }
+            // A class on a serving pool: its TTFT and TPOT tails too.
+            if let Some(first) = runs.first() {
+                for c in first.classes.iter().filter(|c| c.ttft.is_some()) {
+                    metrics.push((c.name.clone(), Metric::TtftP99));
+                    metrics.push((c.name.clone(), Metric::TpotP99));
+                }
             }
             // Each (class, metric) once, in first-seen order.
             let mut seen = std::collections::BTreeSet::new();
@@ -574,7 +598,8 @@ pub fn paired_rows(ra: &[RunResult], rb: &[RunResult]) -> Vec<PairedRow> {
         .chain(["all".to_string()])
         .collect();
     for class in &classes {
-        for &metric in Metric::COMPARED {
+        // Token-level metrics too for a class that has them (serving).
+        for &metric in Metric::COMPARED.iter().chain(Metric::SERVING_COMPARED) {
             let mut a = Vec::new();
             let mut b = Vec::new();
             let mut d = Vec::new();

@@ -81,6 +81,21 @@ rows! {
 }
 
 impl ServingRow {
+    /// The row's value of a token-level metric (`None` for any other).
+    pub fn metric(&self, metric: Metric) -> Option<f64> {
+        match metric {
+            Metric::TtftMean => self.ttft_mean_s,
+            Metric::TtftP50 => self.ttft_p50_s,
+            Metric::TtftP95 => self.ttft_p95_s,
+            Metric::TtftP99 => self.ttft_p99_s,
+            Metric::TpotMean => self.tpot_mean_s,
+            Metric::TpotP50 => self.tpot_p50_s,
+            Metric::TpotP95 => self.tpot_p95_s,
+            Metric::TpotP99 => self.tpot_p99_s,
+            _ => None,
+        }
+    }
+
     /// Rows of every class on a serving pool of every run, for grid point
     /// `point`.
     pub fn of_runs(scenario: &Scenario, point: usize, runs: &[RunResult]) -> Vec<Self> {
