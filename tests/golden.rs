@@ -83,6 +83,7 @@ const CASES: &[(&str, &[&str])] = &[
     ),
     ("chat-serving", &["--set", "duration=10m"]),
     ("chat-roofline", &["--set", "duration=10m"]),
+    ("kv-crowding", &["--set", "duration=3h", "--set", "warmup=15m"]),
 ];
 
 /// `timeseries.csv` too: it is small at these lengths and guards the
