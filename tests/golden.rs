@@ -83,7 +83,10 @@ const CASES: &[(&str, &[&str])] = &[
     ),
     ("chat-serving", &["--set", "duration=10m"]),
     ("chat-roofline", &["--set", "duration=10m"]),
-    ("kv-crowding", &["--set", "duration=3h", "--set", "warmup=15m"]),
+    (
+        "kv-crowding",
+        &["--set", "duration=3h", "--set", "warmup=15m"],
+    ),
 ];
 
 /// `timeseries.csv` too: it is small at these lengths and guards the
@@ -114,7 +117,12 @@ fn check_case(index: usize, scenario: &str, args: &[&str]) {
         compare_or_bless(&golden.join(name), &actual);
     }
     // Workflows: each stage's table too; serving pools: their token files.
-    for name in ["stages.csv", "serving.csv", "replicas.csv"] {
+    for name in [
+        "stages.csv",
+        "serving.csv",
+        "replicas.csv",
+        "serving_series.csv",
+    ] {
         let file = out.path().join(name);
         if file.exists() {
             compare_or_bless(&golden.join(name), &std::fs::read(file).unwrap());

@@ -15,7 +15,7 @@ mod common;
 use common::{assert_matches, run_all};
 use surge::engine::SimDuration;
 use surge::model::{
-    DurationDist, Router, RouterKind, RunResult, Scenario, ServingSpec, StepModel, StepTime,
+    DurationDist, Router, RouterKind, RunResult, Scenario, Scope, ServingSpec, StepModel, StepTime,
     TokenDist, TokenSpec,
 };
 use surge::theory;
@@ -270,6 +270,26 @@ fn every_token_is_generated_once_and_the_kv_cache_is_never_overfull() {
     assert_eq!(r.classes[0].in_system, 0);
     assert_eq!(r.classes[0].completed, r.classes[0].arrivals);
     assert_eq!(sr.output_tokens, 500 * r.classes[0].completed);
+    // The time series adds up to the run: every token in one bucket, and
+    // every first token of the class.
+    let pool_rows = r
+        .serving_series
+        .iter()
+        .filter(|b| b.scope == Scope::Pool(0));
+    let tokens: u64 = pool_rows.map(|b| b.output_tokens.unwrap()).sum();
+    assert_eq!(tokens, sr.output_tokens);
+    let firsts: u64 = r
+        .serving_series
+        .iter()
+        .filter(|b| b.scope == Scope::Class(0))
+        .map(|b| b.first_tokens.unwrap())
+        .sum();
+    assert_eq!(firsts, r.classes[0].completed);
+    assert!(
+        r.serving_series
+            .iter()
+            .all(|b| b.kv_utilization_max.is_none_or(|k| k <= 1.0))
+    );
     assert!(sr.kv_utilization_max <= 1.0, "{}", sr.kv_utilization_max);
     assert!(sr.prefill_tokens > 0);
 }

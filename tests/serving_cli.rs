@@ -273,6 +273,7 @@ fn a_serving_run_writes_its_token_files_and_the_same_bytes_for_any_jobs() {
         "timeseries.csv",
         "serving.csv",
         "replicas.csv",
+        "serving_series.csv",
     ] {
         let x = std::fs::read(a.join(name)).unwrap();
         assert_eq!(

@@ -384,6 +384,10 @@ pub fn write_run_outputs(
                 "replicas.csv",
                 crate::report::replicas_table(scenario, 0, runs),
             ),
+            (
+                "serving_series.csv",
+                crate::report::serving_series_table(scenario, 0, runs),
+            ),
         ] {
             let path = out.join(name);
             write_atomic(&path, &table.to_csv()).map_err(|e| io(e, &path))?;

@@ -30,8 +30,8 @@ pub use dist::{DistError, DurationDist};
 pub(crate) use policies::PolicyOverrides;
 pub use policies::{PolicyContext, PolicyFactory};
 pub use results::{
-    ClassResult, PoolResult, PopulationResult, RunResult, Scope, ServingResult, StageResult,
-    StageSeriesRow, StopReason, Stopped, TimeSeriesRow,
+    ClassResult, PoolResult, PopulationResult, RunResult, Scope, ServingResult, ServingSeriesRow,
+    StageResult, StageSeriesRow, StopReason, Stopped, TimeSeriesRow,
 };
 pub use retry::RetrySpec;
 pub use serving::roofline::{Efficiency, GpuSpec, ModelShape, Roofline};

@@ -196,6 +196,9 @@ pub struct RunResult {
     /// Time series of each workflow stage, bucket by bucket (empty without
     /// workflows).
     pub stage_series: Vec<StageSeriesRow>,
+    /// Time series of each serving pool and each class on one, bucket by
+    /// bucket (empty without serving pools).
+    pub serving_series: Vec<ServingSeriesRow>,
     /// Events processed.
     pub events: u64,
     /// Requests simulated (warm-up included).
@@ -339,6 +342,43 @@ pub struct StageSeriesRow {
     pub wait_mean_s: Option<f64>,
     /// Mean service of the visits that completed in the bucket, seconds.
     pub service_mean_s: Option<f64>,
+}
+
+/// One time bucket of a serving pool (its batch, cache and tokens) or of
+/// a class on one (its first tokens and token times).
+#[derive(Clone, Debug)]
+pub struct ServingSeriesRow {
+    /// Start of the bucket.
+    pub start: SimTime,
+    /// Width of the bucket.
+    pub width: SimDuration,
+    /// The serving pool or the class.
+    pub scope: Scope,
+    /// Time-average whole replicas in service (pools).
+    pub replicas_mean: Option<f64>,
+    /// Time-average running sequences per replica in service (pools).
+    pub running_mean: Option<f64>,
+    /// Most sequences running at once over the pool (pools).
+    pub running_max: Option<u64>,
+    /// Time-average share of the KV cache in service held (pools).
+    pub kv_utilization: Option<f64>,
+    /// Largest share of the KV cache in service held at once (pools).
+    pub kv_utilization_max: Option<f64>,
+    /// Prompt tokens prefilled in the bucket, recomputation included (pools).
+    pub prefill_tokens: Option<u64>,
+    /// Output tokens generated in the bucket (pools).
+    pub output_tokens: Option<u64>,
+    /// Sequences preempted in the bucket (pools).
+    pub preemptions: Option<u64>,
+    /// Requests that saw their first token in the bucket (classes).
+    pub first_tokens: Option<u64>,
+    /// Median time to first token of those, seconds (classes).
+    pub ttft_p50_s: Option<f64>,
+    /// 99th percentile time to first token of those, seconds (classes).
+    pub ttft_p99_s: Option<f64>,
+    /// 99th percentile time per output token of the requests completed in
+    /// the bucket, seconds (classes).
+    pub tpot_p99_s: Option<f64>,
 }
 
 /// What a time-series row describes.

@@ -18,8 +18,8 @@ pub use charts::{ChartFile, ChartFormat, PlanSlo, plan_charts, run_charts, sweep
 #[cfg(feature = "charts")]
 pub use html::{ClassInfo, ReportInput, RunInfo, SloInfo, report_html};
 pub use tables::{
-    Cell, Table, pools_table, replicas_table, requests_table, serving_table, stage_series_table,
-    stages_table, summary_table, timeseries_table,
+    Cell, Table, pools_table, replicas_table, requests_table, serving_series_table, serving_table,
+    stage_series_table, stages_table, summary_table, timeseries_table,
 };
 
 /// The columns of `requests.csv` (`--trace N`).

@@ -5,7 +5,8 @@
 use crate::model::{RunResult, Scenario};
 pub use crate::rows::{Cell, Table};
 use crate::rows::{
-    PoolRow, ReplicaRow, RequestRow, SeriesRow, ServingRow, StageRow, StageTimeRow, SummaryRow,
+    PoolRow, ReplicaRow, RequestRow, SeriesRow, ServingRow, ServingSeriesRow, StageRow,
+    StageTimeRow, SummaryRow,
 };
 
 /// One row per (replication, class), plus class `all`, for grid point `point`.
@@ -31,6 +32,12 @@ pub fn serving_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -> T
 /// One row per (replication, serving pool): `replicas.csv`.
 pub fn replicas_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -> Table {
     Table::of(&ReplicaRow::of_runs(scenario, point, runs))
+}
+
+/// One row per (replication, bucket, serving pool or class on one):
+/// `serving_series.csv`.
+pub fn serving_series_table(scenario: &Scenario, point: usize, runs: &[RunResult]) -> Table {
+    Table::of(&ServingSeriesRow::of_runs(scenario, point, runs))
 }
 
 /// One row per (replication, bucket, workflow class, stage): `stage_series.csv`.

@@ -343,7 +343,7 @@ macro_rules! rows {
 
 mod serving;
 mod stages;
-pub use serving::{ReplicaRow, ServingRow};
+pub use serving::{ReplicaRow, ServingRow, ServingSeriesRow};
 pub use stages::{StageRow, StageTimeRow};
 
 rows! {
@@ -671,14 +671,19 @@ impl PoolRow {
     }
 }
 
+/// A time-series scope's kind and name (`scope_kind`, `scope`).
+pub(crate) fn scope_names(scenario: &Scenario, scope: Scope) -> (&'static str, &String) {
+    match scope {
+        Scope::Class(i) => ("class", &scenario.classes[i].name),
+        Scope::Pool(i) => ("pool", &scenario.pools[i].name),
+        Scope::Population(i) => ("population", &scenario.populations[i].name),
+    }
+}
+
 impl SeriesRow {
     /// The row of one time bucket of `run`.
     pub fn new(scenario: &Scenario, point: usize, run: &RunResult, r: &TimeSeriesRow) -> Self {
-        let (kind, name) = match r.scope {
-            Scope::Class(i) => ("class", &scenario.classes[i].name),
-            Scope::Pool(i) => ("pool", &scenario.pools[i].name),
-            Scope::Population(i) => ("population", &scenario.populations[i].name),
-        };
+        let (kind, name) = scope_names(scenario, r.scope);
         let utilization = match (r.busy_gpus_mean, r.online_gpus_mean) {
             (Some(b), Some(o)) if o > 0.0 => Some(b / o),
             _ => None,

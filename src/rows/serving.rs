@@ -41,6 +41,52 @@ rows! {
         pub tpot_p99_s: Option<f64>,
     }
 
+    /// One row of `serving_series.csv`: one time bucket of a serving pool
+    /// or of a class on one, in one replication of one grid point.
+    pub struct ServingSeriesRow {
+        /// Scenario name.
+        pub scenario: String,
+        /// Grid point.
+        pub point: u64,
+        /// Replication index.
+        pub replication: u64,
+        /// The scenario's seed.
+        pub seed: u64,
+        /// Start of the bucket, seconds.
+        pub time_s: f64,
+        /// Width of the bucket, seconds.
+        pub bucket_s: f64,
+        /// `pool` or `class`.
+        pub scope_kind: String,
+        /// Pool or class name.
+        pub scope: String,
+        /// Time-average whole replicas in service (pools).
+        pub replicas_mean: Option<f64>,
+        /// Time-average running sequences per replica in service (pools).
+        pub running_mean: Option<f64>,
+        /// Most sequences running at once over the pool (pools).
+        pub running_max: Option<f64>,
+        /// Time-average share of the KV cache in service held (pools).
+        pub kv_utilization: Option<f64>,
+        /// Largest share of the KV cache in service held at once (pools).
+        pub kv_utilization_max: Option<f64>,
+        /// Prompt tokens prefilled in the bucket (pools).
+        pub prefill_tokens: Option<f64>,
+        /// Output tokens generated in the bucket (pools).
+        pub output_tokens: Option<f64>,
+        /// Sequences preempted in the bucket (pools).
+        pub preemptions: Option<f64>,
+        /// Requests whose first token came in the bucket (classes).
+        pub first_tokens: Option<f64>,
+        /// Median time to first token of those, seconds (classes).
+        pub ttft_p50_s: Option<f64>,
+        /// 99th percentile time to first token of those, seconds (classes).
+        pub ttft_p99_s: Option<f64>,
+        /// 99th percentile time per output token of the requests completed
+        /// in the bucket, seconds (classes).
+        pub tpot_p99_s: Option<f64>,
+    }
+
     /// One row of `replicas.csv`: one serving pool in one replication of
     /// one grid point, over `[warmup, duration)`.
     pub struct ReplicaRow {
@@ -153,6 +199,41 @@ impl ReplicaRow {
                     preemptions: s.preemptions,
                     steps: s.steps,
                     floor_steps: s.floor_steps,
+                });
+            }
+        }
+        rows
+    }
+}
+
+impl ServingSeriesRow {
+    /// Rows of every serving bucket of every run, for grid point `point`.
+    pub fn of_runs(scenario: &Scenario, point: usize, runs: &[RunResult]) -> Vec<Self> {
+        let mut rows = Vec::new();
+        for run in runs {
+            for r in &run.serving_series {
+                let (kind, name) = super::scope_names(scenario, r.scope);
+                rows.push(ServingSeriesRow {
+                    scenario: scenario.name.clone(),
+                    point: point as u64,
+                    replication: u64::from(run.replication),
+                    seed: run.seed,
+                    time_s: r.start.as_secs_f64(),
+                    bucket_s: r.width.as_secs_f64(),
+                    scope_kind: kind.into(),
+                    scope: name.clone(),
+                    replicas_mean: r.replicas_mean,
+                    running_mean: r.running_mean,
+                    running_max: r.running_max.map(|x| x as f64),
+                    kv_utilization: r.kv_utilization,
+                    kv_utilization_max: r.kv_utilization_max,
+                    prefill_tokens: r.prefill_tokens.map(|x| x as f64),
+                    output_tokens: r.output_tokens.map(|x| x as f64),
+                    preemptions: r.preemptions.map(|x| x as f64),
+                    first_tokens: r.first_tokens.map(|x| x as f64),
+                    ttft_p50_s: r.ttft_p50_s,
+                    ttft_p99_s: r.ttft_p99_s,
+                    tpot_p99_s: r.tpot_p99_s,
                 });
             }
         }

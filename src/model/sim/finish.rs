@@ -146,6 +146,7 @@ impl Sim<'_> {
             populations,
             timeseries: self.timeseries,
             stage_series: self.stage_series,
+            serving_series: self.serving_series,
             events: self.events.events_processed(),
             requests: self.total_arrivals,
             requests_finished: self.total_finished,

@@ -298,6 +298,8 @@ pub(super) struct Replicas {
     pub(super) counts: Counts,
     /// Of those, the ones at boundaries inside the measured window.
     pub(super) window_counts: Counts,
+    /// The counts when the current time bucket began.
+    pub(super) bucket_counts: Counts,
     /// Running sequences over all replicas.
     pub(super) running: Level,
     /// KV blocks held over all replicas.
@@ -330,6 +332,7 @@ impl Replicas {
             stepping: 0,
             counts: Counts::default(),
             window_counts: Counts::default(),
+            bucket_counts: Counts::default(),
             running: Level::new(0, window.0, window.1),
             kv: Level::new(0, window.0, window.1),
             in_service: Level::new(0, window.0, window.1),
@@ -446,6 +449,46 @@ impl Replicas {
             }
         }
         self.refresh_room(r);
+    }
+
+    /// Close a time bucket at `end`: the pool's row of `serving_series`.
+    pub(super) fn close_bucket(
+        &mut self,
+        start: SimTime,
+        end: SimTime,
+        pool: usize,
+    ) -> crate::model::results::ServingSeriesRow {
+        let (replicas, _) = self.in_service.close_bucket(end);
+        let (running, running_max) = self.running.close_bucket(end);
+        let (kv, kv_max) = self.kv.close_bucket(end);
+        let cap = self.spec.kv_blocks as f64;
+        let (now, was) = (self.counts, self.bucket_counts);
+        self.bucket_counts = now;
+        let per_replica = |x: f64| {
+            if replicas > 0.0 {
+                Some(x / replicas)
+            } else {
+                None
+            }
+        };
+        crate::model::results::ServingSeriesRow {
+            start,
+            width: end - start,
+            scope: crate::model::results::Scope::Pool(pool),
+            replicas_mean: Some(replicas),
+            running_mean: per_replica(running),
+            running_max: Some(running_max),
+            kv_utilization: per_replica(kv / cap),
+            kv_utilization_max: (self.usable > 0)
+                .then(|| kv_max as f64 / (cap * f64::from(self.usable))),
+            prefill_tokens: Some(now.prefilled - was.prefilled),
+            output_tokens: Some(now.generated - was.generated),
+            preemptions: Some(now.preemptions - was.preemptions),
+            first_tokens: None,
+            ttft_p50_s: None,
+            ttft_p99_s: None,
+            tpot_p99_s: None,
+        }
     }
 
     /// Whether request `id` was admitted and has no first token yet.

@@ -50,6 +50,9 @@ pub(super) struct ClassTokens {
     /// Replica-seconds per prompt token and per output token at full load
     /// (see [`crate::model::ServingSpec::work_rates`]).
     pub(super) work: (f64, f64),
+    /// This time bucket's first-token times and times per output token.
+    pub(super) bucket_ttft: crate::metrics::CompactHistogram,
+    pub(super) bucket_tpot: crate::metrics::CompactHistogram,
 }
 
 impl ClassTokens {
@@ -60,6 +63,8 @@ impl ClassTokens {
             spec: spec.clone(),
             max_len: pool.max_model_len,
             work: pool.work_rates(batch, means.0 + means.1 / 2.0),
+            bucket_ttft: Default::default(),
+            bucket_tpot: Default::default(),
         }
     }
 }

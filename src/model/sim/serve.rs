@@ -229,11 +229,14 @@ impl Sim<'_> {
         for h in &out {
             if let Happened::FirstToken { request } = *h {
                 let q = self.requests[request as usize];
-                if q.first_arrival >= self.warmup {
-                    let c = &mut self.classes[usize::from(q.class)];
-                    if let Some(h) = &mut c.stats.ttft {
-                        h.record(now - q.first_arrival);
-                    }
+                let c = &mut self.classes[usize::from(q.class)];
+                if let Some(t) = &mut c.tokens {
+                    t.bucket_ttft.record(now - q.first_arrival);
+                }
+                if q.first_arrival >= self.warmup
+                    && let Some(h) = &mut c.stats.ttft
+                {
+                    h.record(now - q.first_arrival);
                 }
             }
         }
@@ -282,13 +285,20 @@ impl Sim<'_> {
                 let id = seq.request;
                 let route = self.route_of(id);
                 let q = self.requests[id as usize];
-                if q.first_arrival >= self.warmup && seq.output > 1 {
+                if seq.output > 1 {
                     let latency = (now - q.first_arrival).as_secs_f64();
                     let ttft = (seq.first_token - q.first_arrival).as_secs_f64();
-                    let tpot = (latency - ttft) / f64::from(seq.output - 1);
+                    let tpot = crate::engine::SimDuration::from_secs_f64(
+                        (latency - ttft) / f64::from(seq.output - 1),
+                    );
                     let c = &mut self.classes[usize::from(q.class)];
-                    if let Some(h) = &mut c.stats.tpot {
-                        h.record(crate::engine::SimDuration::from_secs_f64(tpot));
+                    if let Some(t) = &mut c.tokens {
+                        t.bucket_tpot.record(tpot);
+                    }
+                    if q.first_arrival >= self.warmup
+                        && let Some(h) = &mut c.stats.tpot
+                    {
+                        h.record(tpot);
                     }
                 }
                 self.completed(route, pool, id, now);

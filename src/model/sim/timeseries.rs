@@ -97,6 +97,38 @@ impl Sim<'_> {
             });
             p.bucket.clear();
         }
+        // Serving pools and their classes: batch, cache, tokens, TTFT.
+        for (i, p) in self.pools.iter_mut().enumerate() {
+            if let super::server::Model::Replicas(reps) = &mut p.server.model {
+                self.serving_series.push(reps.close_bucket(start, end, i));
+            }
+        }
+        for (i, c) in self.classes.iter_mut().enumerate() {
+            if let Some(t) = &mut c.tokens {
+                let [p50, p99] = t.bucket_ttft.quantiles_s([0.5, 0.99]);
+                let [tpot99] = t.bucket_tpot.quantiles_s([0.99]);
+                self.serving_series
+                    .push(crate::model::results::ServingSeriesRow {
+                        start,
+                        width,
+                        scope: Scope::Class(i),
+                        replicas_mean: None,
+                        running_mean: None,
+                        running_max: None,
+                        kv_utilization: None,
+                        kv_utilization_max: None,
+                        prefill_tokens: None,
+                        output_tokens: None,
+                        preemptions: None,
+                        first_tokens: Some(t.bucket_ttft.count()),
+                        ttft_p50_s: p50,
+                        ttft_p99_s: p99,
+                        tpot_p99_s: tpot99,
+                    });
+                t.bucket_ttft.reset();
+                t.bucket_tpot.reset();
+            }
+        }
         for (i, p) in self.populations.iter_mut().enumerate() {
             let (online, _) = p.online.close_bucket(end);
             self.timeseries.push(TimeSeriesRow {
