@@ -398,3 +398,23 @@ fn compare_and_check_baseline_read_ttft_and_tpot() {
     );
     assert!(text.contains("chat tpot_p99"), "{text}");
 }
+
+#[test]
+fn a_serving_pool_has_a_chart_of_its_batch_cache_and_first_tokens() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("s.toml");
+    std::fs::write(&file, scenario("", TOKENS)).unwrap();
+    let out = dir.path().join("out");
+    surge()
+        .args(["run", "--quiet", "--charts", "svg", "--out"])
+        .arg(&out)
+        .arg(&file)
+        .assert()
+        .success();
+    let svg = std::fs::read_to_string(out.join("charts/serving-llm.svg")).unwrap();
+    for title in ["running sequences per replica", "KV cache held", "chat p99"] {
+        assert!(svg.contains(title), "{title} in the chart");
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("serving-llm.svg"), "the report shows it");
+}

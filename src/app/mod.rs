@@ -206,16 +206,19 @@ pub fn run(paths: &[PathBuf], opts: &RunOptions) -> Result<(), AppError> {
         let mut info = run_info("run", path, l, &opts.overrides);
         info.replications = scenario.replications;
         info.replications_stop = stop.clone();
-        let [summary, pools, timeseries, stages, stage_series] =
-            write_run_outputs(staged.dir(), scenario, &runs, &info)?;
+        let w = write_run_outputs(staged.dir(), scenario, &runs, &info)?;
         if let Some(format) = opts.charts {
             // From the bytes just written, not read back.
+            fn some(b: &[u8]) -> Option<&[u8]> {
+                (!b.is_empty()).then_some(b)
+            }
             let tables = Drawn {
-                summary: &summary,
-                pools: &pools,
-                timeseries: Some(&timeseries),
-                stages: (!stages.is_empty()).then_some(&stages[..]),
-                stage_series: (!stage_series.is_empty()).then_some(&stage_series[..]),
+                summary: &w.summary,
+                pools: &w.pools,
+                timeseries: Some(&w.timeseries),
+                stages: some(&w.stages),
+                stage_series: some(&w.stage_series),
+                serving_series: some(&w.serving_series),
                 sweep: None,
                 info: Some(&info),
             };
@@ -348,7 +351,7 @@ pub fn write_run_outputs(
     scenario: &Scenario,
     runs: &[RunResult],
     info: &RunInfo,
-) -> Result<[Vec<u8>; 5], AppError> {
+) -> Result<Written, AppError> {
     let io = |e: std::io::Error, what: &Path| {
         AppError::Output(format!("cannot write {}: {e}", what.display()))
     };
@@ -374,6 +377,7 @@ pub fn write_run_outputs(
         stage_series = crate::report::stage_series_table(scenario, 0, runs).to_csv();
         write_atomic(&path, &stage_series).map_err(|e| io(e, &path))?;
     }
+    let mut serving_series = Vec::new();
     if scenario.pools.iter().any(|p| p.serving.is_some()) {
         for (name, table) in [
             (
@@ -390,7 +394,11 @@ pub fn write_run_outputs(
             ),
         ] {
             let path = out.join(name);
-            write_atomic(&path, &table.to_csv()).map_err(|e| io(e, &path))?;
+            let bytes = table.to_csv();
+            write_atomic(&path, &bytes).map_err(|e| io(e, &path))?;
+            if name == "serving_series.csv" {
+                serving_series = bytes;
+            }
         }
     }
     if scenario.trace > 0 {
@@ -400,7 +408,25 @@ pub fn write_run_outputs(
     }
     write_info(out, info)?;
     let [(_, summary), (_, pools), (_, timeseries)] = files;
-    Ok([summary, pools, timeseries, stages, stage_series])
+    Ok(Written {
+        summary,
+        pools,
+        timeseries,
+        stages,
+        stage_series,
+        serving_series,
+    })
+}
+
+/// The bytes of the files a run wrote that its charts and report draw
+/// from (empty for a file the scenario does not have).
+pub struct Written {
+    pub summary: Vec<u8>,
+    pub pools: Vec<u8>,
+    pub timeseries: Vec<u8>,
+    pub stages: Vec<u8>,
+    pub stage_series: Vec<u8>,
+    pub serving_series: Vec<u8>,
 }
 
 /// `surge chart DIR`: redraw the charts and report of an output folder,
@@ -449,6 +475,8 @@ pub(crate) struct Drawn<'a> {
     /// A run's stage table and time series (scenarios with workflows).
     pub(crate) stages: Option<&'a [u8]>,
     pub(crate) stage_series: Option<&'a [u8]>,
+    /// A run's serving time series (scenarios with serving pools).
+    pub(crate) serving_series: Option<&'a [u8]>,
     /// A sweep's table (None for a run).
     pub(crate) sweep: Option<&'a [u8]>,
     pub(crate) info: Option<&'a RunInfo>,
@@ -484,6 +512,7 @@ pub fn draw_charts(out: &Path, format: ChartFormat) -> Result<Vec<PathBuf>, AppE
     };
     let stages = stage_file("stages.csv")?;
     let stage_series = stage_file("stage_series.csv")?;
+    let serving_series = stage_file("serving_series.csv")?;
     let info: Option<RunInfo> = match std::fs::read(out.join("scenario.json")) {
         Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
             AppError::Input(format!(
@@ -502,6 +531,7 @@ pub fn draw_charts(out: &Path, format: ChartFormat) -> Result<Vec<PathBuf>, AppE
             timeseries: timeseries.as_deref(),
             stages: stages.as_deref(),
             stage_series: stage_series.as_deref(),
+            serving_series: serving_series.as_deref(),
             sweep: sweep.as_deref(),
             info: info.as_ref(),
         },
@@ -523,8 +553,8 @@ pub(crate) fn draw_from(
                 .map_err(failed)?
         }
         (None, Some(t)) => {
-            crate::report::run_charts(t, tables.stage_series, tables.info, &dir, format)
-                .map_err(failed)?
+            let series = (tables.stage_series, tables.serving_series);
+            crate::report::run_charts(t, series, tables.info, &dir, format).map_err(failed)?
         }
         (None, None) => Vec::new(),
     };

@@ -333,6 +333,7 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
             timeseries: None,
             stages: None,
             stage_series: None,
+            serving_series: None,
             sweep: Some(sweep),
             info: Some(&info),
         };
@@ -543,6 +544,7 @@ pub fn merge(
             timeseries: None,
             stages: None,
             stage_series: None,
+            serving_series: None,
             sweep: Some(sweep),
             info: Some(&info),
         };

@@ -12,6 +12,7 @@
 mod frame;
 mod overview;
 mod scope;
+mod serving;
 mod stages;
 
 use super::{
@@ -306,7 +307,7 @@ fn ordered<'a>(scopes: &'a Scopes, kind: &str, order: &[String]) -> Vec<(&'a str
 /// order, then each pool.
 pub fn run_charts(
     timeseries_csv: &[u8],
-    stage_series_csv: Option<&[u8]>,
+    (stage_series_csv, serving_series_csv): (Option<&[u8]>, Option<&[u8]>),
     info: Option<&RunInfo>,
     dir: &Path,
     format: ChartFormat,
@@ -391,6 +392,40 @@ pub fn run_charts(
         };
         written.push(save(&chart, dir, &format!("pool-{}", slug(name)), format)?);
     }
+    // Serving pools: batch, cache and TTFT, from serving_series.csv.
+    if let Some(csv) = serving_series_csv {
+        let series = serving::read(csv)?;
+        for &(name, _) in &pools {
+            let Some(buckets) = series.get(&("pool".to_string(), name.to_string())) else {
+                continue;
+            };
+            let on_pool = |c: &str| {
+                info.and_then(|i| i.classes.iter().find(|k| k.name == c))
+                    .is_none_or(|k| k.pool == name)
+            };
+            let classes = classes
+                .iter()
+                .filter(|(c, _)| on_pool(c))
+                .filter_map(|&(c, _)| {
+                    series
+                        .get(&("class".to_string(), c.to_string()))
+                        .map(|b| (c, b))
+                })
+                .collect();
+            let chart = serving::ServingChart {
+                pool: name,
+                buckets,
+                classes,
+                frame: &frame,
+            };
+            written.push(save(
+                &chart,
+                dir,
+                &format!("serving-{}", slug(name)),
+                format,
+            )?);
+        }
+    }
     Ok(written)
 }
 
@@ -461,7 +496,7 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         run_charts(
             crate::rows::complete::<SeriesRow>(csv).as_bytes(),
-            None,
+            (None, None),
             None,
             dir.path(),
             ChartFormat::Svg,
@@ -474,7 +509,7 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         let files = run_charts(
             series().as_bytes(),
-            None,
+            (None, None),
             None,
             dir.path(),
             ChartFormat::Png,
@@ -489,7 +524,7 @@ mod tests {
         let two = tempfile::TempDir::new().unwrap();
         let files = run_charts(
             two_classes().as_bytes(),
-            None,
+            (None, None),
             None,
             two.path(),
             ChartFormat::Png,
@@ -558,7 +593,7 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         let files = run_charts(
             series().as_bytes(),
-            None,
+            (None, None),
             Some(&info),
             dir.path(),
             ChartFormat::Svg,
@@ -614,7 +649,7 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         let files = run_charts(
             series().as_bytes(),
-            None,
+            (None, None),
             None,
             dir.path(),
             ChartFormat::Svg,
@@ -631,7 +666,7 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         let files = run_charts(
             series().as_bytes(),
-            None,
+            (None, None),
             None,
             dir.path(),
             ChartFormat::Svg,
@@ -651,7 +686,7 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         let e = run_charts(
             b"time_s,arrivals\n0,1\n",
-            None,
+            (None, None),
             None,
             dir.path(),
             ChartFormat::Svg,
