@@ -418,3 +418,37 @@ fn a_serving_pool_has_a_chart_of_its_batch_cache_and_first_tokens() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("serving-llm.svg"), "the report shows it");
 }
+
+#[test]
+fn plan_steps_a_serving_pool_in_whole_replicas() {
+    // Replicas of 2 GPUs, started at 4: every probe is a whole number of
+    // replicas, and so are the answer and the nearest miss.
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("s.toml");
+    let text = scenario("", TOKENS).replace("rate = \"20/s\"", "rate = \"60/s\"");
+    std::fs::write(&file, text).unwrap();
+    let out = dir.path().join("plan");
+    let run = surge()
+        .args([
+            "plan",
+            "--vary",
+            "pool.llm.gpus",
+            "--slo",
+            "chat:ttft_p99<=1s",
+            "--out",
+        ])
+        .arg(&out)
+        .arg(&file)
+        .assert()
+        .success();
+    let stdout = String::from_utf8(run.get_output().stdout.clone()).unwrap();
+    let csv = std::fs::read_to_string(out.join("plan.csv")).unwrap();
+    let probed: Vec<u64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(probed.len() >= 2, "{csv}");
+    assert!(probed.iter().all(|g| g % 2 == 0), "{csv}");
+    assert!(stdout.contains("answer: pool.llm.gpus="), "{stdout}");
+}

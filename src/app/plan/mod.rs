@@ -314,11 +314,16 @@ pub fn plan(path: &Path, opts: &PlanOptions) -> Result<Option<Vec<u64>>, AppErro
         .map(|v| pool_of(&base, v).map_or(opts.min, |p| u64::from(base.pools[p].gpus)))
         .collect();
     let answer = if opts.vary.len() == 1 {
+        // A serving pool's GPUs are searched in whole replicas.
+        let unit = pool_of(&base, &opts.vary[0])
+            .and_then(|p| base.pools[p].serving.as_ref())
+            .map_or(1, |sv| u64::from(sv.gpus_per_replica));
         let l = search::Line {
             up: !opts.maximize,
             resolution,
             ..search::Line::new(&start, 0, &all, (opts.min, opts.max))
-        };
+        }
+        .in_steps_of(unit);
         search::line(&mut pr, &l)?.map(|f| Answer {
             values: vec![f.meet],
             cost_per_hour: None,

@@ -46,6 +46,10 @@ pub(crate) struct Line {
     /// A value that meets without being probed, because a smaller
     /// allocation (in every path) was shown to meet: more never hurts.
     pub known_meet: Option<u64>,
+    /// What one step of the searched value is worth in the varied path
+    /// (a serving pool's GPUs come in whole replicas of this many); `lo`,
+    /// `hi`, `start` and the values found are in these steps.
+    pub unit: u64,
 }
 
 impl Line {
@@ -63,6 +67,20 @@ impl Line {
             near_meet: None,
             near_miss: None,
             known_meet: None,
+            unit: 1,
+        }
+    }
+
+    /// The same search in steps of `unit` (whole replicas): the range
+    /// rounded inward, the start up.
+    pub(crate) fn in_steps_of(self, unit: u64) -> Line {
+        let unit = unit.max(1);
+        Line {
+            lo: self.lo.div_ceil(unit).max(1),
+            hi: (self.hi / unit).max(1),
+            start: self.start.div_ceil(unit),
+            unit,
+            ..self
         }
     }
 }
@@ -94,7 +112,7 @@ fn no_longer_helps(pr: &Prober<'_>, l: &Line, before: &End, after: &End) -> Opti
         return None;
     }
     let mut v = l.at.clone();
-    v[l.dim] = after.x;
+    v[l.dim] = after.x * l.unit;
     let probe = pr.probes.iter().find(|p| p.values == v)?;
     let mut stuck = Vec::new();
     for (k, &i) in l.active.iter().enumerate() {
@@ -113,8 +131,8 @@ fn no_longer_helps(pr: &Prober<'_>, l: &Line, before: &End, after: &End) -> Opti
     Some(format!(
         "more of {} no longer helps: from {} to {} the mean of {} moved less than 1% and stays beyond its bound (a bound below what service time alone gives, or another pool limits it)",
         pr.path_name(l.dim),
-        before.x,
-        after.x,
+        before.x * l.unit,
+        after.x * l.unit,
         stuck
             .iter()
             .map(|&i| pr.slo_name(i))
@@ -127,14 +145,15 @@ fn no_longer_helps(pr: &Prober<'_>, l: &Line, before: &End, after: &End) -> Opti
 pub(crate) fn line(pr: &mut Prober<'_>, l: &Line) -> Result<Option<Found>, AppError> {
     let eval = |pr: &mut Prober<'_>, x: u64| -> Result<(bool, End, Option<f64>), AppError> {
         let mut v = l.at.clone();
-        v[l.dim] = x;
+        v[l.dim] = x * l.unit;
         let i = pr.probe(&v, &l.active)?;
         let p = &pr.probes[i];
         let end = End {
             x,
             g: l.active.iter().map(|&i| p.excess(i)).collect(),
         };
-        Ok((p.side(&l.active).meets(), end, p.peak_needed[l.dim]))
+        let peak = p.peak_needed[l.dim].map(|h| h / l.unit as f64);
+        Ok((p.side(&l.active).meets(), end, peak))
     };
     let x0 = l.start.clamp(l.lo, l.hi);
     let (ok, e, mut peak) = eval(pr, x0)?;
@@ -209,7 +228,7 @@ pub(crate) fn line(pr: &mut Prober<'_>, l: &Line) -> Result<Option<Found>, AppEr
         } else if l.up {
             if t <= l.lo {
                 return Ok(Some(Found {
-                    meet: t,
+                    meet: t * l.unit,
                     miss: None,
                 }));
             }
@@ -223,7 +242,7 @@ pub(crate) fn line(pr: &mut Prober<'_>, l: &Line) -> Result<Option<Found>, AppEr
         } else {
             if t >= l.hi {
                 return Ok(Some(Found {
-                    meet: t,
+                    meet: t * l.unit,
                     miss: None,
                 }));
             }
@@ -295,8 +314,8 @@ pub(crate) fn line(pr: &mut Prober<'_>, l: &Line) -> Result<Option<Found>, AppEr
         }
     }
     Ok(Some(Found {
-        meet: b.x,
-        miss: Some(a.x),
+        meet: b.x * l.unit,
+        miss: Some(a.x * l.unit),
     }))
 }
 
