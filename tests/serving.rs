@@ -69,10 +69,10 @@ fn serving_scenario(
         .map(|(i, out)| {
             let mut c = template.clone();
             c.name = format!("L{i}");
-            c.tokens = Some(TokenSpec {
-                prompt: TokenDist::Rounded(DurationDist::deterministic(1.0).unwrap()),
-                output: out.clone(),
-            });
+            c.tokens = Some(TokenSpec::independent(
+                TokenDist::Rounded(DurationDist::deterministic(1.0).unwrap()),
+                out.clone(),
+            ));
             c
         })
         .collect();
@@ -261,8 +261,10 @@ fn every_token_is_generated_once_and_the_kv_cache_is_never_overfull() {
     let sv = s.pools[0].serving.as_mut().unwrap();
     sv.kv_blocks = 64;
     sv.max_model_len = 1024;
-    s.classes[0].tokens.as_mut().unwrap().prompt =
-        TokenDist::Rounded(DurationDist::uniform(1.0, 200.0).unwrap());
+    *s.classes[0].tokens.as_mut().unwrap() = TokenSpec::independent(
+        TokenDist::Rounded(DurationDist::uniform(1.0, 200.0).unwrap()),
+        deterministic(500),
+    );
     let runs = run_all(&s);
     let r = &runs[0];
     let sr = r.pools[0].serving.as_ref().unwrap();
@@ -500,8 +502,10 @@ fn prefill_first_stalls_decodes_where_chunked_prefill_mixes_them() {
             per_decode_seq_s: 2e-4,
             per_context_token_s: 0.0,
         });
-        s.classes[0].tokens.as_mut().unwrap().prompt =
-            TokenDist::Rounded(DurationDist::lognormal(800.0, 1.0).unwrap());
+        *s.classes[0].tokens.as_mut().unwrap() = TokenSpec::independent(
+            TokenDist::Rounded(DurationDist::lognormal(800.0, 1.0).unwrap()),
+            TokenDist::Geometric(200.0),
+        );
         run_all(&s)
     };
     let mean = |runs: &[RunResult], f: &dyn Fn(&RunResult) -> f64| {
@@ -583,7 +587,8 @@ fn a_user_who_sees_no_first_token_leaves_during_the_prefill() {
     let b = 0.002;
     let mut s = serving_scenario(1, 0.0, b, 1, &[deterministic(2)], 0.01, 100_000.0, 10, 33);
     s.warmup = SimDuration::ZERO;
-    s.classes[0].tokens.as_mut().unwrap().prompt = deterministic(250);
+    *s.classes[0].tokens.as_mut().unwrap() =
+        TokenSpec::independent(deterministic(250), deterministic(2));
     s.classes[0].patience = Some(DurationDist::exponential(1.0).unwrap());
     let runs = run_all(&s);
     let want = 1.0 - (-0.5f64).exp();

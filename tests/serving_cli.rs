@@ -240,6 +240,91 @@ fn a_roofline_pool_derives_its_step_and_kv_cache_and_runs() {
 }
 
 #[test]
+fn token_length_files_are_read_or_refused_with_their_line() {
+    let dir = TempDir::new().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let tokens = |path: &str| format!("tokens = {{ file = {path:?} }}");
+    for (name, text, says) in [
+        (
+            "word.csv",
+            "prompt,output\n10,5\n3,x\n",
+            "word.csv:3: column \"output\"",
+        ),
+        (
+            "zero.csv",
+            "prompt,output\n10,0\n",
+            "zero.csv:2: column \"output\"",
+        ),
+        (
+            "header.csv",
+            "a,b\n1,2\n",
+            "expected a header row naming a prompt column",
+        ),
+        (
+            "empty.csv",
+            "prompt,output\n",
+            "expected at least one (prompt, output) row",
+        ),
+        ("ragged.csv", "prompt,output\n1,2,3\n", "ragged.csv:2:"),
+    ] {
+        let text = scenario("", &tokens(&write(name, text)));
+        let stderr = assert_rejected(
+            &text,
+            line_of(&text, "tokens = { file"),
+            "class.chat.tokens.file",
+        );
+        assert!(stderr.contains(says), "expected {says:?} in:\n{stderr}");
+    }
+    let missing = scenario(
+        "",
+        &tokens(&dir.path().join("none.csv").display().to_string()),
+    );
+    assert_rejected(
+        &missing,
+        line_of(&missing, "tokens = { file"),
+        "class.chat.tokens.file",
+    );
+    // A file and a distribution at once.
+    let both = scenario(
+        "",
+        &format!(
+            "tokens = {{ file = {:?}, output = {{ dist = \"geometric\", mean = 3 }} }}",
+            write("ok.csv", "prompt,output\n5,5\n")
+        ),
+    );
+    assert_rejected(
+        &both,
+        line_of(&both, "tokens = { file"),
+        "class.chat.tokens.output",
+    );
+    // Azure's column names, a comment above the header, other columns:
+    let azure = write(
+        "azure.csv",
+        "# a comment\nTIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46,300,20\n2023-11-16 18:15:47,100,60\n",
+    );
+    let file = write("s.toml", &scenario("", &tokens(&azure)));
+    let shown = surge().arg("validate").arg(&file).assert().success();
+    let shown = String::from_utf8(shown.get_output().stdout.clone()).unwrap();
+    assert!(
+        shown.contains("2 (prompt, output) pairs resampled jointly (means 200 and 40)"),
+        "{shown}"
+    );
+    let out = dir.path().join("out");
+    surge()
+        .args(["run", "--charts", "none", "--quiet"])
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    assert!(out.join("serving.csv").exists());
+}
+
+#[test]
 fn a_serving_run_writes_its_token_files_and_the_same_bytes_for_any_jobs() {
     let dir = TempDir::new().unwrap();
     let file = dir.path().join("s.toml");

@@ -237,9 +237,8 @@ pub fn describe(s: &Scenario) -> String {
                 arrivals,
                 match &c.tokens {
                     Some(t) => format!(
-                        "tokens: prompt {}, output {} ({} of GPU time each at full batches)",
-                        t.prompt.describe(),
-                        t.output.describe(),
+                        "tokens: {} ({} of GPU time each at full batches)",
+                        t.describe(),
                         crate::engine::SimDuration::from_secs_f64(c.service.mean())
                     ),
                     None => format!("service {}", c.service.describe()),

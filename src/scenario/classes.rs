@@ -461,24 +461,43 @@ pub(super) fn build_limit(
     })
 }
 
-/// `tokens = { prompt, output }`: both required.
+/// `tokens = { prompt, output }` (both required) or `tokens = { file }`.
 fn build_class_tokens(ctx: &mut Ctx<'_>, st: &Spanned<RawTokens>, key: &str) -> Option<TokenSpec> {
     let t = st.get_ref();
+    if let Some(f) = &t.file {
+        for (name, d) in [("prompt", &t.prompt), ("output", &t.output)] {
+            if let Some(d) = d {
+                ctx.error_hint(
+                    &d.span(),
+                    &format!("{key}.{name}"),
+                    "`file` gives both lengths of each request: a class has `file` or `prompt` and `output`, not both",
+                    format!("remove `{name}`, or remove `file`"),
+                );
+            }
+        }
+        let path = ctx.string(f, &format!("{key}.file"))?;
+        let pairs = super::distributions::read_token_pairs(ctx, &path, f, &format!("{key}.file"))?;
+        return match TokenSpec::pairs(pairs) {
+            Ok(spec) if t.prompt.is_none() && t.output.is_none() => Some(spec),
+            Ok(_) => None,
+            Err(e) => {
+                ctx.error(&f.span(), &format!("{key}.file"), e.0);
+                None
+            }
+        };
+    }
     let mut one = |d: &Option<Spanned<super::raw::RawDist>>, n: &str| {
         ctx.required(
             d,
             &st.span(),
             &format!("{key}.{n}"),
-            "a distribution of token counts, e.g. { dist = \"lognormal\", mean = 800, cv = 1.5 }",
+            "a distribution of token counts, e.g. { dist = \"lognormal\", mean = 800, cv = 1.5 }, or tokens = { file = \"lengths.csv\" }",
         )
         .and_then(|d| build_tokens(ctx, d, &format!("{key}.{n}")))
     };
     let prompt = one(&t.prompt, "prompt");
     let output = one(&t.output, "output");
-    Some(TokenSpec {
-        prompt: prompt?,
-        output: output?,
-    })
+    Some(TokenSpec::independent(prompt?, output?))
 }
 
 /// The service demand that stands for a serving class's token demand in
@@ -486,8 +505,9 @@ fn build_class_tokens(ctx: &mut Ctx<'_>, st: &Spanned<RawTokens>, key: &str) -> 
 /// full load (see [`ServingSpec::work_s`]), as a deterministic time.
 fn serving_work(tokens: &TokenSpec, spec: &ServingSpec) -> DurationDist {
     let max_len = f64::from(spec.max_model_len);
-    let prompt = tokens.prompt.mean().min(max_len - 1.0);
-    let output = tokens.output.mean().min(max_len - prompt);
+    let (prompt, output) = tokens.means();
+    let prompt = prompt.min(max_len - 1.0);
+    let output = output.min(max_len - prompt);
     let batch = spec.full_batch(prompt, output);
     let work = spec.work_s(prompt, output, batch, prompt + output / 2.0)
         * f64::from(spec.gpus_per_replica);

@@ -295,6 +295,119 @@ pub(super) fn read_empirical(
     Some(values)
 }
 
+/// The column names a token-length file may use, lower case: surge's own,
+/// the OpenAI usage names, and those of Azure's public LLM inference
+/// traces (`ContextTokens`, `GeneratedTokens`).
+const PROMPT_COLUMNS: &[&str] = &[
+    "prompt",
+    "prompt_tokens",
+    "input_tokens",
+    "context_tokens",
+    "contexttokens",
+];
+const OUTPUT_COLUMNS: &[&str] = &[
+    "output",
+    "output_tokens",
+    "completion_tokens",
+    "generated_tokens",
+    "generatedtokens",
+];
+
+/// Read (prompt, output) token pairs from a CSV file with a header row
+/// naming the two columns (other columns are ignored; lines starting with
+/// `#` are skipped). Every error names the file, the line and the column.
+pub(super) fn read_token_pairs(
+    ctx: &mut Ctx<'_>,
+    path: &str,
+    v: &Val,
+    key: &str,
+) -> Option<Vec<(u32, u32)>> {
+    let full = ctx.base_dir.join(path);
+    let fail = |ctx: &mut Ctx<'_>, msg: String, hint: Option<String>| {
+        let msg = format!("{}{msg}", full.display());
+        match hint {
+            Some(h) => ctx.error_hint(&v.span(), key, msg, h),
+            None => ctx.error(&v.span(), key, msg),
+        }
+    };
+    let text = match super::files::read_text_file(&full, super::files::MAX_DATA_BYTES) {
+        Ok(t) => t,
+        Err(e) => {
+            fail(
+                ctx,
+                format!(": {e}"),
+                Some("paths are relative to the scenario file's folder".into()),
+            );
+            return None;
+        }
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .comment(Some(b'#'))
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(str::to_ascii_lowercase).collect(),
+        Err(e) => {
+            fail(ctx, format!(": {e}"), None);
+            return None;
+        }
+    };
+    let find = |names: &[&str]| header.iter().position(|h| names.contains(&h.as_str()));
+    let (Some(pc), Some(oc)) = (find(PROMPT_COLUMNS), find(OUTPUT_COLUMNS)) else {
+        fail(
+            ctx,
+            format!(
+                ": expected a header row naming a prompt column ({}) and an output column ({}), found {:?}",
+                PROMPT_COLUMNS.join(", "),
+                OUTPUT_COLUMNS.join(", "),
+                header.join(",")
+            ),
+            Some("the first line names the columns, e.g. prompt,output".into()),
+        );
+        return None;
+    };
+    let mut pairs = Vec::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, csv::Position::line);
+                fail(ctx, format!(":{line}: {e}"), None);
+                return None;
+            }
+        };
+        let line = record.position().map_or(0, csv::Position::line);
+        let cell = |col: usize| -> Result<u32, String> {
+            let c = record.get(col).unwrap_or("");
+            c.parse::<u32>()
+                .ok()
+                .filter(|&n| (1..=2_147_483_648).contains(&n))
+                .ok_or_else(|| {
+                    format!(
+                        ":{line}: column {:?}: expected a whole number of tokens ≥ 1, found {c:?}",
+                        header[col]
+                    )
+                })
+        };
+        match (cell(pc), cell(oc)) {
+            (Ok(p), Ok(o)) => pairs.push((p, o)),
+            (Err(e), _) | (_, Err(e)) => {
+                fail(ctx, e, None);
+                return None;
+            }
+        }
+    }
+    if pairs.is_empty() {
+        fail(
+            ctx,
+            ": expected at least one (prompt, output) row below the header, found none".into(),
+            None,
+        );
+        return None;
+    }
+    Some(pairs)
+}
+
 /// A distribution of whole numbers.
 pub(super) fn build_count(
     ctx: &mut Ctx<'_>,

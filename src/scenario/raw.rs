@@ -170,6 +170,7 @@ pub(crate) struct RawStep {
 pub(crate) struct RawTokens {
     pub prompt: Option<Spanned<RawDist>>,
     pub output: Option<Spanned<RawDist>>,
+    pub file: Option<Val>,
 }
 
 #[derive(Debug, Deserialize)]

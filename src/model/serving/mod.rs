@@ -24,9 +24,10 @@
 
 pub mod roofline;
 
-use super::DurationDist;
+use super::{DistError, DurationDist};
 use crate::rng::SimRng;
 use roofline::Roofline;
+use std::sync::Arc;
 
 /// Tokens per KV-cache block (vLLM's default block size).
 pub const BLOCK_TOKENS: u32 = 16;
@@ -338,19 +339,87 @@ impl ServingSpec {
     }
 }
 
-/// A class's token demand (`tokens = { prompt, output }`).
+/// A class's token demand: `tokens = { prompt, output }` (two independent
+/// distributions) or `tokens = { file }` ((prompt, output) pairs of a log,
+/// resampled jointly, so that long prompts keep their own outputs).
 #[derive(Clone, Debug)]
 pub struct TokenSpec {
-    /// Prompt length, tokens.
-    pub prompt: TokenDist,
-    /// Output length, tokens (at least 1).
-    pub output: TokenDist,
+    kind: TokenKind,
+}
+
+#[derive(Clone, Debug)]
+enum TokenKind {
+    Independent {
+        prompt: TokenDist,
+        output: TokenDist,
+    },
+    /// The pairs (each ≥ 1) and their means.
+    Pairs(Arc<[(u32, u32)]>, (f64, f64)),
 }
 
 impl TokenSpec {
+    /// Prompt and output lengths drawn independently.
+    pub fn independent(prompt: TokenDist, output: TokenDist) -> Self {
+        TokenSpec {
+            kind: TokenKind::Independent { prompt, output },
+        }
+    }
+
+    /// (prompt, output) pairs, one drawn uniformly per request; refused
+    /// when there are none or a length is 0.
+    pub fn pairs(pairs: Vec<(u32, u32)>) -> Result<Self, DistError> {
+        if pairs.is_empty() {
+            return Err(DistError(
+                "expected at least one (prompt, output) pair".into(),
+            ));
+        }
+        if let Some(i) = pairs.iter().position(|&(p, o)| p == 0 || o == 0) {
+            return Err(DistError(format!(
+                "pair {} has a length of 0 tokens: prompt and output are at least 1",
+                i + 1
+            )));
+        }
+        let n = pairs.len() as f64;
+        let means = (
+            pairs.iter().map(|&(p, _)| f64::from(p)).sum::<f64>() / n,
+            pairs.iter().map(|&(_, o)| f64::from(o)).sum::<f64>() / n,
+        );
+        Ok(TokenSpec {
+            kind: TokenKind::Pairs(pairs.into(), means),
+        })
+    }
+
     /// One request's (prompt, output) lengths, each at least 1.
     pub fn sample(&self, rng: &mut SimRng) -> (u32, u32) {
-        (self.prompt.sample(rng), self.output.sample(rng))
+        match &self.kind {
+            TokenKind::Independent { prompt, output } => (prompt.sample(rng), output.sample(rng)),
+            TokenKind::Pairs(pairs, _) => {
+                let i = (super::dist::unit(rng) * pairs.len() as f64) as usize;
+                pairs[i.min(pairs.len() - 1)]
+            }
+        }
+    }
+
+    /// The mean prompt and output lengths, tokens.
+    pub fn means(&self) -> (f64, f64) {
+        match &self.kind {
+            TokenKind::Independent { prompt, output } => (prompt.mean(), output.mean()),
+            TokenKind::Pairs(_, means) => *means,
+        }
+    }
+
+    /// A short description, e.g. `prompt lognormal(mean 800, cv 1.5),
+    /// output geometric(mean 250)`.
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            TokenKind::Independent { prompt, output } => {
+                format!("prompt {}, output {}", prompt.describe(), output.describe())
+            }
+            TokenKind::Pairs(pairs, (p, o)) => format!(
+                "{} (prompt, output) pairs resampled jointly (means {p:.0} and {o:.0})",
+                pairs.len()
+            ),
+        }
     }
 }
 
@@ -416,6 +485,24 @@ mod tests {
         assert!((mean - 20.0).abs() < 0.2, "{mean}");
         let ones = xs.iter().filter(|&&x| x == 1).count() as f64 / n as f64;
         assert!((ones - 0.05).abs() < 0.003, "{ones}");
+    }
+
+    #[test]
+    fn token_pairs_are_drawn_whole_and_refused_when_empty_or_zero() {
+        let spec = TokenSpec::pairs(vec![(1, 100), (1000, 1), (1000, 1)]).unwrap();
+        let mut r = stream(1, 0, "tokens");
+        let n = 30_000;
+        let draws: Vec<(u32, u32)> = (0..n).map(|_| spec.sample(&mut r)).collect();
+        // Never a mixed pair: the lengths stay joint.
+        assert!(draws.iter().all(|d| *d == (1, 100) || *d == (1000, 1)));
+        let long_prompts = draws.iter().filter(|d| d.0 == 1000).count() as f64 / n as f64;
+        // 2/3 expected; sd ≈ 0.0027.
+        assert!((long_prompts - 2.0 / 3.0).abs() < 0.012, "{long_prompts}");
+        let (p, o) = spec.means();
+        assert!((p - 667.0).abs() < 1e-9 && (o - 34.0).abs() < 1e-9);
+        assert!(TokenSpec::pairs(vec![]).is_err());
+        assert!(TokenSpec::pairs(vec![(5, 0)]).is_err());
+        assert!(TokenSpec::pairs(vec![(0, 5)]).is_err());
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub(super) struct ClassTokens {
 
 impl ClassTokens {
     pub(super) fn new(spec: &crate::model::TokenSpec, pool: &crate::model::ServingSpec) -> Self {
-        let means = (spec.prompt.mean(), spec.output.mean());
+        let means = spec.means();
         let batch = pool.full_batch(means.0, means.1);
         ClassTokens {
             spec: spec.clone(),
