@@ -669,3 +669,71 @@ fn a_failed_gpu_takes_its_whole_replica_out_of_service() {
         );
     }
 }
+
+#[test]
+fn ttft_and_tpot_targets_count_the_requests_that_met_them() {
+    // Targets do not change what runs: with the same seed, the share of
+    // arrivals that met a TTFT (or TPOT) target is the share of the run's
+    // first tokens (or output tokens) within it, and goodput is the rate
+    // of those completions.
+    let base = serving_scenario(
+        2,
+        0.005,
+        0.0005,
+        64,
+        &[TokenDist::Geometric(100.0)],
+        20.0,
+        30_000.0,
+        1,
+        41,
+    );
+    let untargeted = &run_all(&base)[0].classes[0];
+    assert_eq!(untargeted.slo_attainment, None, "no target, no attainment");
+    let (ttft, tpot) = (
+        untargeted.ttft.as_ref().unwrap(),
+        untargeted.tpot.as_ref().unwrap(),
+    );
+    let ttft_bound = SimDuration::from_secs_f64(ttft.quantile_s(0.9).unwrap());
+    let tpot_bound = SimDuration::from_secs_f64(tpot.quantile_s(0.5).unwrap());
+    let completed_share = untargeted.completed as f64 / untargeted.arrivals as f64;
+    let run = |ttft_target, tpot_target| {
+        let mut s = base.clone();
+        s.classes[0].ttft_target = ttft_target;
+        s.classes[0].tpot_target = tpot_target;
+        run_all(&s).remove(0).classes.remove(0)
+    };
+    let by_ttft = run(Some(ttft_bound), None);
+    assert_eq!(by_ttft.completed, untargeted.completed);
+    let want = ttft.fraction_at_most(ttft_bound).unwrap() * completed_share;
+    let got = by_ttft.slo_attainment.unwrap();
+    assert!((got - want).abs() < 0.01, "TTFT: {got} vs {want}");
+    let by_tpot = run(None, Some(tpot_bound));
+    // Requests of one output token have no TPOT and meet the bound.
+    let one_token = untargeted.completed - tpot.count();
+    let want = (tpot.fraction_at_most(tpot_bound).unwrap() * tpot.count() as f64
+        + one_token as f64)
+        / untargeted.arrivals as f64;
+    let got = by_tpot.slo_attainment.unwrap();
+    assert!((got - want).abs() < 0.01, "TPOT: {got} vs {want}");
+    // Both: no more than either, no less than both together allow.
+    let both = run(Some(ttft_bound), Some(tpot_bound));
+    let a = both.slo_attainment.unwrap();
+    let (x, y) = (
+        by_ttft.slo_attainment.unwrap(),
+        by_tpot.slo_attainment.unwrap(),
+    );
+    assert!(
+        a <= x.min(y) && a >= x + y - completed_share,
+        "{a} from {x} and {y}"
+    );
+    let goodput = both.goodput_per_s.unwrap();
+    let throughput = both.throughput_per_s;
+    assert!(
+        (goodput / throughput - a / completed_share).abs() < 0.03,
+        "goodput {goodput}/s of {throughput}/s against a share {a}"
+    );
+    assert!(
+        (untargeted.goodput_per_s.unwrap() - throughput).abs() < 1e-9,
+        "without targets every completion counts"
+    );
+}

@@ -48,6 +48,22 @@ fn bad_serving_input_names_its_line_and_key() {
     // No token demand on a serving pool: the class's table is the place.
     let text = scenario("", "");
     assert_rejected(&text, line_of(&text, "[[class]]"), "class.chat.tokens");
+    // Token targets on a class without tokens.
+    let text = scenario("", TOKENS).replace(
+        "[[class]]",
+        "[[pool]]\nname = \"plain\"\ngpus = 1\n\n[[class]]\nname = \"jobs\"\npool = \"plain\"\narrivals = { process = \"poisson\", rate = \"1/s\" }\nservice = { dist = \"exponential\", mean = \"1s\" }\nttft_target = \"1s\"\n\n[[class]]",
+    );
+    assert_rejected(
+        &text,
+        line_of(&text, "ttft_target"),
+        "class.jobs.ttft_target",
+    );
+    let text = scenario("", &format!("{TOKENS}\ntpot_target = \"-1ms\""));
+    assert_rejected(
+        &text,
+        line_of(&text, "tpot_target"),
+        "class.chat.tpot_target",
+    );
     // A service time instead of tokens.
     let text = scenario(
         "",

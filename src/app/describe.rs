@@ -222,9 +222,14 @@ pub fn describe(s: &Scenario) -> String {
     let rates = s.mean_rates();
     for (c, rate) in s.classes.iter().zip(rates) {
         let arrivals = describe_arrivals(s, &c.arrivals, Some(rate));
-        let target = c
-            .latency_target
-            .map_or(String::new(), |t| format!("; latency target {t}"));
+        let target: String = [
+            ("latency", c.latency_target),
+            ("TTFT", c.ttft_target),
+            ("TPOT", c.tpot_target),
+        ]
+        .into_iter()
+        .filter_map(|(what, t)| t.map(|t| format!("; {what} target {t}")))
+        .collect();
         match c.workflow {
             Some(w) => out.push_str(&format!(
                 "  class {:<7} → workflow {}; arrivals {}{}\n",

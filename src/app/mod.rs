@@ -313,6 +313,8 @@ pub(crate) fn run_info(
                 name: c.name.clone(),
                 pool: s.pools[c.pool].name.clone(),
                 latency_target_s: c.latency_target.map(|t| t.as_secs_f64()),
+                ttft_target_s: c.ttft_target.map(|t| t.as_secs_f64()),
+                tpot_target_s: c.tpot_target.map(|t| t.as_secs_f64()),
             })
             .collect(),
         pools: s.pools.iter().map(|p| p.name.clone()).collect(),

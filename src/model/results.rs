@@ -48,7 +48,12 @@ pub struct ClassResult {
     /// Serving classes: time per output token, (latency − TTFT) ÷ (output
     /// tokens − 1), of measured completed requests of two tokens or more.
     pub tpot: Option<DurationHistogram>,
-    /// Fraction of arrivals completed within the class's latency target.
+    /// Serving classes: goodput, the completions per second of the
+    /// measurement window that met every target of their class (latency,
+    /// TTFT, TPOT; all of them when the class has none).
+    pub goodput_per_s: Option<f64>,
+    /// Fraction of arrivals completed within every target of the class
+    /// (latency; TTFT and TPOT on a serving pool).
     pub slo_attainment: Option<f64>,
     pub(crate) slo_met: u64,
     pub(crate) slo_arrivals: u64,
@@ -279,6 +284,7 @@ impl ClassResult {
             deferred_latency: DurationHistogram::new(),
             ttft: None,
             tpot: None,
+            goodput_per_s: None,
             slo_attainment: None,
             slo_met: 0,
             slo_arrivals: 0,
@@ -311,6 +317,9 @@ impl ClassResult {
             if let Some(h) = theirs {
                 mine.get_or_insert_with(DurationHistogram::new).merge(h);
             }
+        }
+        if let Some(g) = other.goodput_per_s {
+            *self.goodput_per_s.get_or_insert(0.0) += g;
         }
         self.slo_met += other.slo_met;
         self.slo_arrivals += other.slo_arrivals;

@@ -325,6 +325,10 @@ pub struct ClassSpec {
     pub workflow: Option<usize>,
     /// Latency bound for the `slo_attainment` column, if any.
     pub latency_target: Option<SimDuration>,
+    /// A serving class's bound on each request's time to first token.
+    pub ttft_target: Option<SimDuration>,
+    /// A serving class's bound on each request's time per output token.
+    pub tpot_target: Option<SimDuration>,
     /// How long a request waits in queue before it is abandoned.
     pub patience: Option<DurationDist>,
     /// Retries after rejection, abandonment or failure.
@@ -343,6 +347,15 @@ pub struct ClassSpec {
     /// pool; its `service` is then the work one request puts on a replica
     /// at full load (see [`ServingSpec::work_s`]), for loads and verdicts.
     pub tokens: Option<TokenSpec>,
+}
+
+impl ClassSpec {
+    /// Whether each completed request is held to a target (latency, and
+    /// for a serving class TTFT and TPOT): the class then has an SLO
+    /// attainment, the share of its requests that met every one.
+    pub fn has_targets(&self) -> bool {
+        self.latency_target.is_some() || self.ttft_target.is_some() || self.tpot_target.is_some()
+    }
 }
 
 /// A token-bucket rate limit: tokens refill continuously at `rate_per_s` up
@@ -474,6 +487,8 @@ impl Scenario {
                 arrivals: ArrivalSpec::Poisson { rate_per_s },
                 service,
                 latency_target: None,
+                ttft_target: None,
+                tpot_target: None,
                 patience: None,
                 retry: None,
                 limit: None,

@@ -39,6 +39,10 @@ rows! {
         pub tpot_p95_s: Option<f64>,
         /// 99th percentile time per output token, seconds.
         pub tpot_p99_s: Option<f64>,
+        /// Goodput: completions per second of the measurement window that
+        /// met every target of the class (`latency_target`, `ttft_target`,
+        /// `tpot_target`; every completion when it has none).
+        pub goodput_per_s: f64,
     }
 
     /// One row of `serving_series.csv`: one time bucket of a serving pool
@@ -166,6 +170,7 @@ impl ServingRow {
                     tpot_p50_s: v(Metric::TpotP50),
                     tpot_p95_s: v(Metric::TpotP95),
                     tpot_p99_s: v(Metric::TpotP99),
+                    goodput_per_s: c.goodput_per_s.unwrap_or(0.0),
                 });
             }
         }

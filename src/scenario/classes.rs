@@ -225,6 +225,21 @@ pub(super) fn build_classes(
                     .map(Some),
                 None => Some(None),
             };
+            let mut token_target = |v: &Option<Val>, name: &str| match v {
+                Some(v) if on_serving.is_none() => {
+                    ctx.error_hint(
+                        &v.span(),
+                        &format!("{key}.{name}"),
+                        format!("`{name}` applies to a class on a serving pool (one with [pool.serving]): only its requests have tokens"),
+                        "bound the whole request with latency_target, or route the class to a serving pool",
+                    );
+                    None
+                }
+                Some(v) => ctx.positive_duration(v, &format!("{key}.{name}")).map(Some),
+                None => Some(None),
+            };
+            let ttft_target = token_target(&c.ttft_target, "ttft_target");
+            let tpot_target = token_target(&c.tpot_target, "tpot_target");
             let patience = match &c.patience {
                 Some(d) => build_dist(ctx, d, &format!("{key}.patience")).map(Some),
                 None => Some(None),
@@ -281,6 +296,8 @@ pub(super) fn build_classes(
                 arrivals: arrivals?,
                 service: service?,
                 latency_target: latency_target?,
+                ttft_target: ttft_target?,
+                tpot_target: tpot_target?,
                 patience: patience?,
                 retry: retry?,
                 limit: limit?,

@@ -217,6 +217,8 @@ pub(crate) struct RawClass {
     pub arrivals: Option<Spanned<RawArrivals>>,
     pub service: Option<Spanned<RawDist>>,
     pub latency_target: Option<Val>,
+    pub ttft_target: Option<Val>,
+    pub tpot_target: Option<Val>,
     pub patience: Option<Spanned<RawDist>>,
     pub retry: Option<Spanned<RawRetry>>,
     pub limit: Option<Spanned<RawLimit>>,

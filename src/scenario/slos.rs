@@ -150,7 +150,7 @@ pub(super) fn build_slo(
             format!("expected min ≤ max, found min {lo} > max {hi}: no value can meet both"),
         );
     }
-    // slo_attainment exists only for classes with a latency_target.
+    // slo_attainment exists only for classes with a target.
     if metric == Some(Metric::SloAttainment)
         && let (Some(c), Some(v)) = (&class, &s.metric)
         && !(with_target.contains(c) || (c == "all" && !with_target.is_empty()))
@@ -158,7 +158,7 @@ pub(super) fn build_slo(
         ctx.error_hint(
             &v.span(),
             &format!("{key}.metric"),
-            format!("slo_attainment of class {c:?} does not exist: the class has no latency_target"),
+            format!("slo_attainment of class {c:?} does not exist: the class has no latency_target (nor ttft_target or tpot_target)"),
             "give the class a latency_target (e.g. latency_target = \"60s\"), or bound latency_p99 instead",
         );
     }

@@ -372,7 +372,7 @@ fn build(
     let with_target: Vec<String> = classes
         .iter()
         .flatten()
-        .filter(|c| c.latency_target.is_some())
+        .filter(|c| c.has_targets())
         .map(|c| c.name.clone())
         .collect();
     let serving_classes: Vec<String> = classes

@@ -42,7 +42,7 @@ impl Sim<'_> {
             .zip(stages.iter_mut())
             .map(|(((c, spec), in_system), stages)| {
                 let st = std::mem::take(&mut c.stats);
-                let has_target = spec.latency_target.is_some();
+                let has_target = spec.has_targets();
                 ClassResult {
                     arrivals: st.arrivals,
                     completed: st.completed,
@@ -71,6 +71,13 @@ impl Sim<'_> {
                     deferred_latency: st.deferred_latency,
                     ttft: st.ttft,
                     tpot: st.tpot,
+                    goodput_per_s: c.tokens.as_ref().map(|t| {
+                        if window_s > 0.0 {
+                            t.good_in_window as f64 / window_s
+                        } else {
+                            0.0
+                        }
+                    }),
                     stages: std::mem::take(stages),
                     ..ClassResult::new(&spec.name)
                 }

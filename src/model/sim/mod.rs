@@ -311,16 +311,17 @@ impl<'a> Sim<'a> {
                 service: c.service.clone(),
                 service_rng: s(format!("class/{}/service", c.name)),
                 // Token demand where the class's pool serves tokens.
-                tokens: c
-                    .tokens
-                    .as_ref()
-                    .zip(sc.pools.get(c.pool).and_then(|p| p.serving.as_ref()))
-                    .map(|(t, spec)| requests::ClassTokens::new(t, spec)),
+                tokens: sc
+                    .pools
+                    .get(c.pool)
+                    .and_then(|p| p.serving.as_ref())
+                    .and_then(|spec| requests::ClassTokens::new(c, spec)),
                 token_rng: s(format!("class/{}/tokens", c.name)),
                 patience_rng: s(format!("class/{}/patience", c.name)),
                 retry_rng: s(format!("class/{}/retry", c.name)),
                 speed: sc.pools[c.pool].speed,
                 latency_target: c.latency_target,
+                has_targets: c.has_targets(),
                 limit_bucket: c
                     .limit
                     .as_ref()

@@ -34,6 +34,8 @@ pub(super) struct ClassState {
     pub(super) speed: f64,
     /// The class's latency target, for its SLO attainment.
     pub(super) latency_target: Option<SimDuration>,
+    /// Whether its requests are held to any target (latency, TTFT, TPOT).
+    pub(super) has_targets: bool,
     pub(super) limit_bucket: Option<TokenBucket>,
     /// Index of this class in its population's per-user buckets.
     pub(super) user_bucket: Option<usize>,
@@ -50,22 +52,33 @@ pub(super) struct ClassTokens {
     /// Replica-seconds per prompt token and per output token at full load
     /// (see [`crate::model::ServingSpec::work_rates`]).
     pub(super) work: (f64, f64),
+    /// The class's bounds on each request's TTFT and TPOT.
+    pub(super) targets: (Option<SimDuration>, Option<SimDuration>),
+    /// Completions in the measured window that met every target of the
+    /// class (latency, TTFT, TPOT): its goodput.
+    pub(super) good_in_window: u64,
     /// This time bucket's first-token times and times per output token.
     pub(super) bucket_ttft: crate::metrics::CompactHistogram,
     pub(super) bucket_tpot: crate::metrics::CompactHistogram,
 }
 
 impl ClassTokens {
-    pub(super) fn new(spec: &crate::model::TokenSpec, pool: &crate::model::ServingSpec) -> Self {
+    pub(super) fn new(
+        class: &crate::model::ClassSpec,
+        pool: &crate::model::ServingSpec,
+    ) -> Option<Self> {
+        let spec = class.tokens.as_ref()?;
         let means = spec.means();
         let batch = pool.full_batch(means.0, means.1);
-        ClassTokens {
+        Some(ClassTokens {
             spec: spec.clone(),
             max_len: pool.max_model_len,
             work: pool.work_rates(batch, means.0 + means.1 / 2.0),
+            targets: (class.ttft_target, class.tpot_target),
+            good_in_window: 0,
             bucket_ttft: Default::default(),
             bucket_tpot: Default::default(),
-        }
+        })
     }
 }
 
@@ -410,14 +423,22 @@ impl Sim<'_> {
     #[inline(always)]
     pub(super) fn completed(&mut self, route: Route, pool: usize, id: u32, now: SimTime) {
         match route {
-            Route::Pool(_) => self.record_completion(pool, id, now),
+            Route::Pool(_) => self.record_completion(pool, id, now, true),
             Route::Workflow(_) => self.task_completed(pool, id, now),
         }
     }
 
-    /// Completion statistics of one-stage request `id` (latency, SLO, buckets).
+    /// Completion statistics of one-stage request `id` (latency, SLO,
+    /// buckets); `tokens_met`: a serving request met its class's TTFT and
+    /// TPOT targets (true where there are none).
     #[inline(always)]
-    fn record_completion(&mut self, pool: usize, id: u32, now: SimTime) {
+    pub(super) fn record_completion(
+        &mut self,
+        pool: usize,
+        id: u32,
+        now: SimTime,
+        tokens_met: bool,
+    ) {
         let request = self.requests[id as usize];
         let latency = now - request.first_arrival;
         let class = request.class as usize;
@@ -429,12 +450,18 @@ impl Sim<'_> {
             if request.deferred {
                 c.stats.deferred_latency.record(latency);
             }
-            if target.is_some_and(|t| latency <= t) {
+            if c.has_targets && tokens_met && target.is_none_or(|t| latency <= t) {
                 c.stats.slo_met += 1;
             }
         }
         if now >= self.warmup && now < self.arrivals_end {
             c.stats.completed_in_window += 1;
+            if let Some(t) = &mut c.tokens
+                && tokens_met
+                && target.is_none_or(|t| latency <= t)
+            {
+                t.good_in_window += 1;
+            }
         }
         c.bucket.completions += 1;
         c.bucket.latency.record(latency);

@@ -285,24 +285,28 @@ impl Sim<'_> {
                 let id = seq.request;
                 let route = self.route_of(id);
                 let q = self.requests[id as usize];
+                let c = &mut self.classes[usize::from(q.class)];
+                let Some(t) = &mut c.tokens else {
+                    unreachable!("a sequence's class serves tokens")
+                };
+                let (ttft_target, tpot_target) = t.targets;
+                let ttft = seq.first_token - q.first_arrival;
+                let mut met = ttft_target.is_none_or(|b| ttft <= b);
                 if seq.output > 1 {
                     let latency = (now - q.first_arrival).as_secs_f64();
-                    let ttft = (seq.first_token - q.first_arrival).as_secs_f64();
                     let tpot = crate::engine::SimDuration::from_secs_f64(
-                        (latency - ttft) / f64::from(seq.output - 1),
+                        (latency - ttft.as_secs_f64()) / f64::from(seq.output - 1),
                     );
-                    let c = &mut self.classes[usize::from(q.class)];
-                    if let Some(t) = &mut c.tokens {
-                        t.bucket_tpot.record(tpot);
-                    }
+                    met &= tpot_target.is_none_or(|b| tpot <= b);
+                    t.bucket_tpot.record(tpot);
                     if q.first_arrival >= self.warmup
                         && let Some(h) = &mut c.stats.tpot
                     {
                         h.record(tpot);
                     }
                 }
-                self.completed(route, pool, id, now);
                 debug_assert_eq!(route, Route::Pool(pool as u32));
+                self.record_completion(pool, id, now, met);
                 self.release(route, id, now);
             }
         }

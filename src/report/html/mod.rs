@@ -79,6 +79,12 @@ pub struct ClassInfo {
     pub pool: String,
     /// Its `latency_target`, seconds.
     pub latency_target_s: Option<f64>,
+    /// A serving class's `ttft_target`, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_target_s: Option<f64>,
+    /// A serving class's `tpot_target`, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpot_target_s: Option<f64>,
 }
 
 /// An SLO: a bound on a class's metric (seconds for times).
@@ -730,6 +736,7 @@ mod tests {
                 name: "jobs".into(),
                 pool: "gpu".into(),
                 latency_target_s: None,
+                ..Default::default()
             }],
             slos: vec![SloInfo {
                 class: "jobs".into(),

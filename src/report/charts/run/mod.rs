@@ -577,6 +577,7 @@ mod tests {
                 name: "jobs".into(),
                 pool: "gpu".into(),
                 latency_target_s: Some(30.0),
+                ..Default::default()
             }],
             pools: vec!["gpu".into()],
             duration_s: 250.0,

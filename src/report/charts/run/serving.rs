@@ -1,9 +1,10 @@
 //! A serving pool's chart, from `serving_series.csv`: its running batch
-//! and KV cache over time, and the time to first token of its classes.
+//! and KV cache over time, and the time to first token and per output
+//! token of its classes against their targets.
 
 use super::frame::Frame;
 use super::lines_panel;
-use super::{Area, Axis, BLUE, Chart, GREEN, ORANGE, PURPLE, RED, Series, draw_panel};
+use super::{Area, Axis, BLUE, Chart, GREEN, Mark, ORANGE, PURPLE, RED, Series, draw_panel};
 use crate::rows::{self, ServingSeriesRow};
 use plotters::prelude::*;
 use std::collections::BTreeMap;
@@ -51,7 +52,7 @@ pub(super) struct ServingChart<'a> {
 impl Chart for ServingChart<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Result<(), String> {
         let f = self.frame;
-        let panels = root.split_evenly((3, 1));
+        let panels = root.split_evenly((4, 1));
         let running = Series::line("", BLUE, mean_line(self.buckets, |r| r.running_mean));
         let title = format!(
             "pool {}: running sequences per replica{}",
@@ -78,28 +79,68 @@ impl Chart for ServingChart<'_> {
         let y = Axis::linear("KV cache held (%)", 0.0, 105.0);
         let title = format!("pool {}: KV cache held", self.pool);
         draw_panel(&panels[1], &title, &f.x(false), &y, &kv, &f.spans)?;
-        let mut ttft = Vec::new();
+        self.token_panel(&panels[2], Token::Ttft)?;
+        self.token_panel(&panels[3], Token::Tpot)
+    }
+}
+
+/// The two token-level times a serving chart draws per class.
+#[derive(Clone, Copy)]
+enum Token {
+    Ttft,
+    Tpot,
+}
+
+impl ServingChart<'_> {
+    /// Each class's p99 TTFT or TPOT per bucket (buckets of at least 5
+    /// such requests), with its target dashed in the class's colour.
+    fn token_panel<DB: DrawingBackend>(&self, area: &Area<DB>, token: Token) -> Result<(), String> {
+        let f = self.frame;
         let colors = [RED, GREEN, BLUE, ORANGE, PURPLE];
+        let mut lines = Vec::new();
+        let mut marks = f.spans.clone();
         for (i, &(name, b)) in self.classes.iter().enumerate() {
             let color = colors[i % colors.len()];
-            let line = mean_line(b, |r| r.ttft_p99_s.filter(|_| r.first_tokens >= Some(5.0)));
+            let line = mean_line(b, |r| match token {
+                Token::Ttft => r.ttft_p99_s.filter(|_| r.first_tokens >= Some(5.0)),
+                Token::Tpot => r.tpot_p99_s,
+            });
             if !line.is_empty() {
-                ttft.push(Series::line(format!("{name} p99"), color, line));
+                lines.push(Series::line(format!("{name} p99"), color, line));
+            }
+            let info = f
+                .info
+                .and_then(|info| info.classes.iter().find(|c| c.name == name));
+            let target = info.and_then(|c| match token {
+                Token::Ttft => c.ttft_target_s,
+                Token::Tpot => c.tpot_target_s,
+            });
+            if let Some(t) = target {
+                marks.push(Mark::Level {
+                    y: t,
+                    // One class: black, apart from its line.
+                    color: if self.classes.len() == 1 {
+                        BLACK
+                    } else {
+                        color
+                    },
+                    label: format!("{name} target {}", super::super::seconds_label(t)),
+                });
             }
         }
-        let title = format!(
-            "pool {}: time to first token of the bucket's first tokens (log scale)",
-            self.pool
-        );
-        lines_panel(
-            &panels[2],
-            &title,
-            &f.x(true),
-            "TTFT p99",
-            true,
-            &ttft,
-            &f.spans,
-            true,
-        )
+        let (what, short, last) = match token {
+            Token::Ttft => (
+                "time to first token of the bucket's first tokens",
+                "TTFT p99",
+                false,
+            ),
+            Token::Tpot => (
+                "time per output token of the bucket's completions",
+                "TPOT p99",
+                true,
+            ),
+        };
+        let title = format!("pool {}: {what} (log scale; dashed: targets)", self.pool);
+        lines_panel(area, &title, &f.x(last), short, true, &lines, &marks, true)
     }
 }
