@@ -504,7 +504,8 @@ fn compare_and_check_baseline_read_ttft_and_tpot() {
 fn a_serving_pool_has_a_chart_of_its_batch_cache_and_first_tokens() {
     let dir = TempDir::new().unwrap();
     let file = dir.path().join("s.toml");
-    std::fs::write(&file, scenario("", TOKENS)).unwrap();
+    let targets = "ttft_target = \"250ms\"\ntpot_target = \"30ms\"";
+    std::fs::write(&file, scenario("", &format!("{TOKENS}\n{targets}"))).unwrap();
     let out = dir.path().join("out");
     surge()
         .args(["run", "--quiet", "--charts", "svg", "--out"])
@@ -513,11 +514,35 @@ fn a_serving_pool_has_a_chart_of_its_batch_cache_and_first_tokens() {
         .assert()
         .success();
     let svg = std::fs::read_to_string(out.join("charts/serving-llm.svg")).unwrap();
-    for title in ["running sequences per replica", "KV cache held", "chat p99"] {
+    for title in [
+        "running sequences per replica",
+        "KV cache held",
+        "time to first token",
+        "time per output token",
+        "chat p99",
+        "chat target 250ms",
+        "chat target 30ms",
+    ] {
         assert!(svg.contains(title), "{title} in the chart");
     }
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("serving-llm.svg"), "the report shows it");
+    // The serving tables: the class's TTFT, TPOT and goodput, the pool's
+    // replicas and tokens.
+    for header in [
+        "<h2>Serving</h2>",
+        "TTFT p99",
+        "TPOT mean",
+        "goodput /s",
+        "prefill tok/s",
+        "preemptions",
+    ] {
+        assert!(html.contains(header), "{header} in the report");
+    }
+    // `surge chart` reads them back from the folder.
+    surge().arg("chart").arg(&out).assert().success();
+    let redrawn = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(redrawn.contains("<h2>Serving</h2>") && redrawn.contains("goodput /s"));
 }
 
 #[test]

@@ -218,6 +218,8 @@ pub fn run(paths: &[PathBuf], opts: &RunOptions) -> Result<(), AppError> {
                 timeseries: Some(&w.timeseries),
                 stages: some(&w.stages),
                 stage_series: some(&w.stage_series),
+                serving: some(&w.serving),
+                replicas: some(&w.replicas),
                 serving_series: some(&w.serving_series),
                 sweep: None,
                 info: Some(&info),
@@ -379,7 +381,7 @@ pub fn write_run_outputs(
         stage_series = crate::report::stage_series_table(scenario, 0, runs).to_csv();
         write_atomic(&path, &stage_series).map_err(|e| io(e, &path))?;
     }
-    let mut serving_series = Vec::new();
+    let (mut serving, mut replicas, mut serving_series) = (Vec::new(), Vec::new(), Vec::new());
     if scenario.pools.iter().any(|p| p.serving.is_some()) {
         for (name, table) in [
             (
@@ -398,8 +400,10 @@ pub fn write_run_outputs(
             let path = out.join(name);
             let bytes = table.to_csv();
             write_atomic(&path, &bytes).map_err(|e| io(e, &path))?;
-            if name == "serving_series.csv" {
-                serving_series = bytes;
+            match name {
+                "serving.csv" => serving = bytes,
+                "replicas.csv" => replicas = bytes,
+                _ => serving_series = bytes,
             }
         }
     }
@@ -416,6 +420,8 @@ pub fn write_run_outputs(
         timeseries,
         stages,
         stage_series,
+        serving,
+        replicas,
         serving_series,
     })
 }
@@ -428,6 +434,8 @@ pub struct Written {
     pub timeseries: Vec<u8>,
     pub stages: Vec<u8>,
     pub stage_series: Vec<u8>,
+    pub serving: Vec<u8>,
+    pub replicas: Vec<u8>,
     pub serving_series: Vec<u8>,
 }
 
@@ -477,7 +485,10 @@ pub(crate) struct Drawn<'a> {
     /// A run's stage table and time series (scenarios with workflows).
     pub(crate) stages: Option<&'a [u8]>,
     pub(crate) stage_series: Option<&'a [u8]>,
-    /// A run's serving time series (scenarios with serving pools).
+    /// A run's serving tables and time series (scenarios with serving
+    /// pools).
+    pub(crate) serving: Option<&'a [u8]>,
+    pub(crate) replicas: Option<&'a [u8]>,
     pub(crate) serving_series: Option<&'a [u8]>,
     /// A sweep's table (None for a run).
     pub(crate) sweep: Option<&'a [u8]>,
@@ -514,6 +525,8 @@ pub fn draw_charts(out: &Path, format: ChartFormat) -> Result<Vec<PathBuf>, AppE
     };
     let stages = stage_file("stages.csv")?;
     let stage_series = stage_file("stage_series.csv")?;
+    let serving = stage_file("serving.csv")?;
+    let replicas = stage_file("replicas.csv")?;
     let serving_series = stage_file("serving_series.csv")?;
     let info: Option<RunInfo> = match std::fs::read(out.join("scenario.json")) {
         Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
@@ -533,6 +546,8 @@ pub fn draw_charts(out: &Path, format: ChartFormat) -> Result<Vec<PathBuf>, AppE
             timeseries: timeseries.as_deref(),
             stages: stages.as_deref(),
             stage_series: stage_series.as_deref(),
+            serving: serving.as_deref(),
+            replicas: replicas.as_deref(),
             serving_series: serving_series.as_deref(),
             sweep: sweep.as_deref(),
             info: info.as_ref(),
@@ -566,6 +581,8 @@ pub(crate) fn draw_from(
         summary_csv: tables.summary,
         pools_csv: tables.pools,
         stages_csv: tables.stages,
+        serving_csv: tables.serving,
+        replicas_csv: tables.replicas,
         sweep_csv: tables.sweep,
         charts,
     })

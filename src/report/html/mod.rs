@@ -6,7 +6,7 @@
 use super::csvdata::Csv;
 use super::text::{format_secs, group};
 use crate::metric::Metric;
-use crate::rows::{self, PoolRow, StageRow, SummaryRow};
+use crate::rows::{self, PoolRow, ReplicaRow, ServingRow, StageRow, SummaryRow};
 use crate::stats::{Estimate, estimate};
 mod caption;
 mod slo;
@@ -121,6 +121,10 @@ pub struct ReportInput<'a> {
     pub pools_csv: &'a [u8],
     /// A run's `stages.csv` (scenarios with workflows).
     pub stages_csv: Option<&'a [u8]>,
+    /// A run's `serving.csv` (scenarios with serving pools).
+    pub serving_csv: Option<&'a [u8]>,
+    /// A run's `replicas.csv` (scenarios with serving pools).
+    pub replicas_csv: Option<&'a [u8]>,
     /// `sweep.csv`, for a sweep.
     pub sweep_csv: Option<&'a [u8]>,
     /// Charts: file name and bytes (PNG or SVG).
@@ -423,6 +427,66 @@ fn stage_table(out: &mut String, stages: &[StageRow]) {
     );
 }
 
+/// The serving tables: one row per serving class, then one per serving
+/// pool, each number the mean over replications (± its 95% half-width).
+fn serving_tables(out: &mut String, serving: &[ServingRow], replicas: &[ReplicaRow]) {
+    let classes = distinct(serving.iter().map(|r| r.class.as_str()));
+    type ClassField = fn(&ServingRow) -> Option<f64>;
+    const CLASS_COLUMNS: [(&str, Kind, ClassField); 6] = [
+        ("first tokens", Kind::Count, |r| Some(r.first_tokens as f64)),
+        ("TTFT mean", Kind::Seconds, |r| r.ttft_mean_s),
+        ("TTFT p99", Kind::Seconds, |r| r.ttft_p99_s),
+        ("TPOT mean", Kind::Seconds, |r| r.tpot_mean_s),
+        ("TPOT p99", Kind::Seconds, |r| r.tpot_p99_s),
+        ("goodput /s", Kind::Plain(2), |r| Some(r.goodput_per_s)),
+    ];
+    let pool_of = |c: &str| {
+        serving
+            .iter()
+            .find(|r| r.class == c)
+            .map_or(String::new(), |r| esc(&r.pool))
+    };
+    estimate_table(
+        out,
+        &["class", "pool"],
+        &classes,
+        |c| vec![esc(c), pool_of(c)],
+        &CLASS_COLUMNS,
+        |c, f| estimate_of(serving, |r| r.class == *c, f),
+    );
+    let pools = distinct(replicas.iter().map(|r| r.pool.as_str()));
+    type PoolField = fn(&ReplicaRow) -> Option<f64>;
+    const POOL_COLUMNS: [(&str, Kind, PoolField); 7] = [
+        ("replicas", Kind::Plain(1), |r| Some(r.replicas_mean)),
+        ("prefill tok/s", Kind::Count, |r| {
+            Some(r.prefill_tokens_per_s)
+        }),
+        ("output tok/s", Kind::Count, |r| Some(r.output_tokens_per_s)),
+        ("running/replica", Kind::Plain(1), |r| Some(r.running_mean)),
+        ("KV mean", Kind::Percent, |r| Some(r.kv_utilization)),
+        ("KV max", Kind::Percent, |r| Some(r.kv_utilization_max)),
+        ("preemptions", Kind::Count, |r| Some(r.preemptions as f64)),
+    ];
+    estimate_table(
+        out,
+        &["serving pool"],
+        &pools,
+        |p| vec![esc(p)],
+        &POOL_COLUMNS,
+        |p, f| estimate_of(replicas, |r| r.pool == *p, f),
+    );
+}
+
+/// The estimate over the `rows` that `keep` keeps of what `f` reads.
+fn estimate_of<R>(
+    rows: &[R],
+    keep: impl Fn(&R) -> bool,
+    f: impl Fn(&R) -> Option<f64>,
+) -> Option<Estimate> {
+    let values: Vec<f64> = rows.iter().filter(|r| keep(r)).filter_map(f).collect();
+    estimate(&values)
+}
+
 const SWEEP_ROWS: usize = 300;
 
 /// How a metric's values read in the report.
@@ -462,6 +526,14 @@ pub fn report_html(input: &ReportInput<'_>) -> Result<String, String> {
     let pools: Vec<PoolRow> = rows::read("pools.csv", input.pools_csv)?;
     let stages: Vec<StageRow> = match input.stages_csv {
         Some(bytes) => rows::read("stages.csv", bytes)?,
+        None => Vec::new(),
+    };
+    let serving: Vec<ServingRow> = match input.serving_csv {
+        Some(bytes) => rows::read("serving.csv", bytes)?,
+        None => Vec::new(),
+    };
+    let replicas: Vec<ReplicaRow> = match input.replicas_csv {
+        Some(bytes) => rows::read("replicas.csv", bytes)?,
         None => Vec::new(),
     };
     let sweep = input
@@ -557,6 +629,15 @@ pub fn report_html(input: &ReportInput<'_>) -> Result<String, String> {
                 );
                 stage_table(&mut tables, &stages);
             }
+            if !serving.is_empty() {
+                tables.push_str("<h2>Serving</h2>\n");
+                tables.push_str(
+                    "<p>Classes on LLM replicas, requests that arrived after warm-up: TTFT = arrival to first token; \
+                     TPOT = (latency − TTFT) ÷ (output tokens − 1); goodput = completions per second that met every \
+                     target of the class. Then the replicas of each serving pool over the measured window.</p>\n",
+                );
+                serving_tables(&mut tables, &serving, &replicas);
+            }
             slo_section(&mut tables, &summary, slos);
         }
     }
@@ -647,6 +728,8 @@ mod tests {
             pools_csv: crate::rows::complete::<PoolRow>(POOLS).as_bytes(),
             sweep_csv: sweep.map(str::as_bytes),
             stages_csv: None,
+            serving_csv: None,
+            replicas_csv: None,
             charts: Vec::new(),
         })
         .unwrap()
@@ -666,6 +749,8 @@ mod tests {
             summary_csv: crate::rows::complete::<SummaryRow>(SUMMARY).as_bytes(),
             pools_csv: crate::rows::complete::<PoolRow>(POOLS).as_bytes(),
             stages_csv: Some(stages.as_bytes()),
+            serving_csv: None,
+            replicas_csv: None,
             ..ReportInput::default()
         })
         .unwrap();
@@ -703,6 +788,8 @@ mod tests {
             pools_csv: crate::rows::complete::<PoolRow>(POOLS).as_bytes(),
             sweep_csv: None,
             stages_csv: None,
+            serving_csv: None,
+            replicas_csv: None,
             charts: vec![("latency-jobs.png".into(), vec![1, 2, 3])],
         })
         .unwrap();
