@@ -219,7 +219,8 @@ pub struct PrecisionArgs {
     /// Replicate until the 95% CI half-width of every watched metric is
     /// within WIDTH: relative (5%) or absolute in the metric's unit (0.5s,
     /// 0.01). Watched: the SLO metrics, or without SLOs each class's mean
-    /// and p99 latency. Replaces --replications; the count is the same
+    /// and p99 latency (and a serving class's p99 TTFT and TPOT). Replaces
+    /// --replications; the count is the same
     /// whatever --jobs is.
     #[arg(long, value_name = "WIDTH", value_parser = crate::app::Width::parse, conflicts_with = "replications")]
     pub precision: Option<crate::app::Width>,

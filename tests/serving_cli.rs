@@ -578,3 +578,95 @@ fn plan_steps_a_serving_pool_in_whole_replicas() {
     assert!(probed.iter().all(|g| g % 2 == 0), "{csv}");
     assert!(stdout.contains("answer: pool.llm.gpus="), "{stdout}");
 }
+
+#[test]
+fn a_sweep_aggregates_ttft_and_tpot_and_merged_shards_match_it() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("s.toml");
+    std::fs::write(&file, scenario("", TOKENS)).unwrap();
+    let sweep = |out: &str, extra: &[&str]| {
+        surge()
+            .args([
+                "sweep",
+                "--quiet",
+                "--charts",
+                "none",
+                "--replications",
+                "2",
+            ])
+            .args(["--grid", "pool.llm.gpus=2,4"])
+            .args(extra)
+            .arg(&file)
+            .arg("--out")
+            .arg(dir.path().join(out))
+            .assert()
+            .success();
+        dir.path().join(out)
+    };
+    let whole = sweep("whole", &["--jobs", "2"]);
+    let rows = csv_rows(&whole.join("sweep.csv"));
+    let chat: Vec<_> = rows.iter().filter(|r| r["class"] == "chat").collect();
+    assert_eq!(chat.len(), 2);
+    let ttft =
+        |r: &std::collections::HashMap<String, String>, c: &str| -> f64 { r[c].parse().unwrap() };
+    // One replica of 2 GPUs against two: the first tokens come later.
+    assert!(ttft(chat[0], "ttft_p99_s_mean") > ttft(chat[1], "ttft_p99_s_mean"));
+    for r in &chat {
+        for c in [
+            "ttft_mean_s_mean",
+            "ttft_p99_s_ci_high",
+            "tpot_mean_s_mean",
+            "tpot_p99_s_ci_high",
+        ] {
+            assert!(ttft(r, c) > 0.0, "{c} of {r:?}");
+        }
+        // Two replications: a wide interval, but an interval.
+        assert!(ttft(r, "ttft_p99_s_ci_low") < ttft(r, "ttft_p99_s_mean"));
+    }
+    // The same means as the runs' serving.csv rows, which the sweep writes too.
+    let serving = csv_rows(&whole.join("serving.csv"));
+    let mean = |point: &str| {
+        let v: Vec<f64> = serving
+            .iter()
+            .filter(|r| r["point"] == point)
+            .map(|r| r["tpot_mean_s"].parse::<f64>().unwrap())
+            .collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    assert!((mean("0") - ttft(chat[0], "tpot_mean_s_mean")).abs() < 1e-8);
+    // Shards, merged: the same bytes.
+    for k in 1..=2 {
+        sweep(&format!("s{k}"), &["--shard", &format!("{k}/2")]);
+    }
+    surge()
+        .args(["merge", "--quiet", "--charts", "none", "--out"])
+        .arg(dir.path().join("merged"))
+        .arg(dir.path().join("s1"))
+        .arg(dir.path().join("s2"))
+        .assert()
+        .success();
+    for name in ["sweep.csv", "serving.csv", "summary.csv"] {
+        assert_eq!(
+            std::fs::read(whole.join(name)).unwrap(),
+            std::fs::read(dir.path().join("merged").join(name)).unwrap(),
+            "{name}"
+        );
+    }
+}
+
+/// The rows of a CSV file, each a map from column to cell.
+fn csv_rows(path: &std::path::Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            header
+                .iter()
+                .cloned()
+                .zip(r.iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}

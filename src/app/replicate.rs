@@ -197,7 +197,16 @@ pub fn watched(scenario: &crate::model::Scenario) -> Vec<Watched> {
     let mut w = watched_of(scopes.iter().map(|(s, m)| (s.as_str(), *m)));
     if w.is_empty() {
         for c in &scenario.classes {
-            for metric in [Metric::LatencyMean, Metric::LatencyP99] {
+            // A serving class's users feel its first and next tokens too.
+            let tokens: &[Metric] = if c.tokens.is_some() {
+                &[Metric::TtftP99, Metric::TpotP99]
+            } else {
+                &[]
+            };
+            for &metric in [Metric::LatencyMean, Metric::LatencyP99]
+                .iter()
+                .chain(tokens)
+            {
                 w.push(Watched {
                     class: c.name.clone(),
                     metric,

@@ -213,7 +213,7 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
         bar
     };
     let mut runs_done = items.len();
-    let rows: Vec<(Table, Table, Table)> = if let Some(precision) = opts.precision {
+    let rows: Vec<(Table, Table, Table, Table)> = if let Some(precision) = opts.precision {
         bar.set_length(scenarios.iter().flatten().count() as u64);
         let counted = std::sync::atomic::AtomicUsize::new(0);
         let rows = with_jobs(opts.jobs, || {
@@ -234,6 +234,7 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
                         summary_table(s, point, &runs),
                         pools_table(s, point, &runs),
                         stages_table(s, point, &runs),
+                        crate::report::serving_table(s, point, &runs),
                     ))
                 })
                 .collect::<Result<Vec<_>, AppError>>()
@@ -260,6 +261,7 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
                         summary_table(s, point, &runs),
                         pools_table(s, point, &runs),
                         stages_table(s, point, &runs),
+                        crate::report::serving_table(s, point, &runs),
                     ))
                 })
                 .collect::<Result<Vec<_>, AppError>>()
@@ -280,13 +282,25 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
         columns: <crate::rows::StageRow as crate::rows::Row>::COLUMNS.to_vec(),
         rows: Vec::new(),
     };
-    for (s, p, st) in rows {
+    let mut serving = Table {
+        columns: <crate::rows::ServingRow as crate::rows::Row>::COLUMNS.to_vec(),
+        rows: Vec::new(),
+    };
+    for (s, p, st, sv) in rows {
         summary.rows.extend(s.rows);
         pools.rows.extend(p.rows);
         stages.rows.extend(st.rows);
+        serving.rows.extend(sv.rows);
     }
-    // Only scenarios with workflows have stages.
+    // Only scenarios with workflows have stages, and only those with
+    // serving pools token-level results.
     let stages_bytes = (!base.scenario.workflows.is_empty()).then(|| stages.to_csv());
+    let serving_bytes = base
+        .scenario
+        .pools
+        .iter()
+        .any(|p| p.serving.is_some())
+        .then(|| serving.to_csv());
     let summary_bytes = summary.to_csv();
     let overrides: Vec<String> = opts.overrides.iter().map(|o| o.to_string()).collect();
     let fingerprint = fnv(&format!(
@@ -310,15 +324,21 @@ pub fn sweep(path: &Path, opts: &SweepOptions) -> Result<usize, AppError> {
         ));
     }
     let pools_bytes = pools.to_csv();
-    if let Some(bytes) = &stages_bytes {
-        let p = staged.dir().join("stages.csv");
-        std::fs::create_dir_all(staged.dir()).map_err(|e| io_error(e, staged.dir()))?;
-        write_atomic(&p, bytes).map_err(|e| io_error(e, &p))?;
+    for (file, bytes) in [
+        ("stages.csv", &stages_bytes),
+        ("serving.csv", &serving_bytes),
+    ] {
+        if let Some(bytes) = bytes {
+            let p = staged.dir().join(file);
+            std::fs::create_dir_all(staged.dir()).map_err(|e| io_error(e, staged.dir()))?;
+            write_atomic(&p, bytes).map_err(|e| io_error(e, &p))?;
+        }
     }
     let sweep_bytes = write_sweep(
         staged.dir(),
         &summary_bytes,
         &pools_bytes,
+        serving_bytes.as_deref(),
         &grid,
         opts.shard,
         &name,
@@ -368,6 +388,7 @@ fn write_sweep(
     out: &Path,
     summary: &[u8],
     pools: &[u8],
+    serving: Option<&[u8]>,
     grid: &Grid,
     shard: Shard,
     name: &str,
@@ -383,8 +404,8 @@ fn write_sweep(
     write("summary.csv", summary)?;
     write("pools.csv", pools)?;
     if shard.count == 1 {
-        let table =
-            sweep_table(summary, pools, grid, &info.class_pools()).map_err(AppError::Output)?;
+        let table = sweep_table(summary, pools, serving, grid, &info.class_pools())
+            .map_err(AppError::Output)?;
         write("sweep.csv", &table)?;
         return Ok(Some(table));
     } else {
@@ -477,12 +498,11 @@ pub fn merge(
     let staged = super::Staged::begin(&out)?;
     let mut merged = Vec::new();
     let with_stages = dirs[0].join("stages.csv").is_file();
-    let files: &[&str] = if with_stages {
-        &["summary.csv", "pools.csv", "stages.csv"]
-    } else {
-        &["summary.csv", "pools.csv"]
-    };
-    for &file in files {
+    let with_serving = dirs[0].join("serving.csv").is_file();
+    let mut files = vec!["summary.csv", "pools.csv"];
+    files.extend(with_stages.then_some("stages.csv"));
+    files.extend(with_serving.then_some("serving.csv"));
+    for &file in &files {
         let mut header = None;
         let mut rows = Vec::new();
         for d in dirs {
@@ -524,15 +544,17 @@ pub fn merge(
         .map_err(|e| e.to_string())
         .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
         .map_err(|e| AppError::Input(format!("{}: {e}", info_path.display())))?;
-    if with_stages {
-        let p = staged.dir().join("stages.csv");
+    for (file, bytes) in files.iter().zip(&merged).skip(2) {
+        let p = staged.dir().join(file);
         std::fs::create_dir_all(staged.dir()).map_err(|e| io_error(e, staged.dir()))?;
-        write_atomic(&p, &merged[2]).map_err(|e| io_error(e, &p))?;
+        write_atomic(&p, bytes).map_err(|e| io_error(e, &p))?;
     }
+    let serving = with_serving.then(|| merged[files.len() - 1].as_slice());
     let sweep_bytes = write_sweep(
         staged.dir(),
         &merged[0],
         &merged[1],
+        serving,
         &grid,
         Shard::ALL,
         &first.scenario,

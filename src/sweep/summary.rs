@@ -6,7 +6,7 @@
 
 use super::grid::{Grid, display_value};
 use crate::metric::Metric;
-use crate::rows::{self, PoolRow, SummaryRow};
+use crate::rows::{self, PoolRow, ServingRow, SummaryRow};
 use std::collections::HashMap;
 
 /// Pool metrics of `sweep.csv`, each with `_mean`, `_sd`, `_ci_low`,
@@ -35,13 +35,17 @@ fn format(x: f64) -> String {
     crate::rows::csv_float(Some(x))
 }
 
-/// Build `sweep.csv` from `summary.csv` and `pools.csv` bytes, the grid,
-/// and each class's pool (`class_pools`; classes not listed get no pool
+/// Build `sweep.csv` from `summary.csv` and `pools.csv` bytes (and
+/// `serving.csv`'s, for a scenario with serving pools), the grid, and
+/// each class's pool (`class_pools`; classes not listed get no pool
 /// metrics): per (scenario, point, class), each of [`Metric::HEADLINE`],
-/// then the class's pool metrics.
+/// then with serving pools each of [`Metric::SERVING_COMPARED`] (empty
+/// for classes that serve no tokens and for `all`), then the class's pool
+/// metrics.
 pub fn sweep_table(
     summary_csv: &[u8],
     pools_csv: &[u8],
+    serving_csv: Option<&[u8]>,
     grid: &Grid,
     class_pools: &[(String, String)],
 ) -> Result<Vec<u8>, String> {
@@ -54,6 +58,30 @@ pub fn sweep_table(
             .or_default()
             .push(p);
     }
+    let serving_rows: Vec<ServingRow> = match serving_csv {
+        Some(bytes) => rows::read("serving.csv", bytes)?,
+        None => Vec::new(),
+    };
+    // (scenario, point, replication, class) → that run's serving row.
+    let serving: HashMap<(&str, u64, u64, &str), &ServingRow> = serving_rows
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r.scenario.as_str(),
+                    r.point,
+                    r.replication,
+                    r.class.as_str(),
+                ),
+                r,
+            )
+        })
+        .collect();
+    let class_metrics: Vec<Metric> = Metric::HEADLINE
+        .iter()
+        .chain(serving_csv.map_or(&[][..], |_| Metric::SERVING_COMPARED))
+        .copied()
+        .collect();
     let pool_of = |class: &str| -> Option<&str> {
         if class == "all" {
             return Some("all");
@@ -66,7 +94,7 @@ pub fn sweep_table(
     // (scenario, point, class) in first-seen order → values per metric.
     type Key = (String, usize, String);
     let mut groups: Vec<(Key, Vec<Vec<f64>>)> = Vec::new();
-    let width = Metric::HEADLINE.len() + POOL_METRICS.len();
+    let width = class_metrics.len() + POOL_METRICS.len();
     for r in &rows {
         let point = r.point as usize;
         let key = (r.scenario.clone(), point, r.class.clone());
@@ -77,8 +105,19 @@ pub fn sweep_table(
                 groups.len() - 1
             }
         };
-        for (m, metric) in Metric::HEADLINE.iter().enumerate() {
-            if let Some(v) = r.metric(*metric) {
+        let served = serving.get(&(
+            r.scenario.as_str(),
+            r.point,
+            r.replication,
+            r.class.as_str(),
+        ));
+        for (m, &metric) in class_metrics.iter().enumerate() {
+            let v = match served {
+                _ if !metric.is_serving() => r.metric(metric),
+                Some(s) => s.metric(metric),
+                None => None,
+            };
+            if let Some(v) = v {
                 groups[i].1[m].push(v);
             }
         }
@@ -92,7 +131,7 @@ pub fn sweep_table(
             for (m, (_, value)) in POOL_METRICS.iter().enumerate() {
                 let v = value(&pools);
                 if v.is_finite() {
-                    groups[i].1[Metric::HEADLINE.len() + m].push(v);
+                    groups[i].1[class_metrics.len() + m].push(v);
                 }
             }
         }
@@ -104,7 +143,7 @@ pub fn sweep_table(
     header.push("class".into());
     header.push("n".into());
     let stats = ["mean", "sd", "ci_low", "ci_high"];
-    for m in Metric::HEADLINE {
+    for m in &class_metrics {
         for stat in stats {
             header.push(format!("{}_{stat}", m.column()));
         }
@@ -123,10 +162,10 @@ pub fn sweep_table(
             None => return Err(format!("point {point} is not in the grid")),
         }
         row.push(class.clone());
-        let n = values[..Metric::HEADLINE.len()].iter().map(Vec::len).max();
+        let n = values[..class_metrics.len()].iter().map(Vec::len).max();
         row.push(n.unwrap_or(0).to_string());
         for (m, v) in values.iter().enumerate() {
-            if m == Metric::HEADLINE.len() {
+            if m == class_metrics.len() {
                 row.push(pool_of(class).unwrap_or_default().to_string());
             }
             match estimate(v) {
@@ -166,7 +205,7 @@ mod tests {
             points: vec![vec!["4".into()]],
         };
         let map = [("chat".into(), "a".into()), ("image".into(), "b".into())];
-        let bytes = sweep_table(summary.as_bytes(), pools.as_bytes(), &grid, &map).unwrap();
+        let bytes = sweep_table(summary.as_bytes(), pools.as_bytes(), None, &grid, &map).unwrap();
         let mut r = csv::Reader::from_reader(bytes.as_slice());
         let h = r.headers().unwrap().clone();
         let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
@@ -181,7 +220,7 @@ mod tests {
         assert_eq!(get(2, "pool_cost_usd_mean"), "30.0");
         assert_eq!(get(2, "pool_cost_usd_sd"), "0.0");
         // A class whose pool is unknown (an old folder) gets NaN, not zeros.
-        let bytes = sweep_table(summary.as_bytes(), pools.as_bytes(), &grid, &[]).unwrap();
+        let bytes = sweep_table(summary.as_bytes(), pools.as_bytes(), None, &grid, &[]).unwrap();
         let text = String::from_utf8(bytes).unwrap();
         assert!(
             text.lines()

@@ -239,8 +239,8 @@ fn series_of(
 }
 
 /// The metrics a sweep draws, in order: the scenario's SLO metrics, then
-/// waits and latency, attainment and completions, then the pools'
-/// utilization and queue, and the cost.
+/// waits and latency (and TTFT and TPOT, with serving pools), attainment
+/// and completions, then the pools' utilization and queue, and the cost.
 fn metrics_to_draw(data: &SweepData, info: Option<&RunInfo>) -> Vec<SweepMetric> {
     let mut out: Vec<SweepMetric> = Vec::new();
     let mut push = |m: SweepMetric| {
@@ -256,6 +256,9 @@ fn metrics_to_draw(data: &SweepData, info: Option<&RunInfo>) -> Vec<SweepMetric>
     for m in [
         Metric::WaitP95,
         Metric::LatencyP99,
+        // Sweeps of scenarios with serving pools only have these.
+        Metric::TtftP99,
+        Metric::TpotP99,
         Metric::SloAttainment,
         Metric::CompletedFraction,
     ] {
