@@ -16,7 +16,7 @@ use common::{assert_matches, run_all};
 use surge::engine::SimDuration;
 use surge::model::{
     DurationDist, Router, RouterKind, RunResult, Scenario, Scope, ServingSpec, StepModel, StepTime,
-    TokenDist, TokenSpec,
+    TokenDist, TokenSpec, VerdictKind,
 };
 use surge::theory;
 
@@ -735,5 +735,88 @@ fn ttft_and_tpot_targets_count_the_requests_that_met_them() {
     assert!(
         (untargeted.goodput_per_s.unwrap() - throughput).abs() < 1e-9,
         "without targets every completion counts"
+    );
+}
+
+#[test]
+fn a_kv_bound_below_the_compute_bound_sets_the_verdict() {
+    // Steps of a + b·n (prefill b per token), 150-token prompts and
+    // 50-token outputs; 256 sequences allowed, but a KV cache of 6,400
+    // tokens holds about M / (prompt + output/2) = 37 of them: the pool's
+    // capacity is that batch's, λ* = 1 / work with work = 150·b + 50·(a +
+    // b·n)/n, where compute alone (256 sequences) would carry more. The
+    // verdict follows the KV bound, and so does the run: stable below λ*,
+    // overloaded above it with a throughput of λ*.
+    let (a, b, kv_tokens) = (0.01, 0.0001, 6_400.0);
+    let n = kv_tokens / (150.0 + 25.0);
+    let lambda_star = 1.0 / (150.0 * b + 50.0 * (a + b * n) / n);
+    let at = |share: f64| {
+        let lambda = share * lambda_star;
+        let mut s = serving_scenario(
+            1,
+            a,
+            b,
+            256,
+            &[deterministic(50)],
+            lambda,
+            lambda * 1_800.0,
+            1,
+            51,
+        );
+        let sv = s.pools[0].serving.as_mut().unwrap();
+        sv.kv_blocks = (kv_tokens / 16.0) as u64;
+        sv.max_model_len = 1_024;
+        *s.classes[0].tokens.as_mut().unwrap() =
+            TokenSpec::independent(deterministic(150), deterministic(50));
+        // The library's own service time plays no part: the load reads tokens.
+        s.classes[0].service = DurationDist::deterministic(1e-6).unwrap();
+        let offered = s.offered_load()[0];
+        (offered, run_all(&s).remove(0))
+    };
+    let compute_bound = 1.0 / (150.0 * b + 50.0 * (a + b * 256.0) / 256.0);
+    assert!(
+        compute_bound > 1.3 * lambda_star,
+        "{compute_bound} against {lambda_star}"
+    );
+    let (offered, below) = at(0.8);
+    assert!((offered - 0.8).abs() < 0.02, "ρ = {offered} at 0.8 λ*");
+    let v = below.pools[0].verdict;
+    assert_eq!(v.kind, VerdictKind::Stable, "{}", v.describe());
+    let sr = below.pools[0].serving.as_ref().unwrap();
+    assert!(sr.kv_utilization_max <= 1.0, "{}", sr.kv_utilization_max);
+    let wait = below.classes[0].wait.mean_s().unwrap();
+    assert!(wait < 1.0, "a stable pool's wait: {wait} s");
+    let (offered, above) = at(1.25);
+    assert!((offered - 1.25).abs() < 0.02, "ρ = {offered} at 1.25 λ*");
+    let v = above.pools[0].verdict;
+    assert!(
+        matches!(
+            v.kind,
+            VerdictKind::Overloaded | VerdictKind::TransientOverload
+        ) && v.peak_load > 1.2,
+        "{}",
+        v.describe()
+    );
+    let sr = above.pools[0].serving.as_ref().unwrap();
+    assert!(sr.kv_utilization_max <= 1.0);
+    // Overloaded, the replica runs full: it completes what its busy time
+    // buys at the batch it held, less what recomputing preempted
+    // sequences costs (their prompts and generated tokens prefilled
+    // again).
+    let throughput = above.classes[0].throughput_per_s;
+    let recompute = (sr.prefill_tokens_per_s / throughput - 150.0) * b;
+    let batch = sr.running_mean;
+    let bought = 1.0 / (150.0 * b + 50.0 * (a + b * batch) / batch + recompute);
+    assert!(
+        (throughput / bought - 1.0).abs() < 0.02,
+        "overloaded, {throughput}/s against {bought}/s (batch {batch}, recompute {recompute} s per request)"
+    );
+    // The cache's batch is the verdict's less block rounding; preemptions
+    // cost some 10% more: λ* holds within 15%.
+    assert!(batch < n && batch > 0.9 * n, "batch {batch} against {n}");
+    assert!(
+        (throughput / lambda_star - 1.0).abs() < 0.15 && sr.preemptions > 0,
+        "{throughput}/s against λ* = {lambda_star}/s ({} preemptions)",
+        sr.preemptions
     );
 }

@@ -562,7 +562,14 @@ impl Scenario {
         let c = &self.classes[class];
         match c.workflow {
             Some(w) => self.workflows[w].demand(class),
-            None => vec![(c.pool, c.service.mean())],
+            // A serving class: its token work, whatever `service` says.
+            None => match (
+                &c.tokens,
+                self.pools.get(c.pool).and_then(|p| p.serving.as_ref()),
+            ) {
+                (Some(t), Some(sv)) => vec![(c.pool, sv.request_work(t))],
+                _ => vec![(c.pool, c.service.mean())],
+            },
         }
     }
 

@@ -518,17 +518,9 @@ fn build_class_tokens(ctx: &mut Ctx<'_>, st: &Spanned<RawTokens>, key: &str) -> 
 }
 
 /// The service demand that stands for a serving class's token demand in
-/// loads and verdicts: the GPU-seconds one request takes of a replica at
-/// full load (see [`ServingSpec::work_s`]), as a deterministic time.
+/// loads and verdicts (see [`ServingSpec::request_work`]), as a
+/// deterministic time.
 fn serving_work(tokens: &TokenSpec, spec: &ServingSpec) -> DurationDist {
-    let max_len = f64::from(spec.max_model_len);
-    let (prompt, output) = tokens.means();
-    let prompt = prompt.min(max_len - 1.0);
-    let output = output.min(max_len - prompt);
-    let batch = spec.full_batch(prompt, output);
-    let work = spec.work_s(prompt, output, batch, prompt + output / 2.0)
-        * f64::from(spec.gpus_per_replica);
-    // Positive by the step model's checks; a floor keeps it valid anyway.
-    DurationDist::deterministic(work.max(1e-9))
+    DurationDist::deterministic(spec.request_work(tokens))
         .unwrap_or_else(|_| DurationDist::deterministic(1.0).expect("1 s is a valid time"))
 }

@@ -319,6 +319,26 @@ impl ServingSpec {
         prompt * per_prompt + output * per_output
     }
 
+    /// GPU-seconds of a replica at full load (on a pool of speed 1) that
+    /// one request of `tokens` takes on average, its lengths cut to
+    /// `max_model_len` as the engine cuts them: the demand behind the
+    /// pool's offered load and verdicts (positive).
+    pub fn request_work(&self, tokens: &TokenSpec) -> f64 {
+        let max_len = f64::from(self.max_model_len);
+        let (prompt, output) = tokens.means();
+        let prompt = prompt.min(max_len - 1.0);
+        let output = output.min(max_len - prompt);
+        let batch = self.full_batch(prompt, output);
+        let work = self.work_s(prompt, output, batch, prompt + output / 2.0)
+            * f64::from(self.gpus_per_replica);
+        // Positive by the step model's checks; a floor keeps it so anyway.
+        if work.is_finite() {
+            work.max(1e-9)
+        } else {
+            1.0
+        }
+    }
+
     /// The two rates of [`ServingSpec::work_s`]: replica-seconds per
     /// prompt token and per output token at full load.
     pub fn work_rates(&self, batch: f64, context: f64) -> (f64, f64) {
