@@ -124,6 +124,8 @@ def readme(box):
     # Its TOML: a whole scenario validates; a fragment (a [sweep] table)
     # validates added to launch-day.toml, whose paths it names.
     tomls = [text for lang, text in blocks("README.md") if lang == "toml"]
+    # The data files launch-day.toml names, beside the copies.
+    shutil.copytree(ROOT / "scenarios/data", work / "data", dirs_exist_ok=True)
     for i, text in enumerate(tomls):
         if "[[class]]" not in text:
             text = (ROOT / "scenarios/launch-day.toml").read_text() + "\n" + text

@@ -30,9 +30,9 @@
 //!   folder is not there);
 //! - serving: `benches/serving-100.toml` (100 LLM replicas at ρ = 0.8)
 //!   in a fresh process, best of three: requests per second of wall time
-//!   and events per request; launch day with its chat pool on the
-//!   serving model (`benches/launch-day-serving.toml`) against launch day
-//!   as it is, wall-time ratio;
+//!   and events per request; launch day (its chat pool on the serving
+//!   model) against launch day before it was (`benches/launch-day-classic.toml`:
+//!   chat GPUs serving one request for a lognormal 2 s), wall-time ratio;
 //! - memory per queued request: `mmc` flooded at 1G/s (the backlog grows
 //!   linearly), stopped by the budget at 2 M and at 8 M requests in the
 //!   system; the slope of the two peaks is printed as bytes per queued
@@ -160,8 +160,8 @@ fn once(what: &str, scenario: &Scenario) -> Option<(String, f64)> {
 /// Launch day with each image request a one-stage workflow on the same
 /// pool: the same load, through the workflow machinery.
 fn launch_day_as_workflows() -> Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/launch-day.toml");
-    let text = std::fs::read_to_string(&path).expect("launch-day.toml is readable");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/launch-day-classic.toml");
+    let text = std::fs::read_to_string(&path).expect("launch-day-classic.toml is readable");
     let service = "service = { dist = \"lognormal\", mean = \"20s\", cv = 0.6 }\n";
     assert_eq!(
         text.matches(service).count(),
@@ -179,12 +179,16 @@ fn launch_day_as_workflows() -> Scenario {
         .scenario
 }
 
-/// The whole launch day, once, three ways: as written; with each image
+/// The whole launch day (classic chat: the speed baseline of #27), once,
+/// three ways: as written; with each image
 /// request a one-stage workflow; and as the launch-pipeline (five stages).
 /// What a stage visit costs against a request: µs per unit of work.
 fn launch_days() -> Vec<String> {
     let mut lines = Vec::new();
-    let Some((line, day)) = once("launch-day", &load("scenarios/launch-day.toml", &[])) else {
+    let Some((line, day)) = once(
+        "launch-day (classic chat)",
+        &load("benches/launch-day-classic.toml", &[]),
+    ) else {
         return lines;
     };
     lines.push(line);
@@ -350,16 +354,16 @@ fn serving_rate(out: &Path) -> String {
     )
 }
 
-/// Launch day with its chat pool on the serving model
-/// (`benches/launch-day-serving.toml`) against launch day as it is, one
-/// whole process each, interleaved, best of two: the wall-time ratio
-/// (issue #28's target is ≤ 1.5×).
+/// Launch day (its chat pool on the serving model) against launch day
+/// with classic chat GPUs (`benches/launch-day-classic.toml`), one whole
+/// process each, interleaved, best of two: the wall-time ratio (issue
+/// #28's target is ≤ 1.5×).
 fn serving_launch_day(out: &Path) -> String {
     let mut best = [f64::INFINITY; 2];
     for _ in 0..2 {
         for (i, file) in [
+            "benches/launch-day-classic.toml",
             "scenarios/launch-day.toml",
-            "benches/launch-day-serving.toml",
         ]
         .into_iter()
         .enumerate()
@@ -375,7 +379,7 @@ fn serving_launch_day(out: &Path) -> String {
         }
     }
     format!(
-        "launch day (24 h, whole process, best of 2): as it is {:.2} s, chat on LLM replicas {:.2} s: {:.2}x",
+        "launch day (24 h, whole process, best of 2): classic chat GPUs {:.2} s, chat on LLM replicas {:.2} s: {:.2}x",
         best[0],
         best[1],
         best[1] / best[0]
@@ -388,7 +392,7 @@ fn bench_scenarios(c: &mut Criterion) {
     let cases = [
         (
             "launch-day-10h",
-            "scenarios/launch-day.toml",
+            "benches/launch-day-classic.toml",
             &["duration=10h"][..],
         ),
         (

@@ -600,7 +600,7 @@ fn run_json(
     wall: Duration,
     out: &Path,
 ) -> serde_json::Value {
-    serde_json::json!({
+    let mut v = serde_json::json!({
         "scenario": scenario.name,
         "seed": scenario.seed,
         "replications": runs.len(),
@@ -610,5 +610,11 @@ fn run_json(
         "wall_s": wall.as_secs_f64(),
         "summary": summary_table(scenario, 0, runs).to_json(),
         "pools": pools_table(scenario, 0, runs).to_json(),
-    })
+    });
+    // Serving pools: the rows of serving.csv and replicas.csv too.
+    if scenario.pools.iter().any(|p| p.serving.is_some()) {
+        v["serving"] = crate::report::serving_table(scenario, 0, runs).to_json();
+        v["replicas"] = crate::report::replicas_table(scenario, 0, runs).to_json();
+    }
+    v
 }
