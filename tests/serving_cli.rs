@@ -386,8 +386,8 @@ fn a_serving_run_writes_its_token_files_and_the_same_bytes_for_any_jobs() {
     let serving = std::fs::read_to_string(a.join("serving.csv")).unwrap();
     assert_eq!(
         serving.lines().count(),
-        4,
-        "a row per replication:\n{serving}"
+        7,
+        "a row per replication, and one for `all`:\n{serving}"
     );
     assert!(
         serving.starts_with("scenario,point,replication,seed,class,pool,first_tokens,ttft_mean_s")
@@ -498,6 +498,12 @@ fn compare_and_check_baseline_read_ttft_and_tpot() {
         "{text}"
     );
     assert!(text.contains("chat tpot_p99"), "{text}");
+    // `all` has its token-level rows too (every serving class together).
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("all ttft_p99")),
+        "{text}"
+    );
 }
 
 #[test]

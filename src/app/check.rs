@@ -210,9 +210,11 @@ pub fn check(paths: &[PathBuf], opts: &CheckOptions) -> Result<bool, AppError> {
             {
                 metrics.push((c, Metric::LatencyP99));
             }
-            // A class on a serving pool: its TTFT and TPOT tails too.
+            // A class on a serving pool (and `all`, when one is): its TTFT
+            // and TPOT tails too.
             if let Some(first) = runs.first() {
-                for c in first.classes.iter().filter(|c| c.ttft.is_some()) {
+                let all = std::iter::once(&first.all);
+                for c in first.classes.iter().chain(all).filter(|c| c.ttft.is_some()) {
                     metrics.push((c.name.clone(), Metric::TtftP99));
                     metrics.push((c.name.clone(), Metric::TpotP99));
                 }

@@ -6,8 +6,9 @@ use crate::metric::Metric;
 use crate::model::{RunResult, Scenario};
 
 rows! {
-    /// One row of `serving.csv`: one class on a serving pool in one
-    /// replication of one grid point (measured requests).
+    /// One row of `serving.csv`: one class on a serving pool (or `all`,
+    /// every serving class together) in one replication of one grid point
+    /// (measured requests).
     pub struct ServingRow {
         /// Scenario name.
         pub scenario: String,
@@ -151,7 +152,11 @@ impl ServingRow {
     pub fn of_runs(scenario: &Scenario, point: usize, runs: &[RunResult]) -> Vec<Self> {
         let mut rows = Vec::new();
         for run in runs {
-            for (c, spec) in run.classes.iter().zip(&scenario.classes) {
+            // Each serving class on its pool, then `all` (every serving
+            // class's requests together) on `all`.
+            let classes = run.classes.iter().zip(&scenario.classes);
+            let pools = classes.map(|(c, spec)| (c, scenario.pools[spec.pool].name.as_str()));
+            for (c, pool) in pools.chain(std::iter::once((&run.all, "all"))) {
                 let Some(ttft) = &c.ttft else { continue };
                 let v = |m: Metric| m.of_serving(Some(ttft), c.tpot.as_ref());
                 rows.push(ServingRow {
@@ -160,7 +165,7 @@ impl ServingRow {
                     replication: u64::from(run.replication),
                     seed: run.seed,
                     class: c.name.clone(),
-                    pool: scenario.pools[spec.pool].name.clone(),
+                    pool: pool.to_string(),
                     first_tokens: ttft.count(),
                     ttft_mean_s: v(Metric::TtftMean),
                     ttft_p50_s: v(Metric::TtftP50),

@@ -40,7 +40,7 @@ fn format(x: f64) -> String {
 /// each class's pool (`class_pools`; classes not listed get no pool
 /// metrics): per (scenario, point, class), each of [`Metric::HEADLINE`],
 /// then with serving pools each of [`Metric::SERVING_COMPARED`] (empty
-/// for classes that serve no tokens and for `all`), then the class's pool
+/// for classes that serve no tokens), then the class's pool
 /// metrics.
 pub fn sweep_table(
     summary_csv: &[u8],
