@@ -24,7 +24,7 @@ use crate::engine::SimTime;
 use crate::metrics::Level;
 use crate::model::serving::{BLOCK_TOKENS, ServingSpec, StepTime};
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 
 /// Blocks that hold `tokens` tokens.
 #[inline]
@@ -309,7 +309,7 @@ pub(super) struct Replicas {
     pub(super) in_service: Level,
     /// Replicas that can take work from the pool's queue, by (running
     /// sequences, index): the least loaded first.
-    room: BTreeSet<(u32, u32)>,
+    room: room::Room,
     /// Each replica's key in `room`, if it is there.
     room_key: Vec<Option<u32>>,
     /// Replicas in use (of the pool's usable GPUs).
@@ -336,7 +336,7 @@ impl Replicas {
             running: Level::new(0, window.0, window.1),
             kv: Level::new(0, window.0, window.1),
             in_service: Level::new(0, window.0, window.1),
-            room: BTreeSet::new(),
+            room: room::Room::new(),
             room_key: Vec::new(),
             usable: 0,
             router: None,
@@ -365,12 +365,7 @@ impl Replicas {
         if key == self.room_key[r] {
             return;
         }
-        if let Some(k) = self.room_key[r] {
-            self.room.remove(&(k, r as u32));
-        }
-        if let Some(k) = key {
-            self.room.insert((k, r as u32));
-        }
+        self.room.set(r, key);
         self.room_key[r] = key;
     }
 
@@ -384,7 +379,7 @@ impl Replicas {
     /// sequences (the lowest index among equals), if any.
     #[inline]
     pub(super) fn least_loaded(&self) -> Option<usize> {
-        self.room.first().map(|&(_, r)| r as usize)
+        self.room.first()
     }
 
     /// Replica `r`'s running sequences and KV blocks.
@@ -788,5 +783,6 @@ impl Replicas {
 }
 
 mod external;
+mod room;
 #[cfg(test)]
 mod tests;
