@@ -456,12 +456,6 @@ impl Sim<'_> {
         }
         if now >= self.warmup && now < self.arrivals_end {
             c.stats.completed_in_window += 1;
-            if let Some(t) = &mut c.tokens
-                && tokens_met
-                && target.is_none_or(|t| latency <= t)
-            {
-                t.good_in_window += 1;
-            }
         }
         c.bucket.completions += 1;
         c.bucket.latency.record(latency);

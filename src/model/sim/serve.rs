@@ -305,6 +305,15 @@ impl Sim<'_> {
                         h.record(tpot);
                     }
                 }
+                // Goodput: window completions that met every target.
+                let latency = now - q.first_arrival;
+                if met
+                    && now >= self.warmup
+                    && now < self.arrivals_end
+                    && c.latency_target.is_none_or(|b| latency <= b)
+                {
+                    t.good_in_window += 1;
+                }
                 debug_assert_eq!(route, Route::Pool(pool as u32));
                 self.record_completion(pool, id, now, met);
                 self.release(route, id, now);
