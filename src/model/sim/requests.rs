@@ -423,21 +423,24 @@ impl Sim<'_> {
     #[inline(always)]
     pub(super) fn completed(&mut self, route: Route, pool: usize, id: u32, now: SimTime) {
         match route {
-            Route::Pool(_) => self.record_completion(pool, id, now, true),
+            Route::Pool(_) => self.record_completion(pool, id, now, |target, latency| {
+                target.is_some_and(|t| latency <= t)
+            }),
             Route::Workflow(_) => self.task_completed(pool, id, now),
         }
     }
 
     /// Completion statistics of one-stage request `id` (latency, SLO,
-    /// buckets); `tokens_met`: a serving request met its class's TTFT and
-    /// TPOT targets (true where there are none).
+    /// buckets); `met(latency_target, latency)`: whether it counts as
+    /// meeting its class's targets (a serving request's TTFT and TPOT are
+    /// its caller's to judge).
     #[inline(always)]
     pub(super) fn record_completion(
         &mut self,
         pool: usize,
         id: u32,
         now: SimTime,
-        tokens_met: bool,
+        met: impl FnOnce(Option<SimDuration>, SimDuration) -> bool,
     ) {
         let request = self.requests[id as usize];
         let latency = now - request.first_arrival;
@@ -450,7 +453,7 @@ impl Sim<'_> {
             if request.deferred {
                 c.stats.deferred_latency.record(latency);
             }
-            if c.has_targets && tokens_met && target.is_none_or(|t| latency <= t) {
+            if met(target, latency) {
                 c.stats.slo_met += 1;
             }
         }

@@ -315,7 +315,10 @@ impl Sim<'_> {
                     t.good_in_window += 1;
                 }
                 debug_assert_eq!(route, Route::Pool(pool as u32));
-                self.record_completion(pool, id, now, met);
+                let has_targets = self.classes[usize::from(q.class)].has_targets;
+                self.record_completion(pool, id, now, |target, latency| {
+                    has_targets && met && target.is_none_or(|t| latency <= t)
+                });
                 self.release(route, id, now);
             }
         }
